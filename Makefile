@@ -1,0 +1,48 @@
+# The two commands a newcomer runs: `make demo` and `make test`. Each sets itself up: the virtual
+# environment in .venv is made and filled when it is missing or older than pyproject.toml.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Debian packages that the tests use as independent references (sox writes audio files with
+# encoders other than libsndfile's). Installed by `make test` when it runs as root with apt-get.
+DEBIAN_PACKAGES := sox
+
+.PHONY: demo test lint bench system-packages clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev,plot]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/listener demo
+
+test: $(STAMP) system-packages lint
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: $(STAMP)
+	$(BIN)/listener bench features
+
+system-packages:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing Debian packages:$$missing"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y --no-install-recommends $$missing >/dev/null \
+	  || { apt-get update >/dev/null && apt-get install -y --no-install-recommends $$missing >/dev/null; }; \
+	else \
+	  echo "not root or no apt-get: the tests that need$$missing will skip (install them to run those)"; \
+	fi
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
+	find . -name __pycache__ -not -path "./$(VENV)/*" -type d -prune -exec rm -rf {} +

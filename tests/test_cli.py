@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from listener import __version__
+from listener.audio.synth import demo_signal
+from listener.cli import main
+from listener.config import FRAME, SAMPLE_RATE
+from listener.features import FRAME_COLUMNS, TEXTURE_COLUMNS, extract
+
+
+@pytest.fixture(scope="module")
+def wav(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cli") / "perf.wav"
+    sf.write(path, demo_signal(3.0), SAMPLE_RATE, subtype="FLOAT")
+    return path
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "listener", *args], capture_output=True, text=True, timeout=300
+    )
+
+
+def test_version():
+    out = run("--version")
+    assert out.returncode == 0 and out.stdout.strip() == f"listener {__version__}"
+
+
+def test_jsonl_to_stdout(wav):
+    out = run("features", str(wav))
+    assert out.returncode == 0, out.stderr
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
+    expected = extract(demo_signal(3.0))
+    assert len(rows) == len(expected.frames) == 3 * SAMPLE_RATE // FRAME
+    assert list(rows[0]) == ["frame", "time", *FRAME_COLUMNS]
+    assert rows[10]["frame"] == 10 and rows[10]["time"] == pytest.approx(
+        10 * FRAME / SAMPLE_RATE, abs=1e-6
+    )
+    assert rows[10]["centroid"] == pytest.approx(expected.frames[10, 1])
+
+
+def test_csv_texture_to_file(wav, tmp_path, capsys):
+    target = tmp_path / "t.csv"
+    assert main(["features", str(wav), "--texture", "--format", "csv", "-o", str(target)]) == 0
+    assert "wrote" in capsys.readouterr().err
+    rows = list(csv.reader(io.StringIO(target.read_text())))
+    assert rows[0] == ["frame", "time", *TEXTURE_COLUMNS]
+    expected = extract(demo_signal(3.0)).texture
+    assert len(rows) - 1 == expected.shape[0]
+    assert int(rows[1][0]) == 42  # labelled by the window's last frame
+    assert np.allclose(np.array(rows[1][2:], dtype=float), expected[0], rtol=1e-9)
+
+
+def test_npy_is_structured(wav, tmp_path):
+    target = tmp_path / "f.npy"
+    assert main(["features", str(wav), "--format", "npy", "-o", str(target)]) == 0
+    table = np.load(target, allow_pickle=False)
+    assert table.dtype.names == ("frame", "time", *FRAME_COLUMNS)
+    assert table["frame"][5] == 5 and np.isclose(table["time"][5], 5 * FRAME / SAMPLE_RATE)
+
+
+def test_missing_file_is_a_clear_error(tmp_path):
+    out = run("features", str(tmp_path / "nothing.wav"))
+    assert out.returncode == 1
+    assert "nothing.wav: no such file" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_unwritable_output(wav, tmp_path, capsys):
+    assert main(["features", str(wav), "-o", str(tmp_path / "no" / "dir" / "x.jsonl")]) == 1
+    assert "cannot write" in capsys.readouterr().err
+
+
+def test_help_teaches():
+    out = run("features", "--help")
+    assert out.returncode == 0 and "examples:" in out.stdout and "--texture" in out.stdout
+
+
+def test_bench_features_json(wav):
+    out = run("bench", "features", "--json", "--file", str(wav), "--passes", "1")
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    for key in (
+        "stream_us_p50",
+        "stream_us_p99",
+        "stream_us_max",
+        "offline_us_per_frame",
+        "librosa_us_per_frame",
+        "speedup_vs_librosa",
+    ):
+        assert isinstance(result[key], float) and result[key] > 0, key
+    assert result["stream_us_p50"] <= result["stream_us_p99"] <= result["stream_us_max"]
+
+
+def test_demo_runs_fast(capsys):
+    assert main(["demo", "--seconds", "3", "--fast"]) == 0
+    out = capsys.readouterr().out
+    assert "centroid" in out and "0 ring overflows" in out
