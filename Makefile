@@ -24,8 +24,8 @@ test: $(STAMP) system-packages lint
 	$(BIN)/pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+	$(BIN)/ruff check listener tests scripts
+	$(BIN)/ruff format --check listener tests scripts
 
 bench: $(STAMP)
 	$(BIN)/listener bench features
