@@ -10,7 +10,7 @@ from listener.features.filters import dct_matrix, hann, mel_filterbank
 def _rfft(x):
     re = np.empty(257)
     im = np.empty(257)
-    rfft_frame(x, np.empty(256), np.empty(256), re, im)
+    rfft_frame(x, np.ones(512), np.empty(256), np.empty(256), re, im)
     return re + 1j * im
 
 

@@ -154,31 +154,56 @@ class FeatureExtractor:
         Parameters
         ----------
         block : array_like
-            Mono samples at 22050 Hz, any length (float32 is used as is; other types are
-            converted to float64).
+            Mono samples at 22050 Hz, any length. A contiguous float32 array (what the ring
+            buffer gives) goes straight to the kernel; anything else is converted first.
 
         Returns
         -------
         FeatureBlock
             Zero or more frames; the arrays are new, the caller's to keep.
         """
-        x = block
-        if type(x) is not np.ndarray or x.dtype != np.float32 or not x.flags.c_contiguous:
-            x = np.ascontiguousarray(block)
-            if x.dtype != np.float32:
-                x = x.astype(np.float64, copy=False)
-            if x.ndim != 1:
-                raise AudioError(f"process() takes mono blocks of shape (n,), got {x.shape}")
+        # This runs once per block on the analysis thread: every step here is counted in
+        # hundreds of nanoseconds, so the common case (contiguous float32) is checked by the
+        # compiled function's own dispatch, and anything else converted only when it refuses.
+        x = (
+            block
+            if block.__class__ is np.ndarray and block.dtype is _FLOAT32
+            else _as_signal(block)
+        )
         before = self._samples
         after = before + x.shape[0]
-        self._samples = after
         start = before // FRAME
-        stop = after // FRAME
-        first_texture = TEXTURE_FRAMES - 1  # frame index of the first full window
-        frames = np.empty((stop - start, N_FRAME_FEATURES))
-        texture = np.empty((max(0, stop - max(start, first_texture)), N_TEXTURE_FEATURES))
-        _stream_block(x, self._state, before % FRAME, start, frames, texture)
-        return FeatureBlock(start, frames, texture)
+        count = after // FRAME - start
+        ready = count if start >= _FIRST_WINDOW else count + start - _FIRST_WINDOW
+        frames = np.empty((count, N_FRAME_FEATURES)) if count else _NO_FRAMES
+        texture = np.empty((ready, N_TEXTURE_FEATURES)) if ready > 0 else _NO_TEXTURE
+        try:
+            _stream_block(x, self._state, before % FRAME, start, frames, texture)
+        except TypeError:  # refused by the kernel's signatures (not contiguous, not 1-D, ...)
+            _stream_block(
+                _as_signal(x, contiguous=True), self._state, before % FRAME, start, frames, texture
+            )
+        self._samples = after
+        return _new_block(FeatureBlock, (start, frames, texture))
+
+
+_FLOAT32 = np.dtype(np.float32)
+_FIRST_WINDOW = TEXTURE_FRAMES - 1  # index of the first frame whose texture window is full
+_new_block = tuple.__new__  # builds the named tuple without its Python-level __new__
+# Blocks that complete no frame (or no full window) share these: they hold no element, so
+# nothing a caller does to them can reach another caller.
+_NO_FRAMES = np.empty((0, N_FRAME_FEATURES))
+_NO_TEXTURE = np.empty((0, N_TEXTURE_FEATURES))
+
+
+def _as_signal(block: npt.ArrayLike, contiguous: bool = False) -> npt.NDArray[np.floating]:
+    # A block as the kernel takes it: 1-D, contiguous, float32 kept, anything else float64.
+    x = np.asarray(block)
+    if x.ndim != 1:
+        raise AudioError(f"process() takes mono blocks of shape (n,), got {x.shape}")
+    if x.dtype != np.float32:
+        x = x.astype(np.float64)
+    return np.ascontiguousarray(x) if contiguous or not x.flags.c_contiguous else x
 
 
 def extract(samples: npt.ArrayLike, threads: int | None = None) -> FeatureBlock:

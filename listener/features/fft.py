@@ -47,24 +47,31 @@ _SPLIT_IM = -np.sin(2.0 * np.pi * np.arange(_HALF + 1) / FRAME)
 _FASTMATH = {"contract"}
 
 
+_VEC = nb.float64[::1]
+_CONST_VEC = nb.types.Array(nb.float64, 1, "C", readonly=True)  # a module constant, frozen
+
+
 @nb.njit(
-    "void(float64[::1], float64[::1], float64[::1], float64[::1], float64[::1])",
+    [
+        nb.void(_VEC, _CONST_VEC, _VEC, _VEC, _VEC, _VEC),
+        nb.void(_VEC, _VEC, _VEC, _VEC, _VEC, _VEC),
+    ],
     cache=True,
     nogil=True,
     fastmath=_FASTMATH,
 )
-def rfft_frame(x, zr, zi, out_re, out_im):  # pragma: no cover - compiled
-    """Real FFT of ``x`` (FRAME samples) into ``out_re``/``out_im`` (FRAME // 2 + 1 bins).
+def rfft_frame(x, window, zr, zi, out_re, out_im):  # pragma: no cover - compiled
+    """Real FFT of ``x * window`` (FRAME samples) into ``out_re``/``out_im`` (FRAME // 2 + 1 bins).
 
-    ``zr`` and ``zi`` are FRAME // 2 scratch values each. Same result as ``np.fft.rfft(x)`` to
-    rounding (about 1e-14 relative).
+    ``zr`` and ``zi`` are FRAME // 2 scratch values each. Same result as
+    ``np.fft.rfft(x * window)`` to rounding (about 1e-14 relative).
     """
     half = _HALF
     rev = _REV
-    for n in range(half):
+    for n in range(half):  # window, pack pairs of samples as complex ones, bit-reverse the order
         r = rev[n]
-        zr[r] = x[2 * n]
-        zi[r] = x[2 * n + 1]
+        zr[r] = x[2 * n] * window[2 * n]
+        zi[r] = x[2 * n + 1] * window[2 * n + 1]
     # stages with butterflies of 1 and 2 points: twiddles 1 and -i, no multiplications
     for k0 in range(0, half, 4):
         ar = zr[k0]

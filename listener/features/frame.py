@@ -68,14 +68,14 @@ _MEL_WEIGHTS = _MEL[_NONZERO]  # row-major: band 0's weights, then band 1's, ...
 _DCT = np.ascontiguousarray(dct_matrix(N_MFCC + 1, N_MELS)[1:])  # c1..c5
 _DB_PER_OCTAVE = 10.0 * np.log10(2.0)  # 10 log10(x) = this * log2(x); log2 is the cheaper call
 
-# Scratch of one frame analysis: windowed frame, packed FFT, spectrum, power, mel decibels.
-_XW = 0
-_ZR = _XW + FRAME
+# Scratch of one frame analysis: packed FFT, spectrum, power, cumulative magnitude, mel decibels.
+_ZR = 0
 _ZI = _ZR + FRAME // 2
 _RE = _ZI + FRAME // 2
 _IM = _RE + N_BINS
 _POW = _IM + N_BINS
-_DB = _POW + N_BINS
+_CUM = _POW + N_BINS
+_DB = _CUM + N_BINS
 #: float64 values of scratch space that :func:`analyse_frame` needs.
 SCRATCH_SIZE = _DB + N_MELS
 
@@ -101,49 +101,44 @@ def analyse_frame(frame, prev, first, scratch, out):  # pragma: no cover - compi
     out : float64 array of N_FRAME_FEATURES
         Receives the features in ``FRAME_COLUMNS`` order.
     """
-    xw = scratch[_XW:_ZR]
     re = scratch[_RE:_IM]
     im = scratch[_IM:_POW]
-    power = scratch[_POW:_DB]
+    power = scratch[_POW:_CUM]
+    cumulative = scratch[_CUM:_DB]
     db = scratch[_DB:SCRATCH_SIZE]
 
-    # time domain: zero crossings and energy of the rectangular frame (four partial sums each,
-    # so that the additions do not wait on one another)
+    # time domain: zero crossings and energy of the rectangular frame (four partial sums, so
+    # that the additions do not wait on one another)
     crossings = 0
-    e0 = e1 = e2 = e3 = 0.0
-    for n in range(0, FRAME, 4):
-        v0 = frame[n]
-        v1 = frame[n + 1]
-        v2 = frame[n + 2]
-        v3 = frame[n + 3]
-        e0 += v0 * v0
-        e1 += v1 * v1
-        e2 += v2 * v2
-        e3 += v3 * v3
-        xw[n] = v0 * _WINDOW[n]
-        xw[n + 1] = v1 * _WINDOW[n + 1]
-        xw[n + 2] = v2 * _WINDOW[n + 2]
-        xw[n + 3] = v3 * _WINDOW[n + 3]
     for n in range(1, FRAME):
         crossings += (frame[n] >= 0.0) != (frame[n - 1] >= 0.0)
+    e0 = e1 = e2 = e3 = 0.0
+    for n in range(0, FRAME, 4):
+        e0 += frame[n] * frame[n]
+        e1 += frame[n + 1] * frame[n + 1]
+        e2 += frame[n + 2] * frame[n + 2]
+        e3 += frame[n + 3] * frame[n + 3]
     out[0] = crossings / FRAME
     out[9] = np.sqrt(((e0 + e1) + (e2 + e3)) / FRAME)
 
-    rfft_frame(xw, scratch[_ZR:_ZI], scratch[_ZI:_RE], re, im)
+    rfft_frame(frame, _WINDOW, scratch[_ZR:_ZI], scratch[_ZI:_RE], re, im)
 
-    # magnitude spectrum; its sum is kept in bin order so that rolloff matches a cumulative sum
-    total = 0.0
+    # one pass over the spectrum: power, magnitude (into re), the magnitude's running sum in
+    # bin order (so that rolloff is exactly a cumulative sum's threshold) and its centroid sum
+    running = 0.0
     w0 = w1 = 0.0
     for k in range(N_BINS):
         p = re[k] * re[k] + im[k] * im[k]
         power[k] = p
-        re[k] = np.sqrt(p)  # re now holds |X|
-    for k in range(0, N_BINS - 1, 2):
-        w0 += _FREQS[k] * re[k]
-        w1 += _FREQS[k + 1] * re[k + 1]
-    weighted = w0 + w1 + _FREQS[N_BINS - 1] * re[N_BINS - 1]
-    for k in range(N_BINS):
-        total += re[k]
+        m = np.sqrt(p)
+        re[k] = m
+        running += m
+        cumulative[k] = running
+        if k & 1:
+            w1 += _FREQS[k] * m
+        else:
+            w0 += _FREQS[k] * m
+    total = running
 
     flux = 0.0
     if total < SILENCE:
@@ -153,16 +148,18 @@ def analyse_frame(frame, prev, first, scratch, out):  # pragma: no cover - compi
             flux += prev[k] * prev[k]
             prev[k] = 0.0
     else:
-        out[1] = weighted / total
+        out[1] = (w0 + w1) / total
+        # rolloff: the first bin whose cumulative sum reaches the threshold (binary search)
         threshold = ROLLOFF * total
-        cumulative = 0.0
-        rolloff = _FREQS[N_BINS - 1]
-        for k in range(N_BINS):
-            cumulative += re[k]
-            if cumulative >= threshold:
-                rolloff = _FREQS[k]
-                break
-        out[2] = rolloff
+        lo = 0
+        hi = N_BINS - 1
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if cumulative[mid] >= threshold:
+                hi = mid
+            else:
+                lo = mid + 1
+        out[2] = _FREQS[lo]
         inverse = 1.0 / total
         f0 = f1 = 0.0
         for k in range(0, N_BINS - 1, 2):
