@@ -19,10 +19,11 @@ import numba as nb
 import numpy as np
 import numpy.typing as npt
 
-from listener.config import FRAME, N_BINS, SAMPLE_RATE, TEXTURE_FRAMES
+from listener.config import FRAME, SAMPLE_RATE, TEXTURE_FRAMES
 from listener.errors import AudioError
 from listener.features.frame import (
     N_FRAME_FEATURES,
+    PREV_SIZE,
     SCRATCH_SIZE,
     analyse_frame,
     frame_features,
@@ -37,8 +38,8 @@ from listener.features.texture import (
 # Layout of the float64 state vector.
 # (offset, then what the slice holds and its length)
 _PENDING = 0  # samples of the frame being assembled: FRAME
-_PREV = _PENDING + FRAME  # previous frame's normalised spectrum, for flux: N_BINS
-_SCRATCH = _PREV + N_BINS  # work space of analyse_frame: SCRATCH_SIZE
+_PREV = _PENDING + FRAME  # what analyse_frame keeps of the previous frame: PREV_SIZE
+_SCRATCH = _PREV + PREV_SIZE  # work space of analyse_frame: SCRATCH_SIZE
 _HISTORY = _SCRATCH + SCRATCH_SIZE  # the texture window: TEXTURE_FRAMES x N_FRAME_FEATURES
 _MOMENTS = _HISTORY + TEXTURE_FRAMES * N_FRAME_FEATURES  # moments: MOMENT_ROWS x N_FRAME_FEATURES
 _SPARE = _MOMENTS + MOMENT_ROWS * N_FRAME_FEATURES  # output of an incomplete window

@@ -78,6 +78,8 @@ _CUM = _POW + N_BINS
 _DB = _CUM + N_BINS
 #: float64 values of scratch space that :func:`analyse_frame` needs.
 SCRATCH_SIZE = _DB + N_MELS
+#: float64 values of the state that :func:`analyse_frame` carries from frame to frame (for flux).
+PREV_SIZE = N_BINS + 2
 
 
 @nb.njit(
@@ -92,8 +94,9 @@ def analyse_frame(frame, prev, first, scratch, out):  # pragma: no cover - compi
     ----------
     frame : float64 array of FRAME samples
         The frame, unwindowed.
-    prev : float64 array of N_BINS
-        In: the previous frame's L1-normalised spectrum. Out: this frame's.
+    prev : float64 array of N_BINS + 2
+        In: the previous frame's magnitude spectrum, then the sum of its squared L1-normalised
+        spectrum and the inverse of its magnitude sum (both 0 after silence). Out: this frame's.
     first : bool
         This is the first frame of the stream (flux 0).
     scratch : float64 array of SCRATCH_SIZE
@@ -103,6 +106,7 @@ def analyse_frame(frame, prev, first, scratch, out):  # pragma: no cover - compi
     """
     re = scratch[_RE:_IM]
     im = scratch[_IM:_POW]
+    prev_state = prev[N_BINS:]
     power = scratch[_POW:_CUM]
     cumulative = scratch[_CUM:_DB]
     db = scratch[_DB:SCRATCH_SIZE]
@@ -123,32 +127,40 @@ def analyse_frame(frame, prev, first, scratch, out):  # pragma: no cover - compi
 
     rfft_frame(frame, _WINDOW, scratch[_ZR:_ZI], scratch[_ZI:_RE], re, im)
 
-    # one pass over the spectrum: power, magnitude (into re), the magnitude's running sum in
-    # bin order (so that rolloff is exactly a cumulative sum's threshold) and its centroid sum
+    # One pass over the spectrum: power, magnitude, the magnitude's running sum in bin order
+    # (so that rolloff is exactly a cumulative sum's threshold), the centroid's sum, and the
+    # sums that give the flux without normalising each spectrum first:
+    #   sum (m/T - m'/T')^2 = sum m^2 / T^2 - 2 sum m m' / (T T') + sum m'^2 / T'^2
+    # with m, T this frame's magnitudes and their sum and m', T' the previous frame's.
     running = 0.0
     w0 = w1 = 0.0
+    squares = 0.0
+    cross = 0.0
     for k in range(N_BINS):
         p = re[k] * re[k] + im[k] * im[k]
         power[k] = p
         m = np.sqrt(p)
-        re[k] = m
         running += m
         cumulative[k] = running
+        squares += p
+        cross += m * prev[k]
+        prev[k] = m
         if k & 1:
             w1 += _FREQS[k] * m
         else:
             w0 += _FREQS[k] * m
     total = running
-
-    flux = 0.0
+    # prev_state holds the previous frame's sum m'^2 / T'^2 and 1 / T' (0 and 0 after silence)
+    before = prev_state[0]
     if total < SILENCE:
         out[1] = 0.0
         out[2] = 0.0
-        for k in range(N_BINS):
-            flux += prev[k] * prev[k]
-            prev[k] = 0.0
+        flux = before  # N is 0 for silence
+        prev_state[0] = 0.0
+        prev_state[1] = 0.0
     else:
-        out[1] = (w0 + w1) / total
+        inverse = 1.0 / total
+        out[1] = (w0 + w1) * inverse
         # rolloff: the first bin whose cumulative sum reaches the threshold (binary search)
         threshold = ROLLOFF * total
         lo = 0
@@ -160,21 +172,10 @@ def analyse_frame(frame, prev, first, scratch, out):  # pragma: no cover - compi
             else:
                 lo = mid + 1
         out[2] = _FREQS[lo]
-        inverse = 1.0 / total
-        f0 = f1 = 0.0
-        for k in range(0, N_BINS - 1, 2):
-            a = re[k] * inverse
-            b = re[k + 1] * inverse
-            da = a - prev[k]
-            db_ = b - prev[k + 1]
-            f0 += da * da
-            f1 += db_ * db_
-            prev[k] = a
-            prev[k + 1] = b
-        last = re[N_BINS - 1] * inverse
-        d = last - prev[N_BINS - 1]
-        prev[N_BINS - 1] = last
-        flux = f0 + f1 + d * d
+        now = squares * inverse * inverse
+        flux = max(0.0, now - 2.0 * cross * inverse * prev_state[1] + before)
+        prev_state[0] = now
+        prev_state[1] = inverse
     out[3] = 0.0 if first else flux
 
     # MFCC c1..c5 from 40 mel bands; each triangle touches only the bins [lo, hi)
@@ -202,7 +203,7 @@ def analyse_frame(frame, prev, first, scratch, out):  # pragma: no cover - compi
 def _frames_range(x, start, stop, out):  # pragma: no cover - compiled
     # Features of frames [start, stop) of x into out[start:stop]; seeds flux from frame start - 1.
     frame = np.empty(FRAME)
-    prev = np.zeros(N_BINS)
+    prev = np.zeros(PREV_SIZE)
     scratch = np.empty(SCRATCH_SIZE)
     if start > 0:
         row = np.empty(out.shape[1])
