@@ -96,7 +96,8 @@ def run_demo(
         f"done: {stats['frames']} frames, {vectors} texture vectors, "
         f"{stats['overflows']} ring overflows ({stats['dropped']} samples dropped); "
         f"extractor call p50 {stats['process_us_p50']:.1f} us, "
-        f"max {stats['process_us_max']:.1f} us",
+        f"max {stats['process_us_max']:.1f} us (each call after a wait for audio, caches cold; "
+        "`listener bench features` measures the steady state)",
         file=out,
         flush=True,
     )
