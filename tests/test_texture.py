@@ -79,3 +79,11 @@ def test_bad_shape():
 
     with pytest.raises(AudioError, match="shape"):
         texture_features(np.zeros((50, 3)))
+
+
+def test_threads_prime_their_windows(rng):
+    # chunks on threads each prime their window from the 42 frames before them
+    frames = rng.standard_normal((3000, 10)) * np.geomspace(1e-3, 1e4, 10)
+    one = texture_features(frames, threads=1)
+    np.testing.assert_allclose(texture_features(frames, threads=2), one, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(two_pass(frames[:400]), one[: 400 - W + 1], rtol=1e-9)

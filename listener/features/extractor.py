@@ -226,7 +226,7 @@ def extract(samples: npt.ArrayLike, threads: int | None = None) -> FeatureBlock:
     if x.ndim != 1:
         raise AudioError(f"extract() takes a mono signal of shape (n,), got {x.shape}")
     frames = frame_features(x, threads)
-    return FeatureBlock(0, frames, texture_features(frames))
+    return FeatureBlock(0, frames, texture_features(frames, threads))
 
 
 def _warm_up() -> None:

@@ -194,13 +194,13 @@ def analyse_frame(frame, prev, first, scratch, out):  # pragma: no cover - compi
 
 @nb.njit(
     [
-        "void(float32[::1], int64, int64, float64[:, ::1])",
-        "void(float64[::1], int64, int64, float64[:, ::1])",
+        "void(float32[::1], float64[:, ::1], int64, int64)",
+        "void(float64[::1], float64[:, ::1], int64, int64)",
     ],
     cache=True,
     nogil=True,
 )
-def _frames_range(x, start, stop, out):  # pragma: no cover - compiled
+def _frames_range(x, out, start, stop):  # pragma: no cover - compiled
     # Features of frames [start, stop) of x into out[start:stop]; seeds flux from frame start - 1.
     frame = np.empty(FRAME)
     prev = np.zeros(PREV_SIZE)
@@ -218,13 +218,33 @@ def _frames_range(x, start, stop, out):  # pragma: no cover - compiled
 
 _POOL: ThreadPoolExecutor | None = None
 _PARALLEL_MIN_FRAMES = 256  # below this, threads cost more than they save
+_CHUNK_FRAMES = 128  # frames per job: small enough that a core another tenant stalls holds
+# up little of the whole
 
 
 def _pool() -> ThreadPoolExecutor:
     global _POOL
     if _POOL is None:
-        _POOL = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="frames")
+        _POOL = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="features")
     return _POOL
+
+
+def run_chunked(kernel, n: int, threads: int | None, *args) -> None:
+    """Run ``kernel(*args, start, stop)`` over ``[0, n)`` in chunks, on threads when it pays.
+
+    The kernels release the GIL, so the chunks run in parallel; each chunk seeds itself from
+    what precedes it, so the split does not change the results.
+    """
+    workers = threads or os.cpu_count() or 1
+    if workers == 1 or n < _PARALLEL_MIN_FRAMES:
+        kernel(*args, 0, n)
+        return
+    bounds = list(range(0, n, _CHUNK_FRAMES)) + [n]
+    jobs = [
+        _pool().submit(kernel, *args, a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+    ]
+    for job in jobs:
+        job.result()
 
 
 def frame_features(
@@ -239,7 +259,7 @@ def frame_features(
         fewer than 512 samples is left out, as the streaming extractor leaves it pending.
     threads : int, optional
         Threads to split the frames across (default: one per CPU core). The kernel releases the
-        GIL, so the threads run in parallel.
+        GIL, so the threads run in parallel; the results do not depend on the split.
 
     Returns
     -------
@@ -251,14 +271,5 @@ def frame_features(
         x = x.astype(np.float64, copy=False)
     n = x.shape[0] // FRAME
     out = np.empty((n, N_FRAME_FEATURES))
-    workers = threads or os.cpu_count() or 1
-    if workers == 1 or n < _PARALLEL_MIN_FRAMES:
-        _frames_range(x, 0, n, out)
-        return out
-    bounds = np.linspace(0, n, workers + 1).astype(int)
-    bounds = bounds.tolist()
-    spans = [(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
-    jobs = [_pool().submit(_frames_range, x, a, b, out) for a, b in spans]
-    for job in jobs:
-        job.result()
+    run_chunked(_frames_range, n, threads, x, out)
     return out
