@@ -1,0 +1,104 @@
+"""The 30-dim GTZAN vector: timbral texture (19), rhythm (6) and pitch (5), per frame.
+
+A vector exists for every frame whose 1 s texture window is full (from frame 42 on); its rhythm
+and pitch parts describe the 2.97 s ending with the same frame (with silence before the stream
+started). :class:`GenreFeatures` computes them as a stream, :func:`genre_vectors` for a whole
+signal, with the same numbers.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+from listener.config import FRAME, SAMPLE_RATE, TEXTURE_FRAMES
+from listener.errors import AudioError
+from listener.features.extractor import FeatureExtractor, extract
+from listener.features.pitch import PITCH_COLUMNS, PitchFeatures
+from listener.features.rhythm import RHYTHM_COLUMNS, RhythmFeatures
+from listener.features.texture import TEXTURE_COLUMNS
+
+#: Names of the 30 columns of a GTZAN vector.
+GENRE_COLUMNS = TEXTURE_COLUMNS + RHYTHM_COLUMNS + PITCH_COLUMNS
+#: The timbral texture part of a GTZAN vector (the real-time "RT" classifier uses it alone).
+TIMBRAL = slice(0, len(TEXTURE_COLUMNS))
+
+
+class GenreVectors(NamedTuple):
+    """GTZAN vectors of consecutive frames.
+
+    Attributes
+    ----------
+    start : int
+        Stream index of the frame of ``vectors[0]`` (the last frame of its texture window).
+    vectors : numpy.ndarray
+        float64, shape ``(m, 30)``, columns ``GENRE_COLUMNS``.
+    """
+
+    start: int
+    vectors: npt.NDArray[np.float64]
+
+    @property
+    def times(self) -> npt.NDArray[np.float64]:
+        """Stream time in seconds at which each vector is complete (the end of its frame)."""
+        return (np.arange(self.vectors.shape[0]) + self.start + 1) * (FRAME / SAMPLE_RATE)
+
+
+class GenreFeatures:
+    """Streaming GTZAN vectors (processor: ``process(block)``, ``reset()``)."""
+
+    def __init__(self) -> None:
+        self.timbral = FeatureExtractor()
+        self.rhythm = RhythmFeatures()
+        self.pitch = PitchFeatures()
+        self._pending = np.zeros(0, dtype=np.float32)
+
+    def reset(self) -> None:
+        """Start a new stream."""
+        self.timbral.reset()
+        self.rhythm.reset()
+        self.pitch.reset()
+        self._pending = np.zeros(0, dtype=np.float32)
+
+    def process(self, block: npt.ArrayLike) -> GenreVectors:
+        """Take the next samples (any length); return the vectors of the frames they complete."""
+        x = np.asarray(block, dtype=np.float32)
+        if x.ndim != 1:
+            raise AudioError(f"process() takes mono blocks of shape (n,), got {x.shape}")
+        got = self.timbral.process(x)
+        joined = np.concatenate([self._pending, x]) if self._pending.size else x
+        n = joined.shape[0] // FRAME
+        frames = joined[: n * FRAME].reshape(n, FRAME)
+        self._pending = joined[n * FRAME :].copy()
+        rhythm = self.rhythm.process(frames)
+        pitch = self.pitch.process(frames)
+        m = got.texture.shape[0]
+        vectors = np.hstack([got.texture, rhythm[n - m :], pitch[n - m :]])
+        return GenreVectors(got.texture_start, vectors)
+
+
+def genre_vectors(samples: npt.ArrayLike) -> GenreVectors:
+    """GTZAN vectors of every frame of a whole signal that has a full texture window.
+
+    Parameters
+    ----------
+    samples : array_like
+        Mono signal at 22050 Hz.
+
+    Returns
+    -------
+    GenreVectors
+        From frame 42 on; none for a signal shorter than 43 frames (1 s).
+    """
+    x = np.asarray(samples, dtype=np.float32)
+    if x.ndim != 1:
+        raise AudioError(f"genre_vectors() takes a mono signal of shape (n,), got {x.shape}")
+    n = x.shape[0] // FRAME
+    frames = x[: n * FRAME].reshape(n, FRAME)
+    texture = extract(x).texture
+    m = texture.shape[0]
+    rhythm = RhythmFeatures().process(frames)[n - m :]
+    pitch = PitchFeatures().process(frames)[n - m :]
+    return GenreVectors(TEXTURE_FRAMES - 1, np.hstack([texture, rhythm, pitch]))
