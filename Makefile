@@ -14,7 +14,7 @@ DEBIAN_PACKAGES := sox
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	PYTHONWARNINGS=ignore $(BIN)/pip install --quiet --upgrade pip
-	PYTHONWARNINGS=ignore $(BIN)/pip install --quiet -e '.[dev,plot]'
+	PYTHONWARNINGS=ignore $(BIN)/pip install --quiet -e '.[dev,fit,plot]'
 	touch $(STAMP)
 
 demo: $(STAMP)

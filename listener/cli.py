@@ -66,6 +66,8 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     feats.add_argument("-o", "--output", type=Path, help="write here instead of standard output")
 
+    _add_genres(commands)
+
     bench = commands.add_parser(
         "bench",
         help="measure speed against the tools people would otherwise use",
@@ -85,6 +87,113 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     bf.add_argument("--passes", type=int, default=5, help="streaming passes over the clip")
     return parser
+
+
+_EPILOG_GENRES = """\
+collections: a folder with one subfolder of audio files per label (GTZAN's layout; a genres/
+  level is looked through). Features (the 30-dim GTZAN vector at each 1 s texture window) are
+  extracted once, in parallel, and cached by file content (~/.cache/listener or $LISTENER_CACHE).
+classifiers: gaussian (default; one full-covariance Gaussian per class, pooled and shrunk),
+  gmm:K or gmm:K:diag (K Gaussians per class), knn:K (K nearest windows).
+features: full (all 30) or timbral (the 19 texture dimensions, the paper's real-time set).
+examples:
+  listener genres evaluate ../shared/data/gtzan-mini --table
+  listener genres evaluate DIR --by-artist --folds 3 --plot confusion.png
+  listener genres evaluate DIR --split-dir DIR/splits/fault-filtered --json
+  listener genres train DIR -o models/my-genres
+  listener genres classify song.wav --realtime
+"""
+
+
+def _add_genres(commands) -> None:
+    genres = commands.add_parser(
+        "genres",
+        help="genre decisions: train, evaluate, classify",
+        description="Decide the genre of music from its GTZAN features (Tzanetakis & Cook 2002).",
+        epilog=_EPILOG_GENRES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = genres.add_subparsers(dest="genres_command", metavar="ACTION")
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("dir", type=Path, help="collection: one subfolder of audio per label")
+        p.add_argument(
+            "--classifier",
+            default="gaussian",
+            help="gaussian | gmm:K[:diag] | knn:K (default gaussian)",
+        )
+        p.add_argument(
+            "--features",
+            choices=("full", "timbral"),
+            default="full",
+            help="feature set (default full, 30 dims)",
+        )
+        p.add_argument("--cache", type=Path, help="feature cache folder")
+        p.add_argument("--workers", type=int, help="extraction processes (default: cores)")
+
+    train = sub.add_parser(
+        "train",
+        help="fit a model on a whole collection",
+        description="Fit a classifier on every clip of a collection and "
+        "write MODEL.npz with MODEL.json (provenance, 10-fold figures).",
+    )
+    common(train)
+    train.add_argument("-o", "--output", type=Path, required=True, help="model file (.npz)")
+
+    ev = sub.add_parser(
+        "evaluate",
+        help="cross-validate: accuracy, confusion, precision, recall",
+        description="Cross-validate on a collection and report accuracy mean "
+        "+- std over folds, the confusion table, precision and recall, per 1 s "
+        "window (the real-time decision) and per clip.",
+        epilog=_EPILOG_GENRES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    common(ev)
+    ev.add_argument("--folds", type=int, help="k folds (default 10; 3 with --by-artist)")
+    ev.add_argument("--seed", type=int, default=0, help="shuffling seed (default 0)")
+    ev.add_argument(
+        "--split-dir", type=Path, help="folder of *train*.txt / *test*.txt file lists (one split)"
+    )
+    ev.add_argument(
+        "--by-artist", action="store_true", help="folds grouped by artist: no artist on both sides"
+    )
+    ev.add_argument(
+        "--artists",
+        type=Path,
+        help="artist index, lines 'file ::: artist ::: title' (default: found in DIR)",
+    )
+    ev.add_argument(
+        "--table",
+        action="store_true",
+        help="the paper's rows (RT GS, GS, GMM(2-5), KNN(1,3,5)) beside its figures",
+    )
+    ev.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    ev.add_argument("--plot", type=Path, help="confusion tables as a PNG")
+    ev.add_argument(
+        "--rolling",
+        type=float,
+        metavar="SECONDS",
+        help="also measure how often the rolling decision after SECONDS of a clip agrees with "
+        "the whole clip's decision",
+    )
+
+    cl = sub.add_parser(
+        "classify",
+        help="rolling genre decisions on a file, as JSON lines",
+        description="Stream a file through the features and the online "
+        "decision, printing each decision as a JSON line as it is made.",
+    )
+    cl.add_argument("file", type=Path, help="audio file")
+    cl.add_argument("--model", type=Path, help="model .npz (default: the shipped one)")
+    cl.add_argument("--realtime", action="store_true", help="play the file at its own pace")
+    cl.add_argument(
+        "--window",
+        type=float,
+        default=10.0,
+        help="seconds of evidence behind a decision (default 10)",
+    )
+    cl.add_argument("--decay", type=float, help="fading memory in seconds instead of a window")
 
 
 def _write_table(
@@ -166,6 +275,18 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_features(args)
         if args.command == "bench":
             return _cmd_bench(args, parser)
+        if args.command == "genres":
+            from listener.genres import commands
+
+            action = {
+                "train": commands.train,
+                "evaluate": commands.evaluate,
+                "classify": commands.classify,
+            }.get(args.genres_command)
+            if action is None:
+                parser.parse_args(["genres", "--help"])
+                return 2
+            return action(args)
         if args.command == "demo":
             from listener.demo import run_demo
 

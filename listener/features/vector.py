@@ -79,13 +79,15 @@ class GenreFeatures:
         return GenreVectors(got.texture_start, vectors)
 
 
-def genre_vectors(samples: npt.ArrayLike) -> GenreVectors:
+def genre_vectors(samples: npt.ArrayLike, threads: int | None = None) -> GenreVectors:
     """GTZAN vectors of every frame of a whole signal that has a full texture window.
 
     Parameters
     ----------
     samples : array_like
         Mono signal at 22050 Hz.
+    threads : int, optional
+        Threads for the timbral part (default: one per core).
 
     Returns
     -------
@@ -97,7 +99,7 @@ def genre_vectors(samples: npt.ArrayLike) -> GenreVectors:
         raise AudioError(f"genre_vectors() takes a mono signal of shape (n,), got {x.shape}")
     n = x.shape[0] // FRAME
     frames = x[: n * FRAME].reshape(n, FRAME)
-    texture = extract(x).texture
+    texture = extract(x, threads).texture
     m = texture.shape[0]
     rhythm = RhythmFeatures().process(frames)[n - m :]
     pitch = PitchFeatures().process(frames)[n - m :]

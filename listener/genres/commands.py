@@ -1,0 +1,370 @@
+"""What ``listener genres train | evaluate | classify`` do (the argument parsing is in cli.py)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from listener.errors import ConfigError, DataError
+from listener.genres.base import GenreClassifier
+from listener.genres.dataset import Clip, FeatureCache, extract_collection, find_clips, load_artists
+from listener.genres.evaluate import (
+    Report,
+    cross_validate,
+    format_confusion,
+    grouped_folds,
+    rolling_agreement,
+    split_lists,
+    stratified_folds,
+)
+from listener.genres.features import prepare
+
+CAVEAT_GTZAN_MINI = (
+    "gtzan-mini: within a genre these clips are mostly one artist (blues all John Lee Hooker, "
+    "classical all Bach, reggae all Bob Marley, rock all Morphine), so any random split puts the "
+    "same artist in training and test and inflates accuracy; see the artist-grouped figures."
+)
+
+#: The paper's figures (Tzanetakis & Cook 2002, 10 genres, accuracy % mean +- std).
+PAPER_ROWS = [
+    ("RT GS", "gaussian", "timbral", "window", (44, 2)),
+    ("GS", "gaussian", "full", "clip", (59, 4)),
+    ("GMM(2)", "gmm:2", "full", "clip", (60, 4)),
+    ("GMM(3)", "gmm:3", "full", "clip", (61, 4)),
+    ("GMM(4)", "gmm:4", "full", "clip", (61, 4)),
+    ("GMM(5)", "gmm:5", "full", "clip", (61, 4)),
+    ("KNN(1)", "knn:1", "full", "clip", (59, 4)),
+    ("KNN(3)", "knn:3", "full", "clip", (60, 4)),
+    ("KNN(5)", "knn:5", "full", "clip", (56, 3)),
+]
+
+
+def classifier_factory(spec: str) -> Callable[[], GenreClassifier]:
+    """``gaussian``, ``gmm:K`` (``gmm:K:diag``), ``knn:K`` -> a maker of unfitted classifiers."""
+    from listener.genres.gaussian import GaussianClassifier
+    from listener.genres.gmm import GMMClassifier
+    from listener.genres.knn import KNNClassifier
+
+    parts = spec.lower().split(":")
+    try:
+        if parts[0] == "gaussian" and len(parts) == 1:
+            return GaussianClassifier
+        if parts[0] == "gmm" and len(parts) in (2, 3):
+            k = int(parts[1])
+            cov = parts[2] if len(parts) == 3 else "full"
+            return lambda: GMMClassifier(k, cov)
+        if parts[0] == "knn" and len(parts) == 2:
+            k = int(parts[1])
+            return lambda: KNNClassifier(k)
+    except ValueError:
+        pass
+    raise ConfigError(
+        f"unknown classifier {spec!r}; use gaussian, gmm:K, gmm:K:diag or knn:K (K a number)"
+    )
+
+
+def _collection(folder: Path, cache_dir: Path | None, workers: int | None):
+    clips = find_clips(folder)
+    cache = FeatureCache(cache_dir) if cache_dir else FeatureCache()
+    print(
+        f"{len(clips)} clips, {len({c.label for c in clips})} labels in {folder}", file=sys.stderr
+    )
+    return clips, extract_collection(clips, cache, workers)
+
+
+def _artists_for(clips: list[Clip], folder: Path, index: Path | None) -> list[str]:
+    if index is None:
+        found = sorted(folder.glob("**/*GTZANindex*.txt"))
+        if not found:
+            raise DataError(
+                f"{folder}: no artist index found; give --artists FILE "
+                "(lines 'file ::: artist ::: title')"
+            )
+        index = found[0]
+    artists = load_artists(index)
+    missing = [c.name for c in clips if c.name not in artists]
+    if missing:
+        raise DataError(f"{index}: no artist for {len(missing)} clips, e.g. {missing[0]}")
+    return [artists[c.name] for c in clips]
+
+
+def duplicates(clips: list[Clip], vectors: list[np.ndarray], cache: FeatureCache) -> list:
+    """Pairs of clips that are identical files or near-identical audio.
+
+    Near-identical: the mean timbral vectors (standardised over the collection) lie closer than
+    a hundredth of the typical distance between clips of the same label.
+    """
+    keys = [cache.key(c.path, 0) for c in clips]
+    pairs = []
+    by_key: dict[str, int] = {}
+    for i, key in enumerate(keys):
+        if key in by_key:
+            pairs.append((by_key[key], i, "identical"))
+        by_key.setdefault(key, i)
+    means = np.array([prepare(v, "timbral").mean(axis=0) for v in vectors])
+    means = (means - means.mean(axis=0)) / (means.std(axis=0) + 1e-12)
+    dist = np.sqrt(((means[:, None] - means[None]) ** 2).sum(axis=-1))
+    labels = np.array([c.label for c in clips])
+    same = labels[:, None] == labels[None]
+    typical = np.median(dist[same & ~np.eye(len(clips), dtype=bool)])
+    seen = {(a, b) for a, b, _ in pairs}
+    for a, b in zip(*np.nonzero(np.triu(dist < typical / 100, 1)), strict=True):
+        if (a, b) not in seen:
+            pairs.append((int(a), int(b), "near-identical"))
+    return pairs
+
+
+def train(args) -> int:
+    """Run ``listener genres train``."""
+    from listener.genres.model import GenreModel
+
+    folder = Path(args.dir)
+    clips, vectors = _collection(folder, args.cache, args.workers)
+    make = classifier_factory(args.classifier)
+    labels = [c.label for c in clips]
+    prepared = [prepare(v, args.features) for v in vectors]
+    folds = stratified_folds(labels, 10, 0)
+    summary = cross_validate(prepared, labels, folds, make).to_dict()
+    figures = {
+        "protocol": "10-fold stratified, seed 0, on the training collection",
+        "clip_accuracy_mean": summary["clip"]["accuracy_mean"],
+        "clip_accuracy_std": summary["clip"]["accuracy_std"],
+        "window_accuracy_mean": summary["window"]["accuracy_mean"],
+        "window_accuracy_std": summary["window"]["accuracy_std"],
+        "rolling_agreement_10s": rolling_agreement(
+            [c.path for c in clips], vectors, labels, folds, make, args.features, 10.0
+        ),
+    }
+    try:
+        artists = _artists_for(clips, folder, None)
+    except DataError:
+        artists = None
+    if artists is not None:
+        grouped = cross_validate(prepared, labels, grouped_folds(labels, artists, 3, 0), make)
+        figures["artist_grouped"] = {
+            "protocol": f"3-fold grouped by artist ({len(set(artists))} artists), seed 0",
+            "clip_accuracy_mean": grouped.summary("clip")["accuracy_mean"],
+            "window_accuracy_mean": grouped.summary("window")["accuracy_mean"],
+        }
+    X = np.vstack(prepared)
+    Y = np.concatenate([[c.label] * v.shape[0] for c, v in zip(clips, vectors, strict=True)])
+    model = GenreModel(
+        make().fit(X, Y),
+        args.features,
+        {
+            "classifier": args.classifier,
+            "data": {
+                "folder": str(folder),
+                "clips": len(clips),
+                "windows": int(X.shape[0]),
+                "per_label": {g: labels.count(g) for g in sorted(set(labels))},
+            },
+            "settings": {"window_seconds": 1.0, "features": args.features, "params": vars(make())},
+            "figures": figures,
+            "caveat": CAVEAT_GTZAN_MINI if "gtzan" in str(folder).lower() else "",
+        },
+    )
+    npz, info = model.save(args.output)
+    print(
+        f"wrote {npz} and {info}: {len(model.labels)} labels, 10-fold accuracy per clip "
+        f"{figures['clip_accuracy_mean']:.3f} +- {figures['clip_accuracy_std']:.3f}, "
+        f"per 1 s window {figures['window_accuracy_mean']:.3f}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _plot(report: Report, path: Path, title: str) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise ConfigError("--plot needs matplotlib: pip install 'listener[plot]'") from exc
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5.5))
+    for ax, which in zip(axes, ("clip", "window"), strict=True):
+        conf = np.array(report.summary(which)["confusion"], dtype=float)
+        share = conf / np.maximum(conf.sum(axis=1, keepdims=True), 1)
+        ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+        for (i, j), v in np.ndenumerate(conf):
+            if v:
+                ax.text(
+                    j,
+                    i,
+                    int(v),
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if share[i, j] > 0.5 else "black",
+                )
+        s = report.summary(which)
+        ax.set_title(f"per {which}: {s['accuracy_mean']:.2f} +- {s['accuracy_std']:.2f}")
+        ax.set_xticks(range(len(report.labels)), report.labels, rotation=45, ha="right")
+        ax.set_yticks(range(len(report.labels)), report.labels)
+        ax.set_xlabel("decided")
+        ax.set_ylabel("true")
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def evaluate(args) -> int:
+    """Run ``listener genres evaluate``."""
+    folder = Path(args.dir)
+    clips, vectors = _collection(folder, args.cache, args.workers)
+    labels = [c.label for c in clips]
+    if args.split_dir:
+        folds, protocol = (
+            split_lists([c.name for c in clips], args.split_dir),
+            (f"split lists in {args.split_dir}"),
+        )
+    elif args.by_artist:
+        artists = _artists_for(clips, folder, args.artists)
+        k = args.folds or 3
+        folds, protocol = (
+            grouped_folds(labels, artists, k, args.seed),
+            (f"{k}-fold grouped by artist ({len(set(artists))} artists), seed {args.seed}"),
+        )
+    else:
+        k = args.folds or 10
+        folds, protocol = (
+            stratified_folds(labels, k, args.seed),
+            (f"{k}-fold stratified, seed {args.seed}"),
+        )
+    cache = FeatureCache(args.cache) if args.cache else FeatureCache()
+    dups = duplicates(clips, vectors, cache)
+    crossing = [
+        (a, b, why) for a, b, why in dups if any((a in test) != (b in test) for _, test in folds)
+    ]
+    for a, b, why in crossing:
+        print(
+            f"warning: {clips[a].name} and {clips[b].name} are {why} and fall on both sides "
+            "of a partition",
+            file=sys.stderr,
+        )
+    if args.table:
+        return _table(vectors, labels, folds, protocol, args, folder)
+    make = classifier_factory(args.classifier)
+    report = cross_validate([prepare(v, args.features) for v in vectors], labels, folds, make)
+    agreement = None
+    if args.rolling:
+        agreement = rolling_agreement(
+            [c.path for c in clips], vectors, labels, folds, make, args.features, args.rolling
+        )
+    if args.plot:
+        _plot(report, Path(args.plot), f"{args.classifier} on {args.features} features, {protocol}")
+        print(f"wrote {args.plot}", file=sys.stderr)
+    if args.json:
+        extra = {}
+        if agreement is not None:
+            extra = {"rolling_agreement": {"seconds": args.rolling, "share": agreement}}
+        print(
+            json.dumps(
+                {
+                    "protocol": protocol,
+                    "classifier": args.classifier,
+                    "features": args.features,
+                    "duplicates_across": len(crossing),
+                    **extra,
+                    **report.to_dict(),
+                }
+            )
+        )
+        return 0
+    print(f"{args.classifier} on {args.features} features, {protocol}:")
+    for which in ("clip", "window"):
+        s = report.summary(which)
+        print(f"\nper {which}: accuracy {s['accuracy_mean']:.3f} +- {s['accuracy_std']:.3f}")
+        print(format_confusion(np.array(s["confusion"]), report.labels))
+        print("precision " + "  ".join(f"{g[:5]} {p:.2f}" for g, p in s["precision"].items()))
+        print("recall    " + "  ".join(f"{g[:5]} {r:.2f}" for g, r in s["recall"].items()))
+    if agreement is not None:
+        print(
+            f"\nrolling decision after {args.rolling:g} s agrees with the clip decision on "
+            f"{100 * agreement:.0f}% of clips"
+        )
+    if "gtzan" in str(folder).lower():
+        print(f"\nnote: {CAVEAT_GTZAN_MINI}")
+    return 0
+
+
+def _table(vectors, labels, folds, protocol, args, folder) -> int:
+    rows = []
+    for name, spec, feature_set, which, paper in PAPER_ROWS:
+        prepared = [prepare(v, feature_set) for v in vectors]
+        s = cross_validate(prepared, labels, folds, classifier_factory(spec)).summary(which)
+        rows.append(
+            {
+                "model": name,
+                "classifier": spec,
+                "features": feature_set,
+                "per": which,
+                "accuracy_mean": s["accuracy_mean"],
+                "accuracy_std": s["accuracy_std"],
+                "paper_mean": paper[0] / 100,
+                "paper_std": paper[1] / 100,
+            }
+        )
+        print(f"  {name:<8} done", file=sys.stderr)
+    if args.json:
+        print(json.dumps({"protocol": protocol, "rows": rows}))
+        return 0
+    print(f"Tzanetakis & Cook (2002) rows, {protocol}; accuracy % mean +- std")
+    print(f"{'model':<9}{'features':<10}{'per':<8}{'here':>12}{'paper (1000 clips)':>22}")
+    for r in rows:
+        here = f"{100 * r['accuracy_mean']:.0f} +- {100 * r['accuracy_std']:.0f}"
+        paper = f"{100 * r['paper_mean']:.0f} +- {100 * r['paper_std']:.0f}"
+        print(f"{r['model']:<9}{r['features']:<10}{r['per']:<8}{here:>12}{paper:>22}")
+    if "gtzan" in str(folder).lower():
+        print(f"\nnote: {CAVEAT_GTZAN_MINI}")
+    return 0
+
+
+def classify(args) -> int:
+    """Run ``listener genres classify``: rolling decisions on a file, as JSON lines."""
+    from listener.audio import FileSource
+    from listener.features.vector import GenreFeatures
+    from listener.genres.model import DEFAULT_MODEL, GenreModel
+    from listener.genres.online import OnlineGenre
+
+    model = GenreModel.load(args.model or DEFAULT_MODEL)
+    online = OnlineGenre(model, window=args.window, decay=args.decay)
+    features = GenreFeatures()
+    source = FileSource(args.file, realtime=args.realtime)
+    trained_on = model.provenance.get("data", {}).get("folder", "unknown data")
+    print(
+        json.dumps(
+            {
+                "type": "model",
+                "labels": model.labels,
+                "features": model.feature_set,
+                "trained_on": trained_on,
+            }
+        ),
+        flush=True,
+    )
+    last = None
+    for block in source.blocks():
+        for event in online.process(features.process(block)):
+            print(json.dumps({"type": "decision", **event}), flush=True)
+            last = event
+    if last is None:
+        raise DataError(f"{args.file}: shorter than 1 s, too short for a decision")
+    print(
+        json.dumps(
+            {
+                "type": "final",
+                "t": round(source.duration, 3),
+                "genre": online.decision,
+                "confidence": round(online.confidence, 4),
+            }
+        ),
+        flush=True,
+    )
+    return 0

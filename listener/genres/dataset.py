@@ -1,0 +1,246 @@
+"""Labelled collections: finding the clips, extracting their features once, in parallel.
+
+A collection is a folder with one subfolder per label holding audio files of any format
+libsndfile reads (the GTZAN layout; a ``genres/`` level is looked through). Each clip becomes
+its GTZAN vectors at non-overlapping 1 s texture windows (every 43rd frame: 30 per 30 s clip),
+cached on disk under a key made of the file's content and the feature settings, so a second
+run, or a renamed copy, costs nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+# Imported here, before any worker process is forked, so that the workers inherit the loaded
+# compiled kernels instead of loading them again (about a second each).
+from listener.audio import load_audio
+from listener.config import FRAME, SAMPLE_RATE, TEXTURE_FRAMES
+from listener.errors import DataError
+from listener.features.vector import genre_vectors
+
+#: Bump when the features change, so that cached vectors of older code are not used.
+FEATURE_VERSION = "gtzan30-v1"
+#: Frames between the windows a clip contributes: 43 = one texture window (1 s).
+WINDOW_STEP = TEXTURE_FRAMES
+_AUDIO = {".wav", ".au", ".aif", ".aiff", ".flac", ".ogg", ".mp3", ".opus"}
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One labelled audio file of a collection."""
+
+    path: Path
+    label: str
+
+    @property
+    def name(self) -> str:
+        """The file name, e.g. ``blues.00000.wav``."""
+        return self.path.name
+
+
+def find_clips(root: str | Path) -> list[Clip]:
+    """List the clips of a folder-per-label collection, sorted by label and name.
+
+    Raises
+    ------
+    DataError
+        The folder is missing, or holds no labelled audio.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"{root}: no such folder; give a folder with one subfolder per label")
+    base = root / "genres" if (root / "genres").is_dir() else root
+    clips = [
+        Clip(path, folder.name)
+        for folder in sorted(p for p in base.iterdir() if p.is_dir())
+        for path in sorted(folder.iterdir())
+        if path.suffix.lower() in _AUDIO
+    ]
+    if not clips:
+        raise DataError(
+            f"{base}: no audio files in subfolders; expected LABEL/clip.wav, one folder per label"
+        )
+    if len({c.label for c in clips}) < 2:
+        raise DataError(f"{base}: only one label ({clips[0].label}); a classifier needs two")
+    return clips
+
+
+def clip_windows(path: str | Path, step: int = WINDOW_STEP) -> npt.NDArray[np.float64]:
+    """GTZAN vectors of one file at every ``step``-th frame (from frame 42), shape ``(m, 30)``."""
+    x = load_audio(path)
+    if x.shape[0] < TEXTURE_FRAMES * FRAME:
+        raise DataError(
+            f"{path}: {x.shape[0] / SAMPLE_RATE:.2f} s of audio; at least 1 s is needed"
+        )
+    return genre_vectors(x, threads=1).vectors[::step].copy()
+
+
+def _default_cache() -> Path:
+    base = os.environ.get("LISTENER_CACHE") or os.environ.get("XDG_CACHE_HOME")
+    return Path(base) / "listener" if base else Path.home() / ".cache" / "listener"
+
+
+class FeatureCache:
+    """Cached clip vectors on disk, one npz per (file content, settings).
+
+    Parameters
+    ----------
+    folder : path, optional
+        Where the files go (default ``$LISTENER_CACHE/listener`` or ``~/.cache/listener``).
+        ``None`` with ``enabled=False`` keeps nothing.
+    """
+
+    def __init__(self, folder: str | Path | None = None, enabled: bool = True) -> None:
+        self.folder = Path(folder) if folder else _default_cache() / "features"
+        self.enabled = enabled
+
+    def key(self, path: Path, step: int) -> str:
+        """Hash of the file's bytes and the feature settings."""
+        digest = hashlib.sha1(f"{FEATURE_VERSION}/{step}/".encode())
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+        return digest.hexdigest()
+
+    def get(self, key: str) -> npt.NDArray[np.float64] | None:
+        """Return the cached vectors for ``key``, or None."""
+        if not self.enabled:
+            return None
+        file = self.folder / f"{key}.npz"
+        if not file.exists():
+            return None
+        try:
+            with np.load(file, allow_pickle=False) as data:
+                return data["vectors"]
+        except (OSError, ValueError, KeyError):
+            return None  # a damaged entry is recomputed
+
+    def put(self, key: str, vectors: npt.NDArray[np.float64]) -> None:
+        """Store vectors under ``key`` (atomically: a crash leaves no half file)."""
+        if not self.enabled:
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = self.folder / f".{key}.{os.getpid()}.tmp.npz"
+        np.savez(tmp, vectors=vectors)
+        tmp.replace(self.folder / f"{key}.npz")
+
+
+class Progress:
+    """A one-line progress report on stderr (rewritten in place on a terminal)."""
+
+    def __init__(self, total: int, what: str, enabled: bool = True) -> None:
+        self.total = total
+        self.what = what
+        self.enabled = enabled and total > 0
+        self.done = 0
+        self.start = time.monotonic()
+        self._tty = sys.stderr.isatty()
+        self._last = -1
+
+    def step(self, n: int = 1) -> None:
+        """Count ``n`` more items done."""
+        self.done += n
+        if not self.enabled:
+            return
+        percent = 100 * self.done // self.total
+        if self._tty or percent // 10 != self._last // 10 or self.done == self.total:
+            elapsed = time.monotonic() - self.start
+            left = elapsed / self.done * (self.total - self.done)
+            line = (
+                f"{self.what}: {self.done}/{self.total} ({percent}%), "
+                f"{elapsed:.1f} s, about {left:.0f} s left"
+            )
+            print(
+                ("\r" if self._tty else "") + line,
+                end="" if self._tty else "\n",
+                file=sys.stderr,
+                flush=True,
+            )
+            self._last = percent
+        if self._tty and self.done == self.total:
+            print(file=sys.stderr, flush=True)
+
+
+def _extract_one(args: tuple[str, int]) -> npt.NDArray[np.float64]:
+    path, step = args
+    return clip_windows(path, step)
+
+
+def extract_collection(
+    clips: list[Clip],
+    cache: FeatureCache | None = None,
+    workers: int | None = None,
+    step: int = WINDOW_STEP,
+    progress: bool = True,
+) -> list[npt.NDArray[np.float64]]:
+    """Get the window vectors of every clip, from the cache or extracted in parallel processes.
+
+    Parameters
+    ----------
+    clips : list of Clip
+        What to extract.
+    cache : FeatureCache, optional
+        Where computed vectors are kept (default: the user's cache folder).
+    workers : int, optional
+        Processes (default: one per core).
+    step : int
+        Frames between windows (43: one vector per second).
+    progress : bool
+        Report progress on stderr.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        One ``(m, 30)`` array per clip, in the order of ``clips``.
+    """
+    cache = cache or FeatureCache()
+    keys = [cache.key(c.path, step) for c in clips]
+    out: list[npt.NDArray[np.float64] | None] = [cache.get(k) for k in keys]
+    todo = [i for i, v in enumerate(out) if v is None]
+    report = Progress(len(todo), "extracting features", progress)
+    if todo:
+        workers = min(workers or os.cpu_count() or 1, len(todo))
+        jobs = [(str(clips[i].path), step) for i in todo]
+        if workers == 1:
+            results = map(_extract_one, jobs)
+        else:
+            pool = ProcessPoolExecutor(max_workers=workers)
+            results = pool.map(_extract_one, jobs)
+        try:
+            for i, vectors in zip(todo, results, strict=True):
+                out[i] = vectors
+                cache.put(keys[i], vectors)
+                report.step()
+        finally:
+            if workers > 1:
+                pool.shutdown(cancel_futures=True)
+    return [v for v in out if v is not None]
+
+
+def load_artists(index: str | Path) -> dict[str, str]:
+    """Artist of each file from an index of lines ``file ::: artist ::: title`` (Sturm's).
+
+    Returns
+    -------
+    dict
+        File name (``blues.00000.wav``; ``.au`` names are mapped to ``.wav``) to artist.
+    """
+    artists = {}
+    with open(index, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            parts = [p.strip() for p in line.split(":::")]
+            if len(parts) >= 2 and parts[0]:
+                name = Path(parts[0]).name.replace(".au", ".wav")
+                artists[name] = parts[1] or "unknown"
+    if not artists:
+        raise DataError(f"{index}: no 'file ::: artist ::: title' lines")
+    return artists

@@ -1,0 +1,244 @@
+"""Honest evaluation: partitions, cross-validation, accuracy +- std, confusion, precision, recall.
+
+Every figure is reported twice: per 1 s window (the real-time "RT" decision) and per clip (the
+summed log-likelihood of all its windows). Partitions come from a seeded stratified k-fold, an
+artist-grouped k-fold (no artist on both sides), a holdout, or explicit split lists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from listener.errors import ConfigError, DataError
+from listener.genres.base import GenreClassifier
+
+Split = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]  # (train indices, test indices)
+
+
+def stratified_folds(labels: Sequence[str], k: int = 10, seed: int = 0) -> list[Split]:
+    """Make k folds with each label spread evenly over them (shuffled with ``seed``)."""
+    y = np.asarray(labels)
+    counts = {label: int(np.sum(y == label)) for label in np.unique(y)}
+    if k < 2:
+        raise ConfigError(f"--folds must be at least 2, got {k}")
+    if min(counts.values()) < k:
+        small = min(counts, key=counts.get)
+        raise ConfigError(
+            f"{k} folds but label {small!r} has only {counts[small]} clips; use fewer folds"
+        )
+    rng = np.random.default_rng(seed)
+    fold_of = np.empty(y.size, dtype=np.int64)
+    offset = 0
+    for label in sorted(counts):
+        idx = rng.permutation(np.flatnonzero(y == label))
+        fold_of[idx] = (np.arange(idx.size) + offset) % k
+        offset += idx.size  # the next label starts where this one stopped: balanced fold sizes
+    return [(np.flatnonzero(fold_of != f), np.flatnonzero(fold_of == f)) for f in range(k)]
+
+
+def grouped_folds(
+    labels: Sequence[str], groups: Sequence[str], k: int = 3, seed: int = 0
+) -> list[Split]:
+    """Make k folds with no group (artist) on both sides, labels spread as evenly as can be.
+
+    Groups are dealt, largest first, to the fold that has least of their label so far.
+    """
+    y = np.asarray(labels)
+    g = np.asarray(groups)
+    rng = np.random.default_rng(seed)
+    names = list(np.unique(g))
+    rng.shuffle(names)
+    names.sort(key=lambda name: -np.sum(g == name))
+    have = {label: np.zeros(k) for label in np.unique(y)}
+    size = np.zeros(k)
+    fold_of = np.empty(y.size, dtype=np.int64)
+    for name in names:
+        members = np.flatnonzero(g == name)
+        label = y[members[0]]
+        f = int(np.lexsort((size, have[label]))[0])
+        fold_of[members] = f
+        have[label][f] += members.size
+        size[f] += members.size
+    folds = [(np.flatnonzero(fold_of != f), np.flatnonzero(fold_of == f)) for f in range(k)]
+    if any(test.size == 0 for _, test in folds):
+        raise ConfigError(f"too few artists for {k} grouped folds; use fewer folds")
+    return folds
+
+
+def split_lists(names: Sequence[str], folder: str | Path) -> list[Split]:
+    """One split from lists of files: ``*train*.txt`` is trained on, ``*test*.txt`` tested.
+
+    Lines name files as ``genre/genre.00012.wav`` (or ``./genre_00012.wav``); files of the
+    collection on neither list are left out, files on a list but not in the collection are
+    counted and ignored (a subset such as gtzan-mini holds only some).
+    """
+    folder = Path(folder)
+    train_files = sorted(folder.glob("*train*.txt"))
+    test_files = sorted(folder.glob("*test*.txt"))
+    if not train_files or not test_files:
+        raise DataError(f"{folder}: needs a *train*.txt and a *test*.txt list of files")
+
+    def read(files: list[Path]) -> set[str]:
+        out = set()
+        for file in files:
+            for line in file.read_text().split():
+                out.add(Path(line.replace("_", ".", 1) if "/" not in line else line).name)
+        return out
+
+    train, test = read(train_files), read(test_files)
+    index = {name: i for i, name in enumerate(names)}
+    tr = np.array(sorted(index[n] for n in train if n in index), dtype=np.int64)
+    te = np.array(sorted(index[n] for n in test if n in index), dtype=np.int64)
+    if tr.size == 0 or te.size == 0:
+        raise DataError(f"{folder}: its lists share no file with the collection")
+    return [(tr, te)]
+
+
+@dataclass
+class Report:
+    """Figures of one evaluation, per window and per clip."""
+
+    labels: list[str]
+    clip_accuracy: list[float] = field(default_factory=list)
+    window_accuracy: list[float] = field(default_factory=list)
+    clip_confusion: npt.NDArray[np.int64] | None = None
+    window_confusion: npt.NDArray[np.int64] | None = None
+
+    @staticmethod
+    def _scores(confusion: npt.NDArray[np.int64]) -> tuple[np.ndarray, np.ndarray]:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            precision = np.diag(confusion) / confusion.sum(axis=0)
+            recall = np.diag(confusion) / confusion.sum(axis=1)
+        return np.nan_to_num(precision), np.nan_to_num(recall)
+
+    def summary(self, which: str) -> dict:
+        """``accuracy_mean``, ``accuracy_std``, ``confusion``, ``precision``, ``recall``."""
+        acc = np.array(self.clip_accuracy if which == "clip" else self.window_accuracy)
+        confusion = self.clip_confusion if which == "clip" else self.window_confusion
+        precision, recall = self._scores(confusion)
+        return {
+            "accuracy_mean": float(acc.mean()),
+            "accuracy_std": float(acc.std()),
+            "confusion": confusion.tolist(),
+            "precision": dict(zip(self.labels, map(float, precision), strict=True)),
+            "recall": dict(zip(self.labels, map(float, recall), strict=True)),
+        }
+
+    def to_dict(self) -> dict:
+        """Everything, for ``--json``: ``labels``, ``clip``, ``window``, ``folds``."""
+        return {
+            "labels": self.labels,
+            "clip": self.summary("clip"),
+            "window": self.summary("window"),
+            "folds": [
+                {"clip_accuracy": c, "window_accuracy": w}
+                for c, w in zip(self.clip_accuracy, self.window_accuracy, strict=True)
+            ],
+        }
+
+
+def cross_validate(
+    vectors: Sequence[npt.NDArray[np.float64]],
+    labels: Sequence[str],
+    folds: list[Split],
+    make: Callable[[], GenreClassifier],
+    columns: slice = slice(None),
+) -> Report:
+    """Train on each fold's training clips, decide its test clips, gather the figures.
+
+    Parameters
+    ----------
+    vectors : sequence of numpy.ndarray
+        Per clip, its window vectors ``(m, 30)``.
+    labels : sequence of str
+        Per clip, its label.
+    folds : list of (train, test) index arrays
+        The partitions.
+    make : callable
+        Returns a new, unfitted classifier.
+    columns : slice
+        Which feature columns to use (``TIMBRAL`` for the 19 timbral ones).
+    """
+    y = np.asarray(labels)
+    names = sorted(set(labels))
+    at = {name: i for i, name in enumerate(names)}
+    k = len(names)
+    report = Report(
+        names,
+        clip_confusion=np.zeros((k, k), np.int64),
+        window_confusion=np.zeros((k, k), np.int64),
+    )
+    for train, test in folds:
+        X = np.vstack([vectors[i][:, columns] for i in train])
+        Y = np.concatenate([[y[i]] * vectors[i].shape[0] for i in train])
+        model = make().fit(X, Y)
+        clip_right = window_right = windows = 0
+        for i in test:
+            scores = model.log_likelihood(vectors[i][:, columns])
+            truth = at[y[i]]
+            per_window = model.classes_[np.argmax(scores, axis=1)]
+            for p in per_window:
+                report.window_confusion[truth, at[p]] += 1
+            window_right += int(np.sum(per_window == y[i]))
+            windows += per_window.size
+            clip = model.classes_[np.argmax(scores.sum(axis=0))]
+            report.clip_confusion[truth, at[clip]] += 1
+            clip_right += int(clip == y[i])
+        report.clip_accuracy.append(clip_right / len(test))
+        report.window_accuracy.append(window_right / max(windows, 1))
+    return report
+
+
+def format_confusion(confusion: npt.NDArray[np.int64], labels: list[str]) -> str:
+    """Format the confusion table: true class in rows, decided class in columns."""
+    short = [label[:5] for label in labels]
+    width = max(5, len(str(int(confusion.max()))))
+    head = "true \\ decided ".ljust(16) + " ".join(s.rjust(width) for s in short)
+    rows = [
+        f"{label[:15]:<16}" + " ".join(str(int(v)).rjust(width) for v in row)
+        for label, row in zip(labels, confusion, strict=True)
+    ]
+    return "\n".join([head, *rows])
+
+
+def rolling_agreement(
+    paths: Sequence[str | Path],
+    vectors: Sequence[npt.NDArray[np.float64]],
+    labels: Sequence[str],
+    folds: list[Split],
+    make: Callable[[], GenreClassifier],
+    feature_set: str,
+    seconds: float = 10.0,
+) -> float:
+    """Share of test clips whose rolling decision after ``seconds`` equals their clip decision.
+
+    In each fold a model is trained on the training clips; each test clip's first ``seconds``
+    are streamed through the online decision (a window of ``seconds``), and its decision then is
+    compared with the same model's decision on the whole clip.
+    """
+    from listener.audio import load_audio
+    from listener.config import SAMPLE_RATE
+    from listener.features.vector import genre_vectors
+    from listener.genres.features import prepare
+    from listener.genres.model import GenreModel
+    from listener.genres.online import OnlineGenre
+
+    y = np.asarray(labels)
+    agree = total = 0
+    for train, test in folds:
+        X = np.vstack([prepare(vectors[i], feature_set) for i in train])
+        Y = np.concatenate([[y[i]] * vectors[i].shape[0] for i in train])
+        model = GenreModel(make().fit(X, Y), feature_set)
+        for i in test:
+            clip = model.labels[int(np.argmax(model.log_likelihood(vectors[i]).sum(axis=0)))]
+            head = load_audio(paths[i])[: int(seconds * SAMPLE_RATE)]
+            online = OnlineGenre(model, window=seconds)
+            online.process(genre_vectors(head, threads=1))
+            agree += int(online.decision == clip)
+            total += 1
+    return agree / max(total, 1)

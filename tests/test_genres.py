@@ -1,0 +1,272 @@
+"""Genre classifiers, model files, rolling decisions, partitions and the genres commands."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import need_module
+
+from listener.errors import ConfigError, DataError, ModelError
+from listener.features.vector import GenreVectors
+from listener.genres.evaluate import (
+    cross_validate,
+    grouped_folds,
+    split_lists,
+    stratified_folds,
+)
+from listener.genres.gaussian import GaussianClassifier
+from listener.genres.gmm import GMMClassifier
+from listener.genres.knn import KNNClassifier
+from listener.genres.model import GenreModel
+from listener.genres.online import OnlineGenre
+
+
+def blobs(rng, n=300, d=6, labels="abc", spread=3.0):
+    centers = rng.normal(0, spread, (len(labels), d))
+    y = rng.choice(list(labels), n)
+    scale = np.geomspace(1e-4, 1e4, d)  # units as different as the GTZAN features'
+    X = (centers[[labels.index(c) for c in y]] + rng.normal(0, 1, (n, d))) * scale
+    return X, y
+
+
+def test_gaussian_matches_scipy(rng):
+    from scipy.stats import multivariate_normal
+
+    X, y = blobs(rng)
+    g = GaussianClassifier(pooling=0.0, shrinkage=0.0).fit(X, y)
+    s = g.scale_  # scipy cannot factor the raw covariance (1e-8 .. 1e8) either: compare scaled
+    for c, label in enumerate(g.classes_):
+        part = X[y == label] / s
+        cov = np.cov(part.T) + 1e-6 * np.eye(X.shape[1])  # with the classifier's ridge
+        ref = multivariate_normal(part.mean(axis=0), cov).logpdf(X[:20] / s) - np.log(s).sum()
+        np.testing.assert_allclose(g.log_likelihood(X[:20])[:, c], ref, rtol=1e-8)
+    assert (g.predict(X) == y).mean() > 0.95
+
+
+def test_gaussian_partial_fit_equals_fit(rng):
+    X, y = blobs(rng)
+    whole = GaussianClassifier().fit(X, y)
+    parts = GaussianClassifier()
+    for chunk in np.array_split(np.arange(len(y)), 5):
+        parts.partial_fit(X[chunk], y[chunk])
+    np.testing.assert_allclose(parts.log_likelihood(X), whole.log_likelihood(X), rtol=1e-9)
+
+
+def test_partial_fit_teaches_a_new_class(rng):
+    X, y = blobs(rng, labels="abcd")
+    seen = y != "d"
+    for make in (GaussianClassifier, lambda: GMMClassifier(2), lambda: KNNClassifier(3)):
+        model = make().fit(X[seen], y[seen])
+        assert "d" not in model.classes_
+        model.partial_fit(X[~seen][:40], y[~seen][:40])
+        assert list(model.classes_) == ["a", "b", "c", "d"]
+        assert (model.predict(X[~seen][40:]) == "d").mean() > 0.9
+
+
+def test_gmm_against_sklearn(rng):
+    mixture = need_module("sklearn.mixture")
+    X, y = blobs(rng, n=600)
+    g = GMMClassifier(2, seed=0).fit(X, y)
+    part = X[y == "a"]
+    z = (part - g.center_) / g.scale_
+    ref = mixture.GaussianMixture(2, reg_covar=1e-4, random_state=0).fit(z)
+    ours = g.log_likelihood(part)[:, list(g.classes_).index("a")]
+    np.testing.assert_allclose(ours, ref.score_samples(z) - np.log(g.scale_).sum(), rtol=1e-5)
+    g.partial_fit(X[:50], y[:50])  # one incremental EM step, still a proper mixture
+    assert np.allclose(g.weights_.sum(axis=1), 1.0)
+
+
+def test_knn_votes(rng):
+    neighbors = need_module("sklearn.neighbors")
+    X, y = blobs(rng)
+    ours = KNNClassifier(5).fit(X[:200], y[:200])
+    z = (X - ours.center_) / ours.scale_
+    ref = neighbors.KNeighborsClassifier(5).fit(z[:200], y[:200])
+    agree = (ours.predict(X[200:]) == ref.predict(z[200:])).mean()
+    assert agree >= 0.97  # ties may break differently
+    assert np.isfinite(ours.log_likelihood(X[200:])).all()
+
+
+@pytest.mark.parametrize(
+    "make", [GaussianClassifier, lambda: GMMClassifier(3, "diag"), lambda: KNNClassifier(1)]
+)
+def test_model_file_round_trip(tmp_path, rng, make):
+    X, y = blobs(rng, d=30)
+    model = GenreModel(make().fit(X, y), "full", {"data": "blobs"})
+    npz, info = model.save(tmp_path / "m")
+    with np.load(npz, allow_pickle=False) as data:  # no pickles anywhere
+        assert "kind" in data.files
+    again = GenreModel.load(npz)
+    np.testing.assert_allclose(
+        again.classifier.log_likelihood(X[:10]), model.classifier.log_likelihood(X[:10]), rtol=1e-10
+    )
+    meta = json.loads(info.read_text())
+    assert meta["data"] == "blobs" and meta["feature_set"] == "full" and "date" in meta
+
+
+def test_model_errors(tmp_path, rng):
+    with pytest.raises(ModelError, match="no such model"):
+        GenreModel.load(tmp_path / "nothing.npz")
+    (tmp_path / "bad.npz").write_bytes(b"not a model")
+    with pytest.raises(ModelError, match="not a readable model"):
+        GenreModel.load(tmp_path / "bad.npz")
+    X, y = blobs(rng, d=30)
+    g = GaussianClassifier().fit(X, y)
+    with pytest.raises(ModelError, match="trained on 30 features"):
+        g.predict(X[:, :19])
+    with pytest.raises(ConfigError, match="NaN"):
+        g.predict(np.full((1, 30), np.nan))
+
+
+def test_online_decisions_follow_the_music_without_flicker(rng):
+    X, y = blobs(rng, d=30, labels="ab", n=2000)
+    model = GenreModel(GaussianClassifier().fit(X, y), "full")
+    model.log_likelihood = model.classifier.log_likelihood  # vectors here are already prepared
+    a, b = X[y == "a"], X[y == "b"]
+    stream = np.vstack([a[rng.integers(0, len(a), 600)], b[rng.integers(0, len(b), 600)]])
+    online = OnlineGenre(model, window=5.0)
+    events = online.process(GenreVectors(42, stream))
+    genres = [e["genre"] for e in events]
+    changes = sum(1 for p, q in zip(genres, genres[1:], strict=False) if p != q)
+    assert genres[0] == "a" and genres[-1] == "b" and changes == 1
+    switch = next(e["t"] for e in events if e["genre"] == "b")
+    assert (642 + 1) * 512 / 22050 < switch < (642 + 1) * 512 / 22050 + 5.0
+    assert all(0 <= e["confidence"] <= 1 for e in events)
+    assert abs(sum(events[-1]["posterior"].values()) - 1) < 1e-3
+
+
+def test_online_in_pieces_equals_at_once(rng):
+    X, y = blobs(rng, d=30, labels="abc", n=900)
+    model = GenreModel(GaussianClassifier().fit(X, y), "full")
+    model.log_likelihood = model.classifier.log_likelihood
+    whole = OnlineGenre(model, window=2.0).process(GenreVectors(42, X))
+    pieces = OnlineGenre(model, window=2.0)
+    got = []
+    for start in range(0, 900, 7):
+        got += pieces.process(GenreVectors(42 + start, X[start : start + 7]))
+    assert got == whole
+
+
+def test_stratified_folds_partition_evenly():
+    labels = [g for g in "abcde" for _ in range(10)]
+    folds = stratified_folds(labels, 10, seed=0)
+    tests = np.concatenate([t for _, t in folds])
+    assert sorted(tests) == list(range(50))
+    for train, test in folds:
+        assert set(train).isdisjoint(test) and len(test) == 5
+        assert sorted(labels[i] for i in test) == list("abcde")
+    assert stratified_folds(labels, 10, 0)[0][1].tolist() == folds[0][1].tolist()
+    with pytest.raises(ConfigError, match="fewer folds"):
+        stratified_folds(labels, 11)
+
+
+def test_grouped_folds_keep_artists_apart():
+    labels = [g for g in "ab" for _ in range(12)]
+    artists = [f"{g}{i % 4}" for i, g in enumerate(labels)]
+    for train, test in grouped_folds(labels, artists, 3):
+        assert {artists[i] for i in train}.isdisjoint({artists[i] for i in test})
+
+
+def test_split_lists(tmp_path):
+    (tmp_path / "train_filtered.txt").write_text("blues/blues.00001.wav\nrock/rock.00002.wav\n")
+    (tmp_path / "test_filtered.txt").write_text("blues/blues.00003.wav\nrock/rock.00077.wav\n")
+    names = ["blues.00001.wav", "blues.00003.wav", "rock.00002.wav"]
+    [(train, test)] = split_lists(names, tmp_path)
+    assert train.tolist() == [0, 2] and test.tolist() == [1]
+    with pytest.raises(DataError, match="needs a"):
+        split_lists(names, tmp_path / "nowhere")
+
+
+def test_cross_validate_reports(rng):
+    X, y = blobs(rng, n=400, d=30, labels="abcd")
+    vectors = [X[i : i + 10] for i in range(0, 400, 10)]
+    labels = [y[i] for i in range(0, 400, 10)]
+    report = cross_validate(vectors, labels, stratified_folds(labels, 2, 0), GaussianClassifier)
+    out = report.to_dict()
+    assert out["labels"] == sorted(set(labels)) and len(out["folds"]) == 2
+    for which in ("clip", "window"):
+        assert 0 <= out[which]["accuracy_mean"] <= 1
+        conf = np.array(out[which]["confusion"])
+        assert conf.sum() == (40 if which == "clip" else 400)
+        assert set(out[which]["precision"]) == set(labels)
+
+
+def run(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "listener", *args], capture_output=True, text=True, timeout=600
+    )
+
+
+def test_collection_errors(tmp_path):
+    from listener.genres.dataset import find_clips
+
+    with pytest.raises(DataError, match="no such folder"):
+        find_clips(tmp_path / "none")
+    (tmp_path / "blues").mkdir()
+    with pytest.raises(DataError, match="no audio files"):
+        find_clips(tmp_path)
+
+
+def test_evaluate_json_on_gtzan_mini(gtzan, tmp_path):
+    cache = str(tmp_path / "c")
+    plot = str(tmp_path / "c.png")
+    out = run(
+        "genres",
+        "evaluate",
+        str(gtzan),
+        "--json",
+        "--cache",
+        cache,
+        "--plot",
+        plot,
+        "--rolling",
+        "10",
+    )
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    keys = {"accuracy_mean", "accuracy_std", "confusion", "precision", "recall"}
+    assert set(result["clip"]) >= keys and set(result["window"]) >= keys
+    assert len(result["folds"]) == 10 and len(result["labels"]) == 10
+    assert result["clip"]["accuracy_mean"] >= 0.75  # measured 0.80 (one artist per genre)
+    assert result["rolling_agreement"]["share"] >= 0.75  # measured 0.85
+    assert (tmp_path / "c.png").stat().st_size > 10_000
+    again = run("genres", "evaluate", str(gtzan), "--json", "--cache", cache)
+    del result["rolling_agreement"]
+    assert json.loads(again.stdout) == result  # from the cache, the same figures
+
+
+def test_shipped_model_classifies_a_clip(gtzan):
+    out = run("genres", "classify", str(gtzan / "genres" / "metal" / "metal.00002.wav"))
+    assert out.returncode == 0, out.stderr
+    lines = [json.loads(line) for line in out.stdout.splitlines()]
+    assert lines[0]["type"] == "model" and lines[-1]["type"] == "final"
+    decisions = [line for line in lines if line["type"] == "decision"]
+    assert decisions and all(0 < d["t"] <= 30.1 for d in decisions)
+    assert lines[-1]["genre"] == "metal"
+    assert np.all(np.diff([d["t"] for d in decisions]) > 0)
+
+
+@pytest.mark.parametrize("case", ["silence", "clipping", "one second", "ten minutes"])
+def test_no_nan_anywhere(case, rng):
+    from listener.audio.synth import demo_signal
+    from listener.features.vector import genre_vectors
+
+    sr = 22050
+    signal = {
+        "silence": lambda: np.zeros(sr * 5, dtype=np.float32),
+        "clipping": lambda: np.clip(demo_signal(5.0) * 40, -1, 1),
+        "one second": lambda: demo_signal(1.0),
+        "ten minutes": lambda: np.tile(demo_signal(30.0), 20),
+    }[case]()
+    got = genre_vectors(signal)
+    assert got.vectors.shape[0] == signal.size // 512 - 42
+    assert np.isfinite(got.vectors).all()
+    model = GenreModel.load()
+    online = OnlineGenre(model)
+    events = online.process(got)
+    assert events and online.decision in model.labels
+    assert all(np.isfinite(list(e["posterior"].values())).all() for e in events)
