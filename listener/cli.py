@@ -156,6 +156,12 @@ def _add_genres(commands) -> None:
         "--split-dir", type=Path, help="folder of *train*.txt / *test*.txt file lists (one split)"
     )
     ev.add_argument(
+        "--holdout",
+        type=float,
+        metavar="SHARE",
+        help="one split holding out SHARE (e.g. 0.2) of each label's clips",
+    )
+    ev.add_argument(
         "--by-artist", action="store_true", help="folds grouped by artist: no artist on both sides"
     )
     ev.add_argument(

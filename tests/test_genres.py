@@ -270,3 +270,39 @@ def test_no_nan_anywhere(case, rng):
     events = online.process(got)
     assert events and online.decision in model.labels
     assert all(np.isfinite(list(e["posterior"].values())).all() for e in events)
+
+
+def test_holdout_keeps_every_label_on_both_sides():
+    from listener.genres.evaluate import holdout
+
+    labels = [g for g in "abc" for _ in range(10)]
+    [(train, test)] = holdout(labels, 0.2, seed=1)
+    assert len(test) == 6 and set(train).isdisjoint(test)
+    assert sorted({labels[i] for i in test}) == ["a", "b", "c"]
+    with pytest.raises(ConfigError):
+        holdout(labels, 1.5)
+
+
+def test_duplicates_are_reported(tmp_path):
+    import shutil
+
+    import soundfile as sf
+
+    from listener.audio.synth import demo_signal
+    from listener.genres.commands import duplicates
+    from listener.genres.dataset import FeatureCache, extract_collection, find_clips
+
+    for label, seeds in (("a", (1, 2, 3)), ("b", (4, 5, 6))):
+        (tmp_path / label).mkdir()
+        for s in seeds:
+            sf.write(tmp_path / label / f"{label}{s}.wav", demo_signal(3.0, seed=s), 22050)
+    shutil.copy(tmp_path / "a" / "a1.wav", tmp_path / "b" / "copy.wav")  # the same file twice
+    quieter = demo_signal(3.0, seed=2) * 0.5  # the same audio, another level: near-identical
+    sf.write(tmp_path / "b" / "quieter.wav", quieter, 22050, subtype="FLOAT")
+    clips = find_clips(tmp_path)
+    cache = FeatureCache(tmp_path / "cache")
+    vectors = extract_collection(clips, cache, workers=1, progress=False)
+    found = {(clips[a].name, clips[b].name, why) for a, b, why in duplicates(clips, vectors, cache)}
+    assert ("a1.wav", "copy.wav", "identical") in found
+    assert any({a, b} == {"a2.wav", "quieter.wav"} for a, b, _ in found)
+    assert not any("a3" in a or "a3" in b for a, b, _ in found)

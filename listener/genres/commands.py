@@ -17,6 +17,7 @@ from listener.genres.evaluate import (
     cross_validate,
     format_confusion,
     grouped_folds,
+    holdout,
     rolling_agreement,
     split_lists,
     stratified_folds,
@@ -224,6 +225,11 @@ def evaluate(args) -> int:
             split_lists([c.name for c in clips], args.split_dir),
             (f"split lists in {args.split_dir}"),
         )
+    elif args.holdout:
+        folds, protocol = (
+            holdout(labels, args.holdout, args.seed),
+            (f"holdout of {100 * args.holdout:.0f}% per label, seed {args.seed}"),
+        )
     elif args.by_artist:
         artists = _artists_for(clips, folder, args.artists)
         k = args.folds or 3
@@ -237,6 +243,8 @@ def evaluate(args) -> int:
             stratified_folds(labels, k, args.seed),
             (f"{k}-fold stratified, seed {args.seed}"),
         )
+    if len(folds) == 1:
+        protocol += f" ({folds[0][0].size} clips trained on, {folds[0][1].size} tested)"
     cache = FeatureCache(args.cache) if args.cache else FeatureCache()
     dups = duplicates(clips, vectors, cache)
     crossing = [

@@ -41,6 +41,22 @@ def stratified_folds(labels: Sequence[str], k: int = 10, seed: int = 0) -> list[
     return [(np.flatnonzero(fold_of != f), np.flatnonzero(fold_of == f)) for f in range(k)]
 
 
+def holdout(labels: Sequence[str], test_share: float = 0.2, seed: int = 0) -> list[Split]:
+    """One split: ``test_share`` of each label's clips (at least one) held out for testing."""
+    if not 0.0 < test_share < 1.0:
+        raise ConfigError(f"--holdout must be between 0 and 1, got {test_share}")
+    y = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    test = []
+    for label in sorted(set(labels)):
+        idx = rng.permutation(np.flatnonzero(y == label))
+        if idx.size < 2:
+            raise ConfigError(f"label {label!r} has one clip: nothing left to train on")
+        test.extend(idx[: max(1, int(round(test_share * idx.size)))])
+    test = np.sort(np.array(test, dtype=np.int64))
+    return [(np.setdiff1d(np.arange(y.size), test), test)]
+
+
 def grouped_folds(
     labels: Sequence[str], groups: Sequence[str], k: int = 3, seed: int = 0
 ) -> list[Split]:
