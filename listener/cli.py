@@ -86,6 +86,16 @@ def _build_parser() -> argparse.ArgumentParser:
         "--file", type=Path, help="clip to use (default: the built-in 30 s synthesised performance)"
     )
     bf.add_argument("--passes", type=int, default=5, help="streaming passes over the clip")
+    bg = targets.add_parser(
+        "genres",
+        help="the genre side: GTZAN vectors of a clip, one rolling decision update",
+        description="Time the 30-dim GTZAN vectors of a 30 s clip, one update of the rolling "
+        "decision with the shipped model, and optionally a whole collection extracted cold "
+        "(decoding included, no cache).",
+    )
+    bg.add_argument("--json", action="store_true", help="print one JSON object")
+    bg.add_argument("--file", type=Path, help="clip to use (default: the built-in performance)")
+    bg.add_argument("--collection", type=Path, help="also extract this collection, cold")
     return parser
 
 
@@ -253,17 +263,32 @@ def _cmd_features(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    if args.target != "features":
+    if args.target not in ("features", "genres"):
         parser.parse_args(["bench", "--help"])
         return 2
     from listener.audio import load_audio
     from listener.audio.synth import demo_signal
-    from listener.bench import bench_features, format_report
+    from listener.bench import bench_features, bench_genres, format_report
 
     if args.file is None:
         samples, source = demo_signal(30.0), "the built-in 30 s performance"
     else:
         samples, source = load_audio(args.file), str(args.file)
+    if args.target == "genres":
+        result = bench_genres(samples, str(args.collection) if args.collection else None)
+        if args.json:
+            print(json.dumps({"source": source, **result}))
+        else:
+            for key, value in result.items():
+                shown = (
+                    "n/a"
+                    if value is None
+                    else f"{value:.2f}"
+                    if isinstance(value, float)
+                    else value
+                )
+                print(f"{key:<24}{shown:>12}")
+        return 0
     result = bench_features(samples, passes=args.passes)
     if args.json:
         print(json.dumps({"source": source, **result}))

@@ -104,3 +104,12 @@ def test_demo_runs_fast(capsys):
     assert main(["demo", "--seconds", "3", "--fast"]) == 0
     out = capsys.readouterr().out
     assert "centroid" in out and "0 ring overflows" in out
+
+
+def test_bench_genres_json(wav):
+    out = run("bench", "genres", "--json", "--file", str(wav))
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    for key in ("vectors_ms_per_clip", "vectors_us_per_frame", "update_us_p50", "update_us_p99"):
+        assert isinstance(result[key], float) and result[key] > 0, key
+    assert result["collection_seconds"] is None
