@@ -44,7 +44,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "came from a sound card, printing the texture features as they come. Needs no audio "
         "device and no data.",
     )
-    demo.add_argument("--seconds", type=float, default=8.0, help="length (default 8)")
+    demo.add_argument("--seconds", type=float, default=12.0, help="length (default 12)")
     demo.add_argument("--fast", action="store_true", help="as fast as possible, not at live pace")
 
     feats = commands.add_parser(

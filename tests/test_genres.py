@@ -306,3 +306,17 @@ def test_duplicates_are_reported(tmp_path):
     assert ("a1.wav", "copy.wav", "identical") in found
     assert any({a, b} == {"a2.wav", "quieter.wav"} for a, b, _ in found)
     assert not any("a3" in a or "a3" in b for a, b, _ in found)
+
+
+def test_familiarity_tells_known_music_from_the_unknown(gtzan):
+    from listener.audio import load_audio
+    from listener.audio.synth import demo_signal
+    from listener.features.vector import genre_vectors
+
+    model = GenreModel.load()
+    assert model.familiar_floor is not None
+    known = genre_vectors(load_audio(gtzan / "genres" / "classical" / "classical.00005.wav"))
+    assert model.familiar(known.vectors).mean() > 0.9
+    online = OnlineGenre(model)
+    online.process(genre_vectors(demo_signal(12.0)))  # a synthesiser: nothing like GTZAN
+    assert online.familiar < 0.2

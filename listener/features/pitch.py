@@ -221,3 +221,8 @@ def pitch_features(samples: npt.NDArray[np.floating]) -> npt.NDArray[np.float64]
     x = np.asarray(samples)
     n = x.shape[0] // FRAME
     return PitchFeatures().process(x[: n * FRAME].reshape(n, FRAME))
+
+
+# The first call of a compiled function pays for resolving its types (a fraction of a
+# millisecond): pay it at import, not on the first frame of a live stream.
+PitchFeatures().process(np.zeros((1, FRAME), dtype=np.float32))

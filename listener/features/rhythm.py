@@ -205,3 +205,8 @@ def rhythm_features(samples: npt.NDArray[np.floating]) -> npt.NDArray[np.float64
     x = np.asarray(samples)
     n = x.shape[0] // FRAME
     return RhythmFeatures().process(x[: n * FRAME].reshape(n, FRAME))
+
+
+# The first call of a compiled function pays for resolving its types (a fraction of a
+# millisecond): pay it at import, not on the first frame of a live stream.
+RhythmFeatures().process(np.zeros((1, FRAME), dtype=np.float32))

@@ -169,6 +169,7 @@ def train(args) -> int:
             "caveat": CAVEAT_GTZAN_MINI if "gtzan" in str(folder).lower() else "",
         },
     )
+    model.calibrate(X)
     npz, info = model.save(args.output)
     print(
         f"wrote {npz} and {info}: {len(model.labels)} labels, 10-fold accuracy per clip "
@@ -371,6 +372,7 @@ def classify(args) -> int:
                 "t": round(source.duration, 3),
                 "genre": online.decision,
                 "confidence": round(online.confidence, 4),
+                "familiar": round(online.familiar, 3),
             }
         ),
         flush=True,

@@ -47,6 +47,9 @@ class GenreModel:
     classifier: GenreClassifier
     feature_set: str
     provenance: dict = field(default_factory=dict)
+    #: Best-class log-likelihood of the least typical 1% of the training windows (see
+    #: :meth:`calibrate`): a window scoring below it is unlike anything the model was taught.
+    familiar_floor: float | None = None
 
     @property
     def labels(self) -> list[str]:
@@ -57,6 +60,16 @@ class GenreModel:
         """Class log scores of GTZAN vectors ``(n, 30)``, shape ``(n, n_classes)``."""
         return self.classifier.log_likelihood(prepare(vectors, self.feature_set))
 
+    def calibrate(self, prepared: npt.NDArray[np.float64], share: float = 0.01) -> None:
+        """Set :attr:`familiar_floor` from the training windows (prepared, as fitted)."""
+        best = self.classifier.log_likelihood(prepared).max(axis=1)
+        self.familiar_floor = float(np.quantile(best, share))
+
+    def familiar(self, vectors: npt.ArrayLike) -> npt.NDArray[np.bool_]:
+        """Whether each GTZAN vector is as typical as 99% of the training windows."""
+        best = self.log_likelihood(vectors).max(axis=1)
+        return best >= (-np.inf if self.familiar_floor is None else self.familiar_floor)
+
     def save(self, path: str | Path) -> tuple[Path, Path]:
         """Write ``path`` (.npz) and its provenance (.json); returns both paths."""
         npz = Path(path).with_suffix(".npz")
@@ -66,6 +79,7 @@ class GenreModel:
             npz,
             kind=np.array(kind_of(self.classifier)),
             feature_set=np.array(self.feature_set),
+            familiar_floor=np.array(np.nan if self.familiar_floor is None else self.familiar_floor),
             **arrays,
         )
         meta = {
@@ -100,6 +114,9 @@ class GenreModel:
         if kind not in kinds:
             raise ModelError(f"{npz}: unknown kind of model {kind!r}")
         feature_set = str(arrays.pop("feature_set"))
+        floor = float(arrays.pop("familiar_floor", np.nan))
         info = npz.with_suffix(".json")
         provenance = json.loads(info.read_text()) if info.exists() else {}
-        return cls(kinds[kind].from_arrays(arrays), feature_set, provenance)
+        model = cls(kinds[kind].from_arrays(arrays), feature_set, provenance)
+        model.familiar_floor = None if np.isnan(floor) else floor
+        return model

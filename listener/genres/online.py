@@ -7,6 +7,11 @@ sum over the last ``window`` seconds (or, with ``decay``, an exponentially fadin
 posterior its softmax. The decision changes only when another genre's posterior beats the
 current one's by ``hysteresis``, so that it does not flicker between two close genres. An event
 is emitted when the decision changes or its confidence moves by ``min_change``.
+
+A posterior says which genre fits best, not whether any fits: far from everything the model was
+trained on, one genre still takes nearly all of it. So each event also says how ``familiar`` the
+music is: the share of the frames in the window whose best log-likelihood reaches that of the
+least typical 1% of the training windows (1.0: like what it was taught; near 0: outside it).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import numpy as np
 
 from listener.config import FRAME, SAMPLE_RATE, TEXTURE_FRAMES
 from listener.errors import ConfigError
-from listener.features.vector import GenreVectors
+from listener.features.vector import GENRE_COLUMNS, GenreVectors
 from listener.genres.base import log_normalise
 from listener.genres.model import GenreModel
 
@@ -120,9 +125,14 @@ class OnlineGenre:
         self._size = max(1, int(round(window * SAMPLE_RATE / FRAME)))
         self._ring = np.zeros((self._size, len(self.labels)))
         self.reset()
+        # pay the compiled scoring's first-call cost now, not on the first frame of a stream
+        self.process(GenreVectors(0, np.zeros((1, len(GENRE_COLUMNS)))))
+        self.reset()
 
     def reset(self) -> None:
         """Forget the evidence and the decision."""
+        self._familiar = np.zeros(self._size, dtype=bool)
+        self._familiar_count = 0
         self._ring[:] = 0.0
         self._evidence = np.zeros(len(self.labels))
         self._settings = np.array([self._fade, self.hysteresis, self.min_change, -1.0])
@@ -132,6 +142,12 @@ class OnlineGenre:
     def decision(self) -> str | None:
         """The current genre, or None before the first vector."""
         return None if self._state[1] < 0 else self.labels[self._state[1]]
+
+    @property
+    def familiar(self) -> float:
+        """Share of the window's frames that are like the training data (1 before any frame)."""
+        heard = min(int(self._state[0]), self._size)
+        return self._familiar_count / heard if heard else 1.0
 
     @property
     def confidence(self) -> float:
@@ -152,7 +168,9 @@ class OnlineGenre:
         n = vectors.vectors.shape[0]
         if n == 0:
             return []
-        scores = self.model.log_likelihood(vectors.vectors) * (1.0 / TEXTURE_FRAMES)
+        log_likelihood = self.model.log_likelihood(vectors.vectors)
+        familiar = self._familiar_share(log_likelihood.max(axis=1))
+        scores = log_likelihood * (1.0 / TEXTURE_FRAMES)
         posterior = np.empty((n, len(self.labels)))
         emitted = np.empty((n, 2), dtype=np.int64)
         count = _roll(
@@ -167,9 +185,25 @@ class OnlineGenre:
                     "t": round((vectors.start + row + 1) * FRAME / SAMPLE_RATE, 4),
                     "genre": self.labels[decided],
                     "confidence": round(float(p[decided]), 4),
+                    "familiar": round(float(familiar[row]), 3),
                     "posterior": {
                         g: round(float(v), 4) for g, v in zip(self.labels, p, strict=True)
                     },
                 }
             )
         return events
+
+    def _familiar_share(self, best: np.ndarray) -> np.ndarray:
+        # share of familiar frames in the window after each of these frames
+        floor = self.model.familiar_floor
+        flags = best >= (-np.inf if floor is None else floor)
+        shares = np.empty(best.size)
+        seen = int(self._state[0])
+        for i, flag in enumerate(flags):
+            slot = (seen + i) % self._size
+            if seen + i >= self._size:
+                self._familiar_count -= int(self._familiar[slot])
+            self._familiar[slot] = flag
+            self._familiar_count += int(flag)
+            shares[i] = self._familiar_count / min(seen + i + 1, self._size)
+        return shares
