@@ -31,6 +31,16 @@ def frames_of(x: np.ndarray) -> np.ndarray:
     return x[: n * FRAME].reshape(n, FRAME)
 
 
+def in_pieces(processor, frames: np.ndarray, rng, most: int) -> np.ndarray:
+    """Feed frames to a processor in pieces of random size; join what comes out."""
+    parts, i = [], 0
+    while i < len(frames):
+        n = int(rng.integers(1, most + 1))
+        parts.append(processor.process(frames[i : i + n]))
+        i += n
+    return np.concatenate(parts)
+
+
 @pytest.mark.parametrize("bpm", [60, 90, 120, 133, 175])
 def test_click_track_tempo(bpm):
     r = rhythm_features(click_track(bpm))
@@ -49,12 +59,7 @@ def test_rhythm_streaming_equals_offline(rng):
     offline = rhythm_features(x)
     rf = RhythmFeatures()
     f = frames_of(x)
-    parts, i = [], 0
-    while i < len(f):
-        n = int(rng.integers(1, 40))
-        parts.append(rf.process(f[i : i + n]))
-        i += n
-    np.testing.assert_array_equal(np.concatenate(parts), offline)
+    np.testing.assert_array_equal(in_pieces(rf, f, rng, 40), offline)
     rf.reset()
     np.testing.assert_array_equal(rf.process(f), offline)
 
@@ -90,14 +95,7 @@ def test_pitch_class_of_a_melody():
 def test_pitch_streaming_equals_offline(rng):
     x = notes_signal([62, 66, 69, 74], 0.5)
     offline = pitch_features(x)
-    pf = PitchFeatures()
-    f = frames_of(x)
-    parts, i = [], 0
-    while i < len(f):
-        n = int(rng.integers(1, 30))
-        parts.append(pf.process(f[i : i + n]))
-        i += n
-    np.testing.assert_array_equal(np.concatenate(parts), offline)
+    np.testing.assert_array_equal(in_pieces(PitchFeatures(), frames_of(x), rng, 30), offline)
 
 
 def test_pitch_of_silence_and_noise_is_finite(rng):

@@ -273,3 +273,16 @@ def frame_features(
     out = np.empty((n, N_FRAME_FEATURES))
     run_chunked(_frames_range, n, threads, x, out)
     return out
+
+
+def split_frames(samples: npt.ArrayLike) -> npt.NDArray[np.floating]:
+    """View a mono signal as its whole frames, shape ``(len // 512, 512)`` (the tail is left)."""
+    x = np.asarray(samples)
+    n = x.shape[0] // FRAME
+    return x[: n * FRAME].reshape(n, FRAME)
+
+
+def frame_batch(frames: npt.ArrayLike) -> npt.NDArray[np.floating]:
+    """Frames ``(n, 512)`` as the compiled kernels take them: contiguous, float32 or float64."""
+    f = np.ascontiguousarray(frames)
+    return f if f.dtype == np.float32 else f.astype(np.float64, copy=False)

@@ -34,6 +34,7 @@ import numpy.typing as npt
 from listener.config import FRAME, SAMPLE_RATE
 from listener.features.fft import make_rfft
 from listener.features.filters import hann
+from listener.features.frame import frame_batch, split_frames
 
 #: Names of the pitch feature columns.
 PITCH_COLUMNS = ("FA0", "UP0", "FP0", "IPO1", "SUM")
@@ -208,9 +209,7 @@ class PitchFeatures:
 
     def process(self, frames: npt.NDArray[np.floating]) -> npt.NDArray[np.float64]:
         """Features of the windows ending at each of ``frames`` (shape ``(n, 512)``)."""
-        f = np.ascontiguousarray(frames)
-        if f.dtype != np.float32:
-            f = f.astype(np.float64, copy=False)
+        f = frame_batch(frames)
         out = np.empty((f.shape[0], N_PITCH_FEATURES))
         _pitch_frames(f, self._previous, self._ring, self._hist, self._counters, out)
         return out
@@ -218,9 +217,7 @@ class PitchFeatures:
 
 def pitch_features(samples: npt.NDArray[np.floating]) -> npt.NDArray[np.float64]:
     """Pitch features of every frame of a whole signal (the offline path), shape ``(n, 5)``."""
-    x = np.asarray(samples)
-    n = x.shape[0] // FRAME
-    return PitchFeatures().process(x[: n * FRAME].reshape(n, FRAME))
+    return PitchFeatures().process(split_frames(samples))
 
 
 # The first call of a compiled function pays for resolving its types (a fraction of a

@@ -31,6 +31,7 @@ import numpy.typing as npt
 
 from listener.config import FRAME, SAMPLE_RATE
 from listener.features.fft import make_rfft
+from listener.features.frame import frame_batch, split_frames
 
 #: Names of the rhythm feature columns.
 RHYTHM_COLUMNS = ("A0", "A1", "RA", "P1", "P2", "SUM")
@@ -192,9 +193,7 @@ class RhythmFeatures:
 
     def process(self, frames: npt.NDArray[np.floating]) -> npt.NDArray[np.float64]:
         """Features of the windows ending at each of ``frames`` (shape ``(n, 512)``)."""
-        f = np.ascontiguousarray(frames)
-        if f.dtype != np.float32:
-            f = f.astype(np.float64, copy=False)
+        f = frame_batch(frames)
         out = np.empty((f.shape[0], N_RHYTHM_FEATURES))
         _rhythm_frames(f, self._envelope, self._state, out)
         return out
@@ -202,9 +201,7 @@ class RhythmFeatures:
 
 def rhythm_features(samples: npt.NDArray[np.floating]) -> npt.NDArray[np.float64]:
     """Rhythm features of every frame of a whole signal (the offline path), shape ``(n, 6)``."""
-    x = np.asarray(samples)
-    n = x.shape[0] // FRAME
-    return RhythmFeatures().process(x[: n * FRAME].reshape(n, FRAME))
+    return RhythmFeatures().process(split_frames(samples))
 
 
 # The first call of a compiled function pays for resolving its types (a fraction of a

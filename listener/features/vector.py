@@ -16,6 +16,7 @@ import numpy.typing as npt
 from listener.config import FRAME, SAMPLE_RATE, TEXTURE_FRAMES
 from listener.errors import AudioError
 from listener.features.extractor import FeatureExtractor, extract
+from listener.features.frame import split_frames
 from listener.features.pitch import PITCH_COLUMNS, PitchFeatures
 from listener.features.rhythm import RHYTHM_COLUMNS, RhythmFeatures
 from listener.features.texture import TEXTURE_COLUMNS
@@ -97,8 +98,8 @@ def genre_vectors(samples: npt.ArrayLike, threads: int | None = None) -> GenreVe
     x = np.asarray(samples, dtype=np.float32)
     if x.ndim != 1:
         raise AudioError(f"genre_vectors() takes a mono signal of shape (n,), got {x.shape}")
-    n = x.shape[0] // FRAME
-    frames = x[: n * FRAME].reshape(n, FRAME)
+    frames = split_frames(x)
+    n = frames.shape[0]
     texture = extract(x, threads).texture
     m = texture.shape[0]
     rhythm = RhythmFeatures().process(frames)[n - m :]
