@@ -18,14 +18,6 @@ from listener.config import FRAME, N_MELS, N_MFCC, POWER_FLOOR, ROLLOFF, SAMPLE_
 from listener.features import FeatureExtractor, extract
 from listener.features.filters import bin_frequencies, dct_matrix, hann, mel_filterbank
 
-#: Targets of issue 2, for the report (microseconds per frame; speedup as a ratio).
-TARGETS = {
-    "stream_us_p50": 6.0,
-    "stream_us_p99": 20.0,
-    "offline_us_per_frame": 2.0,
-    "speedup_vs_librosa": 4.0,
-}
-
 
 def _median_seconds(fn: Callable[[], object], repeat: int) -> float:
     times = []
