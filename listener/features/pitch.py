@@ -35,6 +35,7 @@ from listener.config import FRAME, SAMPLE_RATE
 from listener.features.fft import make_rfft
 from listener.features.filters import hann
 from listener.features.frame import frame_batch, split_frames
+from listener.features.peaks import parabolic_offset
 
 #: Names of the pitch feature columns.
 PITCH_COLUMNS = ("FA0", "UP0", "FP0", "IPO1", "SUM")
@@ -104,12 +105,7 @@ def _detect(span, work, notes):  # pragma: no cover - compiled
                     best = lag
         if best < 0:
             return
-        left = enhanced[best - 1]
-        mid = enhanced[best]
-        right = enhanced[best + 1]
-        curve = left - 2.0 * mid + right
-        shift = 0.5 * (left - right) / curve if curve < 0.0 else 0.0
-        freq = SAMPLE_RATE / (best + shift)
+        freq = SAMPLE_RATE / (best + parabolic_offset(enhanced, best))
         notes[found] = int(np.round(69.0 + 12.0 * np.log2(freq / 440.0)))
         found += 1
         enhanced[best] = 0.0  # take the next highest peak next

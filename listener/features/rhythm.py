@@ -32,6 +32,7 @@ import numpy.typing as npt
 from listener.config import FRAME, SAMPLE_RATE
 from listener.features.fft import make_rfft
 from listener.features.frame import frame_batch, split_frames
+from listener.features.peaks import parabolic_offset
 
 #: Names of the rhythm feature columns.
 RHYTHM_COLUMNS = ("A0", "A1", "RA", "P1", "P2", "SUM")
@@ -120,14 +121,8 @@ def _histogram_features(acf, hist, out):  # pragma: no cover - compiled
                 second = b
     if first < 0:
         return
-    # refine P1 between bins: the vertex of the parabola through the peak and its neighbours
-    left = hist[first - 1]
-    mid = hist[first]
-    right = hist[first + 1]
-    curve = left - 2.0 * mid + right
-    shift = 0.5 * (left - right) / curve if curve < 0.0 else 0.0
-    out[0] = mid / total
-    out[3] = _BPMS[first] + shift
+    out[0] = hist[first] / total
+    out[3] = _BPMS[first] + parabolic_offset(hist, first)  # P1 refined between bins
     if second >= 0:
         out[1] = hist[second] / total
         out[2] = out[1] / out[0]
