@@ -67,6 +67,7 @@ def _build_parser() -> argparse.ArgumentParser:
     feats.add_argument("-o", "--output", type=Path, help="write here instead of standard output")
 
     _add_genres(commands)
+    _add_tunes(commands)
 
     bench = commands.add_parser(
         "bench",
@@ -212,6 +213,44 @@ def _add_genres(commands) -> None:
     cl.add_argument("--decay", type=float, help="fading memory in seconds instead of a window")
 
 
+def _add_tunes(commands) -> None:
+    tunes = commands.add_parser(
+        "tunes",
+        help="folk tunes: the training corpus",
+        description="Folk tunes in folk-rnn's v2 tokens (Sturm et al. 2016).",
+    )
+    sub = tunes.add_subparsers(dest="tunes_command", metavar="ACTION")
+    corpus = sub.add_parser(
+        "corpus",
+        help="write the training corpus (data_v2) from music21's ABC collections",
+        description="Read the public-domain ABC collections bundled with music21 (O'Neill's "
+        "1850, Ryan's Mammoth, Aird's Airs, misc folk), transpose every tune to C (maj, min, "
+        "dor or mix), normalise it to L:1/8 and write it in folk-rnn's data_v2 format. Tunes "
+        "the 137 tokens cannot express are dropped and counted by reason; repeats kept once.",
+    )
+    corpus.add_argument("-o", "--output", type=Path, required=True, help="data_v2 file")
+
+
+def _cmd_tunes(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    if args.tunes_command != "corpus":
+        parser.parse_args(["tunes", "--help"])
+        return 2
+    from listener.tunes.corpus import build_corpus, collection_files, write_data_v2
+
+    files = collection_files()
+    tunes, counts = build_corpus(files)
+    write_data_v2(tunes, args.output)
+    tokens = sum(len(t.tokens()) + 2 for t in tunes)  # with <s> and </s>
+    print(
+        f"wrote {len(tunes)} tunes ({tokens} tokens with <s> and </s>) from {len(files)} "
+        f"files to {args.output}"
+    )
+    for reason, n in counts.most_common():
+        if reason != "kept":
+            print(f"  dropped {n:5d}  {reason}")
+    return 0
+
+
 def _write_table(
     rows: np.ndarray, first_frame: int, columns: tuple[str, ...], fmt: str, out: BinaryIO
 ) -> None:
@@ -306,6 +345,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_features(args)
         if args.command == "bench":
             return _cmd_bench(args, parser)
+        if args.command == "tunes":
+            return _cmd_tunes(args, parser)
         if args.command == "genres":
             from listener.genres import commands
 

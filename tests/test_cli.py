@@ -113,3 +113,18 @@ def test_bench_genres_json(wav):
     for key in ("vectors_ms_per_clip", "vectors_us_per_frame", "update_us_p50", "update_us_p99"):
         assert isinstance(result[key], float) and result[key] > 0, key
     assert result["collection_seconds"] is None
+
+
+def test_tunes_corpus(tmp_path):
+    from conftest import need_module
+
+    need_module("music21")
+    target = tmp_path / "corpus.txt"
+    out = run("tunes", "corpus", "-o", str(target))
+    assert out.returncode == 0, out.stderr
+    assert "dropped" in out.stdout and "wrote" in out.stdout
+    blocks = target.read_text().strip().split("\n\n")
+    assert len(blocks) > 3500
+    assert all(
+        b.splitlines()[0].startswith("M:") and b.splitlines()[1].startswith("K:C") for b in blocks
+    )

@@ -1,0 +1,390 @@
+"""ABC notation as folk-rnn sees it: pitches, lengths, keys, meters, and the tune tokeniser.
+
+The model of notes here (a pitch is an accidental, a letter and an octave; a length is a fraction
+of the unit note length) serves the corpus tokeniser now and the note interpreter later, so that
+ABC is parsed in one place.
+
+folk-rnn's data_v2 conventions: every tune in C (its mode one of maj, min, dor, mix), unit note
+length 1/8, no titles, chords in quotes, decorations, grace notes, slurs or ties; bar lines,
+repeats, endings, tuplets, broken rhythm, rests and bracketed chords kept.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+
+from listener.errors import DataError
+from listener.tunes.vocab import INDEX, METERS
+
+LETTERS = "CDEFGAB"
+#: Semitones above C of each letter.
+LETTER_SEMITONES = (0, 2, 4, 5, 7, 9, 11)
+_ACCIDENTALS = {"^^": 2, "^": 1, "=": 0, "_": -1, "__": -2}
+_ACCIDENTAL_TEXT = {v: k for k, v in _ACCIDENTALS.items()}
+# Fifths of each major tonic letter (C 0, G 1, ... F -1), and what each mode adds to them.
+_LETTER_FIFTHS = {"C": 0, "G": 1, "D": 2, "A": 3, "E": 4, "B": 5, "F": -1}
+_MODE_FIFTHS = {"maj": 0, "mix": -1, "dor": -2, "min": -3}
+_MODE_NAMES = {
+    "": "maj",
+    "maj": "maj",
+    "ion": "maj",
+    "m": "min",
+    "min": "min",
+    "aeo": "min",
+    "dor": "dor",
+    "mix": "mix",
+}
+_SHARP_ORDER = "FCGDAEB"
+_FLAT_ORDER = "BEADGCF"
+#: Note lengths in units of 1/8 that have a token, and the token (2, 3/2, /2, ...).
+LENGTH_TOKENS = {
+    (Fraction(1, int(t[1:])) if t.startswith("/") else Fraction(t)): t
+    for t in INDEX
+    if re.fullmatch(r"\d+(/\d+)?|/\d+", t)
+}
+
+
+class AbcError(DataError):
+    """A tune that cannot be expressed in folk-rnn's tokens; ``reason`` says why, briefly."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Pitch:
+    """A written pitch: an explicit accidental (or None), a letter index (C=0) and an octave.
+
+    Octave 4 is written in capitals (C..B = C4..B4), octave 5 in small letters; each ``,``
+    lowers and each ``'`` raises an octave.
+    """
+
+    accidental: int | None
+    step: int
+    octave: int
+
+    @property
+    def diatonic(self) -> int:
+        """Steps above C0 counted in letters."""
+        return self.step + 7 * self.octave
+
+    def text(self) -> str:
+        """Write the pitch as ABC does (and as a folk-rnn token)."""
+        acc = "" if self.accidental is None else _ACCIDENTAL_TEXT[self.accidental]
+        letter = LETTERS[self.step]
+        if self.octave >= 5:
+            return acc + letter.lower() + "'" * (self.octave - 5)
+        return acc + letter + "," * (4 - self.octave)
+
+    def midi(self, alteration: int) -> int:
+        """MIDI note number with the given alteration in semitones (C4 = 60)."""
+        return 12 * (self.octave + 1) + LETTER_SEMITONES[self.step] + alteration
+
+
+_PITCH = re.compile(r"(\^\^|\^|__|_|=)?([A-Ga-g])([,']*)")
+
+
+def parse_pitch(text: str) -> Pitch:
+    """Parse ``^c'``, ``_B,``, ``E`` into a :class:`Pitch`."""
+    m = _PITCH.fullmatch(text)
+    if not m:
+        raise AbcError("not a pitch", repr(text))
+    acc, letter, marks = m.groups()
+    octave = (5 if letter.islower() else 4) + marks.count("'") - marks.count(",")
+    return Pitch(None if acc is None else _ACCIDENTALS[acc], LETTERS.index(letter.upper()), octave)
+
+
+@dataclass(frozen=True)
+class Key:
+    """A key: tonic letter, tonic alteration, mode (maj, min, dor or mix)."""
+
+    letter: str
+    alteration: int
+    mode: str
+
+    @property
+    def fifths(self) -> int:
+        """Sharps (positive) or flats (negative) of the signature."""
+        return _LETTER_FIFTHS[self.letter] + 7 * self.alteration + _MODE_FIFTHS[self.mode]
+
+    def signature(self) -> dict[int, int]:
+        """Alteration of each letter index under the key signature."""
+        f = self.fifths
+        order = _SHARP_ORDER if f >= 0 else _FLAT_ORDER
+        sig = {i: 0 for i in range(7)}
+        for k in range(abs(f)):
+            sig[LETTERS.index(order[k % 7])] += 1 if f > 0 else -1
+        return sig
+
+
+def parse_key(text: str) -> Key:
+    """Parse a K: field (``G``, ``Ador``, ``F#m``, ``Bb Mixolydian``) into a :class:`Key`."""
+    body = text.split("%")[0].strip()
+    m = re.fullmatch(r"([A-G])([#b]?)\s*([A-Za-z]*)\s*", body)
+    if not m:
+        raise AbcError("unsupported key", repr(text))
+    letter, acc, mode = m.groups()
+    name = _MODE_NAMES.get(mode.lower()[:3] if len(mode) > 1 else mode.lower())
+    if name is None:
+        raise AbcError("unsupported mode", repr(text))
+    return Key(letter, {"#": 1, "b": -1, "": 0}[acc], name)
+
+
+def parse_meter(text: str) -> str:
+    """Parse an M: field into a folk-rnn meter token; ``C`` is 4/4, ``C|`` and 2/2 too.
+
+    2/2 has no token; its bar lasts as long as 4/4's, so reels written in it keep their time.
+    """
+    body = text.split("%")[0].strip().replace(" ", "")
+    meter = {"C": "4/4", "C|": "4/4", "2/2": "4/4"}.get(body, body)
+    token = f"M:{meter}"
+    if token not in METERS:
+        raise AbcError("meter not in vocabulary", repr(text))
+    return token
+
+
+def parse_length(text: str) -> Fraction:
+    """Parse a length suffix (``2``, ``3/2``, ``/``, ``//``, ``/4``, ``3/``) in units of L."""
+    if not text:
+        return Fraction(1)
+    m = re.fullmatch(r"(\d*)(/*)(\d*)", text)
+    if not m:
+        raise AbcError("bad length", repr(text))
+    num, slashes, den = m.groups()
+    n = int(num) if num else 1
+    if not slashes:
+        return Fraction(n)
+    if den:
+        return Fraction(n, int(den) * 2 ** (len(slashes) - 1))
+    return Fraction(n, 2 ** len(slashes))
+
+
+def length_token(length: Fraction) -> str | None:
+    """Name the token of a length in eighths (None for 1, the default); AbcError if none."""
+    if length == 1:
+        return None
+    token = LENGTH_TOKENS.get(length)
+    if token is None:
+        raise AbcError("length not in vocabulary", str(length))
+    return token
+
+
+# One lexical item of a tune body: what is kept, and what is skipped (in groups named after it).
+_BODY = re.compile(
+    r"""
+    (?P<space>\s+|\\|`)
+  | (?P<comment>%[^\n]*)
+  | (?P<quoted>"[^"]*")
+  | (?P<deco>![^!\n]*!|!|\+[^+\n]*\+|[~.HIJLMNOPQRSTUVWhijklmnopqrstuvwy])
+  | (?P<grace>\{[^}]*\})
+  | (?P<field>\[[A-Za-z]:[^\]]*\])
+  | (?P<bar>:*\[?\|+\]?:*(?:\[?[12])?|::|\[[12])
+  | (?P<tuplet>\((?P<p>[2-9])(?::(?P<q>\d*))?(?::(?P<r>\d*))?)
+  | (?P<slur>[()])
+  | (?P<tie>-)
+  | (?P<chord_open>\[)
+  | (?P<chord_close>\](?P<chord_len>\d*/*\d*))
+  | (?P<note>(?P<pitch>(?:\^\^|\^|__|_|=)?[A-Ga-g][,']*)(?P<len>\d*/*\d*))
+  | (?P<rest>[zx](?P<rest_len>\d*/*\d*))
+  | (?P<broken>[<>]+)
+    """,
+    re.VERBOSE,
+)
+
+
+@dataclass
+class Tune:
+    """A tune in folk-rnn's terms: meter token, key token (K:C + mode), body tokens."""
+
+    meter: str
+    key: str
+    body: list[str]
+
+    def tokens(self) -> list[str]:
+        """Meter, key and body: what the model reads after ``<s>``."""
+        return [self.meter, self.key, *self.body]
+
+    def data_v2(self) -> str:
+        """Write the tune as a data_v2 block: meter line, key line, spaced body line."""
+        return f"{self.meter}\n{self.key}\n{' '.join(self.body)}\n"
+
+    def abc(self, index: int = 1, title: str = "listener") -> str:
+        """Write the tune as ABC that abc2midi and abcm2ps read (body joined without spaces)."""
+        return f"X:{index}\nT:{title}\n{self.meter}\nL:1/8\n{self.key}\n{''.join(self.body)}\n"
+
+
+def _bar_tokens(text: str) -> list[str]:
+    # Map the many ways of writing a bar line to folk-rnn's |, |:, :|, |1, |2.
+    ending = text[-1] if text[-1] in "12" else ""
+    core = text.rstrip("12").replace("[", "").replace("]", "")
+    if not core:  # "[1"
+        return [f"|{ending}"]
+    left, right = core.startswith(":"), core.endswith(":")
+    out = []
+    if left and right:
+        out = [":|", "|:"]
+    elif left:
+        out = [":|"]
+    elif right:
+        out = ["|:"]
+    else:
+        out = ["|"]
+    if ending:
+        out = out[:-1] + [f"|{ending}"] if out == ["|"] else out + [f"|{ending}"]
+    return out
+
+
+def tokenize_body(body: str, unit: Fraction) -> list[tuple[str, object]]:
+    """Lex a tune body into kept items: ``("pitch", Pitch)``, ``("length", Fraction)``, etc.
+
+    Lengths are converted from units of ``unit`` to eighths. Raises AbcError on what folk-rnn
+    cannot express: changes of key, meter or unit inside the body, unknown characters, tuplets
+    with explicit q and r, multi-bar rests.
+    """
+    items: list[tuple[str, object]] = []
+    scale = unit * 8
+    pos = 0
+    while pos < len(body):
+        m = _BODY.match(body, pos)
+        if not m:
+            raise AbcError("unknown construct", repr(body[pos : pos + 10]))
+        pos = m.end()
+        kind = m.lastgroup
+        if kind in ("space", "comment", "quoted", "deco", "grace", "slur", "tie"):
+            continue
+        if kind == "field":
+            if m.group("field")[1] in "KLMV":
+                raise AbcError("key, meter, unit or voice change", m.group("field"))
+            continue  # parts, tempo, notes: not music
+        if kind == "bar":
+            items.extend(("bar", t) for t in _bar_tokens(m.group("bar")))
+        elif kind == "tuplet":
+            if m.group("q") or m.group("r"):
+                raise AbcError("tuplet with q or r", m.group("tuplet"))
+            items.append(("tuplet", f"({m.group('p')}"))
+        elif kind == "chord_open":
+            items.append(("chord", "["))
+        elif kind == "chord_close":
+            items.append(("chord", "]"))
+            if m.group("chord_len"):
+                items.append(("length", parse_length(m.group("chord_len")) * scale))
+        elif kind == "note":
+            items.append(("pitch", parse_pitch(m.group("pitch"))))
+            items.append(("length", parse_length(m.group("len")) * scale))
+        elif kind == "rest":
+            items.append(("rest", "z"))
+            items.append(("length", parse_length(m.group("rest_len")) * scale))
+        elif kind == "broken":
+            if m.group("broken") not in (">", "<"):
+                raise AbcError("broken rhythm not in vocabulary", m.group("broken"))
+            items.append(("broken", m.group("broken")))
+    return items
+
+
+def _transposed(items, key: Key, shift: int) -> list[str]:
+    # Tokens of the lexed items moved `shift` letters (the tonic onto C), each explicit
+    # accidental keeping its distance from the key signature; AbcError when out of range.
+    source = key.signature()
+    target = Key("C", 0, key.mode).signature()
+    tokens: list[str] = []
+    for kind, value in items:
+        if kind == "pitch":
+            n = value.diatonic + shift
+            step, octave = n % 7, n // 7
+            acc = value.accidental
+            if acc is not None:
+                acc = target[step] + acc - source[value.step]
+                if acc not in _ACCIDENTAL_TEXT:
+                    raise AbcError("accidental not in vocabulary", value.text())
+            token = Pitch(acc, step, octave).text()
+            if token not in INDEX:
+                raise AbcError("note out of range", token)
+            tokens.append(token)
+        elif kind == "length":
+            token = length_token(value)
+            if token is not None:
+                tokens.append(token)
+        elif kind == "broken":
+            # folk-rnn writes a length and the broken rhythm after it as one token (2>, /2<)
+            if tokens and tokens[-1] + value in INDEX and tokens[-1] in LENGTH_TOKENS.values():
+                tokens[-1] += value
+            else:
+                tokens.append(value)
+        else:
+            tokens.append(value)
+    return tokens
+
+
+def tune_from_abc(headers: dict[str, str], body: str) -> Tune:
+    """Convert one tune (its header fields and body text) to folk-rnn tokens in C.
+
+    The transposition moves the tonic to C by the smaller of the two moves (down or up), or by
+    the other, or an octave further, when notes would leave the vocabulary's range.
+    """
+    if "K" not in headers:
+        raise AbcError("no key")
+    if "M" not in headers:
+        raise AbcError("no meter")
+    key = parse_key(headers["K"])
+    meter = parse_meter(headers["M"])
+    if "L" in headers:
+        unit = Fraction(headers["L"].split("%")[0].strip().replace(" ", ""))
+    else:  # ABC's default: 1/16 for meters below 3/4, else 1/8
+        num, den = meter[2:].split("/")
+        unit = Fraction(1, 16) if Fraction(int(num), int(den)) < Fraction(3, 4) else Fraction(1, 8)
+    items = tokenize_body(body, unit)
+    if not any(kind == "pitch" for kind, _ in items):
+        raise AbcError("no notes")
+    down = -LETTERS.index(key.letter)
+    failure: AbcError | None = None
+    for shift in sorted({down, down + 7, down - 7, down + 14}, key=lambda s: (abs(s), s)):
+        try:
+            body_tokens = _transposed(items, key, shift)
+        except AbcError as exc:
+            if exc.reason != "note out of range":
+                raise
+            failure = exc
+            continue
+        return Tune(meter, f"K:C{key.mode}", body_tokens)
+    raise failure or AbcError("note out of range")
+
+
+_HEADER = re.compile(r"^([A-Za-z]):\s*(.*)$")
+
+
+def split_tunes(text: str) -> list[tuple[dict[str, str], str]]:
+    """Split an ABC file into tunes: header fields up to K:, then the body up to the next X:.
+
+    A body line that is a field (``M:``, ``K:``, ``L:``, ``P:``...) other than lyrics and notes
+    is kept in the body as an inline field, so that a change of meter or key inside a tune is
+    seen (and refused) by the tokeniser.
+    """
+    tunes = []
+    headers: dict[str, str] | None = None
+    body: list[str] = []
+    in_body = False
+    for line in text.splitlines():
+        m = _HEADER.match(line.strip())
+        if m and m.group(1) == "X":
+            if headers is not None:
+                tunes.append((headers, "\n".join(body)))
+            headers, body, in_body = {"X": m.group(2)}, [], False
+            continue
+        if headers is None:
+            continue
+        if not in_body:
+            if m:
+                headers.setdefault(m.group(1), m.group(2))
+                if m.group(1) == "K":
+                    in_body = True
+            continue
+        if m:  # a field line in the body: kept as an inline field for the tokeniser to judge
+            body.append(f"[{m.group(1)}:{m.group(2)}]")
+            continue
+        body.append(line)
+    if headers is not None:
+        tunes.append((headers, "\n".join(body)))
+    return tunes

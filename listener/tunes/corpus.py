@@ -1,0 +1,81 @@
+"""The training corpus: public-domain ABC collections bundled with music21, as data_v2.
+
+Only the collections believed public domain are read (O'Neill's 1850, Ryan's Mammoth, Aird's
+Airs, a few folk tunes); music21 is used to find them on disk, nothing else. Every tune goes
+through :func:`~listener.tunes.abc.tune_from_abc`; one that folk-rnn's tokens cannot express is
+dropped and counted by reason, and a tune already seen (the same tokens) is kept once. The same
+files always give the same corpus, in the same order.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections import Counter
+from pathlib import Path
+
+from listener.errors import DataError
+from listener.tunes.abc import AbcError, Tune, split_tunes, tune_from_abc
+
+#: The music21 collections the corpus is made of (essenFolksong is left out: non-commercial).
+COLLECTIONS = ("oneills1850", "ryansMammoth", "airdsAirs", "miscFolk")
+
+
+def collection_files(collections: tuple[str, ...] = COLLECTIONS) -> list[Path]:
+    """List the .abc files of the collections in the installed music21 package, sorted."""
+    spec = importlib.util.find_spec("music21")
+    if spec is None or spec.origin is None:
+        raise DataError("the corpus is read from music21's bundled ABC files: pip install music21")
+    root = Path(spec.origin).parent / "corpus"
+    files = []
+    for name in collections:
+        found = sorted((root / name).rglob("*.abc"))
+        if not found:
+            raise DataError(f"{root / name}: no .abc files; is music21 complete?")
+        files.extend(found)
+    return files
+
+
+def build_corpus(files: list[Path]) -> tuple[list[Tune], Counter]:
+    """Tokenise every tune of the files; return the distinct tunes and the counts of drops.
+
+    Returns
+    -------
+    tunes : list of Tune
+        In file order, each distinct token sequence once.
+    counts : collections.Counter
+        ``kept``, ``duplicate`` and, per reason, the tunes dropped.
+    """
+    tunes: list[Tune] = []
+    seen: set[tuple[str, ...]] = set()
+    counts: Counter = Counter()
+    for file in files:
+        text = file.read_bytes().decode("utf-8", errors="replace")
+        for headers, body in split_tunes(text):
+            try:
+                tune = tune_from_abc(headers, body)
+            except AbcError as exc:
+                counts[exc.reason] += 1
+                continue
+            key = tuple(tune.tokens())
+            if key in seen:
+                counts["duplicate"] += 1
+                continue
+            seen.add(key)
+            tunes.append(tune)
+            counts["kept"] += 1
+    return tunes, counts
+
+
+def write_data_v2(tunes: list[Tune], path: str | Path) -> None:
+    """Write tunes in data_v2 format: three lines each, a blank line between tunes."""
+    Path(path).write_text("\n".join(t.data_v2() for t in tunes))
+
+
+def read_data_v2(path: str | Path) -> list[Tune]:
+    """Read a data_v2 file back into tunes."""
+    tunes = []
+    for block in Path(path).read_text().split("\n\n"):
+        lines = [line.strip() for line in block.strip().splitlines()]
+        if len(lines) >= 3:
+            tunes.append(Tune(lines[0], lines[1], lines[2].split()))
+    return tunes

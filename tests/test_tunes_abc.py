@@ -1,0 +1,213 @@
+"""ABC to folk-rnn tokens: hand-written tunes with known tokens, real data_v2 tunes, refusals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, missing, need_module
+
+from listener.errors import ConfigError
+from listener.tunes.abc import AbcError, Tune, parse_key, split_tunes, tune_from_abc
+from listener.tunes.vocab import VOCAB, check_tokens
+
+EXAMPLES = ROOT.parent / "shared" / "reference" / "folkrnn-examples"
+
+
+def tokens(abc: str) -> list[str]:
+    [(headers, body)] = split_tunes(abc)
+    return tune_from_abc(headers, body).tokens()
+
+
+def test_vocabulary():
+    assert len(VOCAB) == 137 and VOCAB.count("<s>") == 1
+    with pytest.raises(ConfigError, match=r"prime: \"c''\" is not a folk-rnn v2 token; did you"):
+        check_tokens(["M:4/4", "c''"], "prime")
+
+
+def test_g_major_moves_up_a_fourth():
+    abc = 'X:1\nT:t\nM:6/8\nL:1/8\nK:G\n|:GAB d2e|"Am"c2A {c}B2G:|\n'
+    assert tokens(abc) == [
+        "M:6/8",
+        "K:Cmaj",
+        "|:",
+        "c",
+        "d",
+        "e",
+        "g",
+        "2",
+        "a",
+        "|",
+        "f",
+        "2",
+        "d",
+        "e",
+        "2",
+        "c",
+        ":|",
+    ]
+
+
+def test_sixteenths_become_eighths_and_d_moves_down():
+    abc = "X:1\nM:2/4\nL:1/16\nK:D\nA2d2 f4|A3B d8|]\n"
+    assert tokens(abc) == [
+        "M:2/4",
+        "K:Cmaj",
+        "G",
+        "c",
+        "e",
+        "2",
+        "|",
+        "G",
+        "3/2",
+        "A",
+        "/2",
+        "c",
+        "4",
+        "|",
+    ]
+
+
+def test_accidentals_keep_their_distance_from_the_signature():
+    # in D major =F is a lowered third, ^G a raised fourth: in C, _E and ^F
+    abc = "X:1\nM:4/4\nL:1/8\nK:D\nD=FA^G F2 ^F2|\n"
+    assert tokens(abc)[2:] == ["C", "_E", "G", "^F", "E", "2", "=E", "2", "|"]
+
+
+def test_modes_keep_their_scale():
+    # A dorian: up two letters (A to c) is the smaller move
+    ador = ["K:Cdor", "c", "d", "e", "g", "2", "f", "|"]
+    assert tokens("X:1\nM:3/4\nK:Ador\nABc e2d|\n")[1:] == ador
+    assert tokens("X:1\nM:3/4\nK:Em\nEFG B2A|\n")[1] == "K:Cmin"
+    # in D mixolydian C is natural already (the flat 7th): =c is a courtesy mark, _B in C mix;
+    # ^c is the raised 7th, =B in C mix
+    dmix = tokens("X:1\nM:6/8\nK:D Mixolydian\nDEF A=c^c|\n")[1:]
+    assert dmix == ["K:Cmix", "C", "D", "E", "G", "_B", "=B", "|"]
+    key = parse_key("Bb")
+    assert key.fifths == -2 and key.signature()[6] == -1
+
+
+def test_broken_rhythm_tuplets_chords_rests_and_endings():
+    abc = "X:1\nM:4/4\nL:1/8\nK:C\n|:A>B c2<d (3efg [CEG]2 z2|1 c4:|2 c2 z2||\n"
+    assert tokens(abc)[2:] == [
+        "|:",
+        "A",
+        ">",
+        "B",
+        "c",
+        "2<",
+        "d",
+        "(3",
+        "e",
+        "f",
+        "g",
+        "[",
+        "C",
+        "E",
+        "G",
+        "]",
+        "2",
+        "z",
+        "2",
+        "|1",
+        "c",
+        "4",
+        ":|",
+        "|2",
+        "c",
+        "2",
+        "z",
+        "2",
+        "|",
+    ]
+
+
+def test_what_is_dropped_from_the_body():
+    # titles, chords in quotes, decorations, grace notes, slurs, ties, spacers, fingering
+    abc = 'X:1\nT:a title\nM:2/4\nL:1/8\nK:C\n"C"~c{d}(cB) .A-A !trill!G`F vTE y D|\n'
+    assert tokens(abc)[2:] == ["c", "c", "B", "A", "A", "G", "F", "E", "D", "|"]
+
+
+def test_bar_line_spellings():
+    abc = "X:1\nM:2/4\nL:1/8\nK:C\nCD::EF|]GA||cd:|[2ef|\n"
+    assert tokens(abc)[2:] == [
+        "C",
+        "D",
+        ":|",
+        "|:",
+        "E",
+        "F",
+        "|",
+        "G",
+        "A",
+        "|",
+        "c",
+        "d",
+        ":|",
+        "|2",
+        "e",
+        "f",
+        "|",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("abc", "reason"),
+    [
+        ("X:1\nM:4/4\nK:Aphr\nABc|\n", "unsupported mode"),
+        ("X:1\nM:5/4\nK:C\nABc|\n", "meter not in vocabulary"),
+        ("X:1\nM:4/4\nK:C\nABc|[K:G]GAB|\n", "key, meter, unit or voice change"),
+        ("X:1\nM:4/4\nK:C\nABc|\nM:3/4\nABc|\n", "key, meter, unit or voice change"),
+        ("X:1\nM:4/4\nK:C\nA>>B|\n", "broken rhythm not in vocabulary"),
+        ("X:1\nM:4/4\nL:1/8\nK:C\nA11 B|\n", "length not in vocabulary"),
+        ("X:1\nM:4/4\nK:C\nC,,,,c''''|\n", "note out of range"),
+        ("X:1\nM:4/4\nK:C\n(3:2:3ABc|\n", "tuplet with q or r"),
+        ("X:1\nK:C\nABc|\n", "no meter"),
+        ("X:1\nM:4/4\nK:C\nZ4|\n", "unknown construct"),
+    ],
+)
+def test_refusals_name_their_reason(abc, reason):
+    with pytest.raises(AbcError) as caught:
+        tokens(abc)
+    assert caught.value.reason == reason
+
+
+def read_examples(name: str) -> list[Tune]:
+    from listener.tunes.corpus import read_data_v2
+
+    path = EXAMPLES / name
+    if not path.exists():
+        missing(f"{path} not found: the folk-rnn examples live in ../shared/reference")
+    return read_data_v2(path)
+
+
+def test_real_data_v2_tunes_tokenise_back_to_themselves():
+    tunes = read_examples("data_v2-first-5-tunes.txt")
+    assert len(tunes) == 5
+    for i, tune in enumerate(tunes):
+        [(headers, body)] = split_tunes(tune.abc(i + 1))
+        assert tune_from_abc(headers, body).tokens() == tune.tokens()
+
+
+def test_generated_tunes_tokenise_back_to_themselves():
+    tunes = read_examples("folkrnn-v2-generated-64-tunes.txt")
+    assert len(tunes) == 64
+    for tune in tunes:
+        [(headers, body)] = split_tunes(tune.abc())
+        assert tune_from_abc(headers, body).tokens() == tune.tokens()
+
+
+def test_corpus_from_music21(tmp_path: Path):
+    need_module("music21")
+    from listener.tunes.corpus import build_corpus, collection_files, read_data_v2, write_data_v2
+
+    files = collection_files()
+    tunes, counts = build_corpus(files)
+    assert 3500 <= counts["kept"] == len(tunes) <= 4500
+    assert {t.key for t in tunes} == {"K:Cmaj", "K:Cmin", "K:Cdor", "K:Cmix"}
+    assert all(t in VOCAB for tune in tunes for t in tune.tokens())
+    assert len({tuple(t.tokens()) for t in tunes}) == len(tunes)  # no duplicates
+    path = tmp_path / "corpus.txt"
+    write_data_v2(tunes, path)
+    again, _ = build_corpus(files)
+    assert [t.tokens() for t in again] == [t.tokens() for t in read_data_v2(path)]
