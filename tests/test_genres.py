@@ -177,8 +177,18 @@ def test_split_lists(tmp_path):
     names = ["blues.00001.wav", "blues.00003.wav", "rock.00002.wav"]
     [(train, test)] = split_lists(names, tmp_path)
     assert train.tolist() == [0, 2] and test.tolist() == [1]
-    with pytest.raises(DataError, match="needs a"):
+    with pytest.raises(DataError, match="needs"):
         split_lists(names, tmp_path / "nowhere")
+
+
+def test_artist_filtered_folds_read_as_three_splits(gtzan):
+    from listener.genres.dataset import find_clips
+
+    names = [c.name for c in find_clips(gtzan)]
+    folds = split_lists(names, gtzan / "splits" / "artist-filtered-3fold")
+    assert 1 <= len(folds) <= 3  # a fold whose test list holds none of the collection is left
+    for train, test in folds:
+        assert set(train).isdisjoint(test) and len(test) > 0
 
 
 def test_cross_validate_reports(rng):

@@ -244,8 +244,18 @@ def evaluate(args) -> int:
             stratified_folds(labels, k, args.seed),
             (f"{k}-fold stratified, seed {args.seed}"),
         )
-    if len(folds) == 1:
-        protocol += f" ({folds[0][0].size} clips trained on, {folds[0][1].size} tested)"
+    if args.split_dir:
+        sizes = ", ".join(f"{train.size}/{test.size}" for train, test in folds)
+        protocol += f" ({len(folds)} split{'s' * (len(folds) > 1)}, clips trained/tested {sizes})"
+    unseen = sum(
+        1 for train, test in folds for i in test if labels[i] not in {labels[j] for j in train}
+    )
+    if unseen:
+        print(
+            f"warning: {unseen} test clips have a label with no training clip in their split; "
+            "they cannot be decided right",
+            file=sys.stderr,
+        )
     cache = FeatureCache(args.cache) if args.cache else FeatureCache()
     dups = duplicates(clips, vectors, cache)
     crossing = [

@@ -7,6 +7,7 @@ artist-grouped k-fold (no artist on both sides), a holdout, or explicit split li
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,33 +87,42 @@ def grouped_folds(
     return folds
 
 
-def split_lists(names: Sequence[str], folder: str | Path) -> list[Split]:
-    """One split from lists of files: ``*train*.txt`` is trained on, ``*test*.txt`` tested.
+def _clip_name(line: str) -> str:
+    # "genre/genre.00012.wav" and "./genre_00012.wav<TAB>genre" both name genre.00012.wav
+    name = Path(line.split()[0]).name
+    m = re.fullmatch(r"([A-Za-z]+)_(\d+)(\.\w+)", name)
+    return f"{m.group(1)}.{m.group(2)}{m.group(3)}" if m else name
 
-    Lines name files as ``genre/genre.00012.wav`` (or ``./genre_00012.wav``); files of the
-    collection on neither list are left out, files on a list but not in the collection are
-    counted and ignored (a subset such as gtzan-mini holds only some).
+
+def split_lists(names: Sequence[str], folder: str | Path) -> list[Split]:
+    """Read splits from lists of files: each ``*train*.txt`` with the ``*test*.txt`` of its name.
+
+    ``train_filtered.txt`` goes with ``test_filtered.txt`` (the fault-filtered split, one
+    split), ``f1_train.txt`` with ``f1_test.txt`` and so on (the artist-filtered folds; their
+    validation lists are not used). Lines name files as ``genre/genre.00012.wav`` or
+    ``./genre_00012.wav`` (anything after the name is ignored). Files of the collection on
+    neither list are left out; files listed but not in the collection are ignored (a subset
+    such as gtzan-mini holds only some).
     """
     folder = Path(folder)
-    train_files = sorted(folder.glob("*train*.txt"))
-    test_files = sorted(folder.glob("*test*.txt"))
-    if not train_files or not test_files:
-        raise DataError(f"{folder}: needs a *train*.txt and a *test*.txt list of files")
-
-    def read(files: list[Path]) -> set[str]:
-        out = set()
-        for file in files:
-            for line in file.read_text().split():
-                out.add(Path(line.replace("_", ".", 1) if "/" not in line else line).name)
-        return out
-
-    train, test = read(train_files), read(test_files)
     index = {name: i for i, name in enumerate(names)}
-    tr = np.array(sorted(index[n] for n in train if n in index), dtype=np.int64)
-    te = np.array(sorted(index[n] for n in test if n in index), dtype=np.int64)
-    if tr.size == 0 or te.size == 0:
-        raise DataError(f"{folder}: its lists share no file with the collection")
-    return [(tr, te)]
+    splits = []
+    for train_file in sorted(folder.glob("*train*.txt")):
+        test_file = train_file.with_name(train_file.name.replace("train", "test"))
+        if "groups" in train_file.name or not test_file.exists():
+            continue
+        sides = []
+        for file in (train_file, test_file):
+            listed = {_clip_name(line) for line in file.read_text().splitlines() if line.strip()}
+            sides.append(np.array(sorted(index[n] for n in listed if n in index), dtype=np.int64))
+        if sides[0].size and sides[1].size:
+            splits.append((sides[0], sides[1]))
+    if not splits:
+        raise DataError(
+            f"{folder}: needs *train*.txt lists with a matching *test*.txt that share files "
+            "with the collection"
+        )
+    return splits
 
 
 @dataclass
