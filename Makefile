@@ -14,7 +14,7 @@ DEBIAN_PACKAGES := sox
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	PYTHONWARNINGS=ignore $(BIN)/pip install --quiet --upgrade pip
-	PYTHONWARNINGS=ignore $(BIN)/pip install --quiet -e '.[dev,fit,plot]'
+	PYTHONWARNINGS=ignore $(BIN)/pip install --quiet -e '.[dev,fit,plot,train]'
 	touch $(STAMP)
 
 demo: $(STAMP)

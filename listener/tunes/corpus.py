@@ -68,7 +68,12 @@ def build_corpus(files: list[Path]) -> tuple[list[Tune], Counter]:
 
 def write_data_v2(tunes: list[Tune], path: str | Path) -> None:
     """Write tunes in data_v2 format: three lines each, a blank line between tunes."""
-    Path(path).write_text("\n".join(t.data_v2() for t in tunes))
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n".join(t.data_v2() for t in tunes))
+    except OSError as exc:
+        raise DataError(f"{path}: cannot write the corpus ({exc.strerror})") from exc
 
 
 def read_data_v2(path: str | Path) -> list[Tune]:

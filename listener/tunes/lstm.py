@@ -1,0 +1,136 @@
+"""The composer at run time: folk-rnn's LSTM as an ONNX step model on onnxruntime (no torch).
+
+The model file takes one token and the recurrent state and gives the next token's logits and
+the new state (inputs ``token`` int64 [1], ``h`` and ``c`` float32 [layers, 1, hidden]; outputs
+``logits`` [137], ``h_out``, ``c_out``), so a tune is sampled one token at a time and each token
+can be played as soon as it is drawn. The session runs on one thread with spinning off (a
+real-time process must not have a pool of threads busy-waiting), and is warmed up at load,
+since onnxruntime's first run is slow.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from listener.errors import ConfigError, ModelError
+from listener.tunes.vocab import END, INDEX, METERS, MODES, START, VOCAB, check_tokens
+
+#: The shipped model (trained by scripts/train_folk_lstm.py).
+DEFAULT_FOLK_MODEL = Path(__file__).resolve().parents[2] / "models" / "folk-lstm.onnx"
+
+
+class FolkLSTM:
+    """folk-rnn v2 sampled step by step with onnxruntime.
+
+    Parameters
+    ----------
+    path : path
+        The ``.onnx`` step model; ``.vocab.json`` beside it must list the 137 tokens in order.
+    threads : int
+        Intra-op threads (default 1).
+    """
+
+    def __init__(self, path: str | Path = DEFAULT_FOLK_MODEL, threads: int = 1) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError as exc:
+            raise ModelError("the composer needs onnxruntime: pip install onnxruntime") from exc
+        path = Path(path)
+        if not path.exists():
+            raise ModelError(f"{path}: no such model; train one with scripts/train_folk_lstm.py")
+        vocab_file = path.with_suffix(".vocab.json")
+        if vocab_file.exists() and json.loads(vocab_file.read_text()) != list(VOCAB):
+            raise ModelError(f"{vocab_file}: not the folk-rnn v2 vocabulary this code speaks")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        try:
+            self._session = ort.InferenceSession(
+                str(path), options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # onnxruntime raises its own classes
+            raise ModelError(f"{path}: not a loadable ONNX model ({exc})") from exc
+        shapes = {i.name: i.shape for i in self._session.get_inputs()}
+        if set(shapes) != {"token", "h", "c"}:
+            raise ModelError(f"{path}: expected inputs token, h, c; found {sorted(shapes)}")
+        self.layers, _, self.hidden = shapes["h"]
+        self.path = path
+        self._warm_up()
+
+    def _warm_up(self) -> None:
+        h, c = self.initial_state()
+        for token in (START, "M:4/4", "K:Cmaj"):
+            _, h, c = self.step(INDEX[token], h, c)
+
+    def initial_state(self) -> tuple[np.ndarray, np.ndarray]:
+        """Zero ``h`` and ``c``."""
+        zeros = np.zeros((self.layers, 1, self.hidden), dtype=np.float32)
+        return zeros, zeros.copy()
+
+    def step(self, index: int, h: np.ndarray, c: np.ndarray):
+        """Feed one token (its index); return the next token's logits and the new state."""
+        logits, h, c = self._session.run(
+            None, {"token": np.array([index], dtype=np.int64), "h": h, "c": c}
+        )
+        return logits, h, c
+
+    def generate(
+        self,
+        prime: str | Sequence[str] = (),
+        meter: str | None = None,
+        mode: str | None = None,
+        temperature: float = 1.0,
+        seed: int | None = None,
+        max_tokens: int = 1000,
+    ) -> Iterator[str]:
+        """Yield a tune's tokens one at a time: meter, key, prime, then each one as sampled.
+
+        Parameters
+        ----------
+        prime : str or sequence of str
+            Tokens to start from (``"M:6/8 K:Cmaj c d c"`` or a list); checked against the
+            vocabulary, an unknown one named with the closest valid ones.
+        meter : str, optional
+            ``6/8`` or ``M:6/8``, when the prime gives none.
+        mode : str, optional
+            ``maj``, ``min``, ``dor`` or ``mix``, when the prime gives no key.
+        temperature : float
+            Divides the logits before the softmax (below 1: safer, above 1: wilder).
+        seed : int, optional
+            The same seed, prime and settings always give the same tune.
+        max_tokens : int
+            Tokens sampled at most; a tune normally ends earlier with ``</s>``, which is yielded.
+        """
+        if temperature <= 0:
+            raise ConfigError(f"temperature must be positive, got {temperature}")
+        words = prime.split() if isinstance(prime, str) else list(prime)
+        head = []
+        if meter is not None and not (words and words[0].startswith("M:")):
+            token = meter if meter.startswith("M:") else f"M:{meter}"
+            if token not in METERS:
+                raise ConfigError(f"meter {meter!r} is not one of {', '.join(METERS)}")
+            head.append(token)
+        if mode is not None and not any(w.startswith("K:") for w in words[:2]):
+            if mode not in MODES:
+                raise ConfigError(f"mode {mode!r} is not one of {', '.join(MODES)}")
+            head.append(f"K:C{mode}")
+        tokens = check_tokens(head + words, "prime")
+        rng = np.random.default_rng(seed)
+        h, c = self.initial_state()
+        logits, h, c = self.step(INDEX[START], h, c)
+        for token in tokens:
+            yield token
+            logits, h, c = self.step(INDEX[token], h, c)
+        for _ in range(max_tokens):
+            z = logits.astype(np.float64) / temperature
+            p = np.exp(z - z.max())
+            index = int(rng.choice(p.size, p=p / p.sum()))
+            yield VOCAB[index]
+            if VOCAB[index] == END:
+                return
+            logits, h, c = self.step(index, h, c)

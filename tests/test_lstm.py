@@ -1,0 +1,128 @@
+"""The composer's runtime (onnxruntime) and the training script that makes its model."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import types
+
+import numpy as np
+import pytest
+from conftest import ROOT, need_module
+
+from listener.errors import ConfigError, ModelError
+from listener.tunes.lstm import FolkLSTM
+from listener.tunes.vocab import END, VOCAB
+
+TINY = ROOT / "tests" / "data" / "folk-lstm-tiny.onnx"  # 1 x 32, made by the training script
+
+
+@pytest.fixture(scope="module")
+def lstm() -> FolkLSTM:
+    return FolkLSTM(TINY)
+
+
+def test_onnx_graph_matches_torch(lstm):
+    with np.load(TINY.with_suffix(".fixture.npz"), allow_pickle=False) as fixture:
+        tokens, expected = fixture["tokens"], fixture["logits"]
+    h, c = lstm.initial_state()
+    for token, want in zip(tokens, expected, strict=True):
+        logits, h, c = lstm.step(int(token), h, c)
+        np.testing.assert_allclose(logits, want, atol=1e-5)
+
+
+def test_generation_is_reproducible_and_streams(lstm):
+    tune = lstm.generate(meter="6/8", mode="dor", seed=7)
+    assert isinstance(tune, types.GeneratorType)
+    assert next(tune) == "M:6/8" and next(tune) == "K:Cdor"  # tokens come one at a time
+    one = list(lstm.generate(meter="6/8", mode="dor", seed=7))
+    assert one == list(lstm.generate(meter="M:6/8", mode="dor", seed=7))
+    assert one != list(lstm.generate(meter="6/8", mode="dor", seed=8))
+    assert all(t in VOCAB for t in one)
+    assert one[-1] == END or len(one) == 2 + 1000
+
+
+def test_prime_and_limits(lstm):
+    prime = "M:4/4 K:Cmaj c d c"
+    tune = list(lstm.generate(prime=prime, seed=1, max_tokens=20))
+    assert tune[:5] == prime.split() and len(tune) <= 25
+    assert list(lstm.generate(prime=prime.split(), seed=1, max_tokens=20)) == tune
+    cold = list(lstm.generate(prime=prime, seed=1, temperature=0.05, max_tokens=50))
+    assert len(cold) >= 5
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"prime": "M:4/4 K:Cmaj c d H"}, "prime: 'H' is not a folk-rnn v2 token"),
+        ({"prime": "M:4/4 K:Cmaj c''"}, "did you mean c'"),
+        ({"meter": "5/4"}, "meter '5/4' is not one of"),
+        ({"mode": "lyd"}, "mode 'lyd' is not one of"),
+        ({"temperature": 0}, "temperature must be positive"),
+    ],
+)
+def test_bad_settings_are_named(lstm, kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        list(lstm.generate(**kwargs))
+
+
+def test_missing_model(tmp_path):
+    with pytest.raises(ModelError, match="no such model"):
+        FolkLSTM(tmp_path / "none.onnx")
+
+
+def test_runtime_never_imports_torch():
+    code = (
+        "import sys; from listener.tunes.lstm import FolkLSTM; "
+        f"m = FolkLSTM({str(TINY)!r}); list(m.generate(seed=0, max_tokens=30)); "
+        "print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
+
+
+def test_training_script_trains_resumes_and_exports(tmp_path):
+    need_module("torch")
+    need_module("onnx")
+    from listener.tunes.corpus import read_data_v2, write_data_v2
+
+    corpus = tmp_path / "corpus.txt"
+    examples = ROOT.parent / "shared" / "reference" / "folkrnn-examples"
+    tunes = read_data_v2(examples / "folkrnn-v2-generated-64-tunes.txt")
+    write_data_v2(tunes, corpus)
+    out = tmp_path / "model" / "folk"
+    script = [
+        sys.executable,
+        str(ROOT / "scripts" / "train_folk_lstm.py"),
+        "--corpus",
+        str(corpus),
+        "--out",
+        str(out),
+        "--checkpoints",
+        str(tmp_path / "ck"),
+        "--layers",
+        "2",
+        "--hidden",
+        "16",
+        "--batch",
+        "8",
+        "--budget",
+        "2",
+    ]
+    first = subprocess.run([*script, "--epochs", "1"], capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr
+    again = subprocess.run(
+        [*script, "--epochs", "2", "--resume"], capture_output=True, text=True, timeout=300
+    )
+    assert again.returncode == 0, again.stderr
+    assert "resumed after epoch 1" in again.stdout
+    import json
+
+    meta = json.loads(out.with_suffix(".json").read_text())
+    assert meta["epochs"] == 2 and len(meta["history"]) == 2
+    assert meta["history"][1]["train_loss"] < np.log(len(VOCAB))  # it learns something
+    assert meta["onnx_parity_max_abs_logit_diff"] < 1e-4
+    model = FolkLSTM(out.with_suffix(".onnx"))
+    assert (model.layers, model.hidden) == (2, 16)
+    assert list(model.generate(seed=0, max_tokens=10))
