@@ -5,9 +5,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# Debian packages that the tests use as independent references (sox writes audio files with
-# encoders other than libsndfile's). Installed by `make test` when it runs as root with apt-get.
-DEBIAN_PACKAGES := sox
+# Debian packages that the tests use as independent references: sox writes audio files with
+# encoders other than libsndfile's; abc2midi and abcm2ps read the ABC the composer writes.
+# Installed by `make test` when it runs as root with apt-get.
+DEBIAN_PACKAGES := sox abcmidi abcm2ps
 
 .PHONY: demo test lint bench system-packages clean
 

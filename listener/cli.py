@@ -229,9 +229,59 @@ def _add_tunes(commands) -> None:
         "the 137 tokens cannot express are dropped and counted by reason; repeats kept once.",
     )
     corpus.add_argument("-o", "--output", type=Path, required=True, help="data_v2 file")
+    gen = sub.add_parser(
+        "generate",
+        help="compose tunes with the folk-rnn model, written as ABC",
+        description="Sample tunes token by token from the folk-rnn model (onnxruntime) and "
+        "write them as ABC (X:, T:, M:, L:1/8, K:, then the body) that abc2midi and abcm2ps "
+        "read. The same seed and settings always give the same tune.",
+        epilog="examples:\n  listener tunes generate --seed 1 --meter 6/8 --mode dor\n"
+        "  listener tunes generate --prime 'M:4/4 K:Cmaj c d c' --count 5 -o tunes.abc",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    gen.add_argument("--model", type=Path, help="ONNX step model (default: the shipped one)")
+    gen.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
+    gen.add_argument("--count", type=int, default=1, help="tunes, seeds seed..seed+count-1")
+    gen.add_argument("--temperature", type=float, default=1.0, help="default 1.0")
+    gen.add_argument("--meter", help="2/4, 3/4, 4/4, 6/8, 9/8, 12/8 or 3/2")
+    gen.add_argument("--mode", help="maj, min, dor or mix")
+    gen.add_argument("--prime", default="", help="tokens to start from, e.g. 'M:6/8 K:Cmaj c d'")
+    gen.add_argument("--max-tokens", type=int, default=1000, help="cap per tune (default 1000)")
+    gen.add_argument("-o", "--output", type=Path, help="ABC file (default: standard output)")
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from listener.tunes.abc import Tune
+    from listener.tunes.lstm import DEFAULT_FOLK_MODEL, FolkLSTM
+    from listener.tunes.vocab import END
+
+    model = FolkLSTM(args.model or DEFAULT_FOLK_MODEL)
+    out = open(args.output, "w") if args.output else sys.stdout  # noqa: SIM115
+    try:
+        for i in range(args.count):
+            seed = args.seed + i
+            tokens = list(
+                model.generate(
+                    args.prime, args.meter, args.mode, args.temperature, seed, args.max_tokens
+                )
+            )
+            ended = tokens[-1] == END
+            body = tokens[:-1] if ended else tokens
+            meter = body.pop(0) if body and body[0].startswith("M:") else "M:4/4"
+            key = body.pop(0) if body and body[0].startswith("K:") else "K:Cmaj"
+            title = f"listener seed {seed}" + ("" if ended else " (stopped at the token cap)")
+            out.write(Tune(meter, key, body).abc(i + 1, title) + "\n")
+            out.flush()
+    finally:
+        if args.output:
+            out.close()
+            print(f"wrote {args.count} tunes to {args.output}", file=sys.stderr)
+    return 0
 
 
 def _cmd_tunes(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    if args.tunes_command == "generate":
+        return _cmd_generate(args)
     if args.tunes_command != "corpus":
         parser.parse_args(["tunes", "--help"])
         return 2

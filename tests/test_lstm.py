@@ -126,3 +126,54 @@ def test_training_script_trains_resumes_and_exports(tmp_path):
     model = FolkLSTM(out.with_suffix(".onnx"))
     assert (model.layers, model.hidden) == (2, 16)
     assert list(model.generate(seed=0, max_tokens=10))
+
+
+def test_generated_abc_is_read_by_abc2midi_and_abcm2ps(tmp_path):
+    from conftest import need_program
+
+    abc2midi = need_program("abc2midi", "abcmidi")
+    abcm2ps = need_program("abcm2ps", "abcm2ps")
+    target = tmp_path / "tunes.abc"
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "listener",
+            "tunes",
+            "generate",
+            "--model",
+            str(TINY),
+            "--seed",
+            "3",
+            "--count",
+            "3",
+            "--meter",
+            "6/8",
+            "--mode",
+            "dor",
+            "--max-tokens",
+            "120",
+            "-o",
+            str(target),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    text = target.read_text()
+    assert text.count("X:") == 3 and "M:6/8\nL:1/8\nK:Cdor\n" in text
+    midi = subprocess.run(
+        [abc2midi, str(target), "-o", str(tmp_path / "t.mid")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert midi.returncode == 0 and "Error" not in midi.stdout + midi.stderr
+    score = subprocess.run(
+        [abcm2ps, "-q", str(target), "-O", str(tmp_path / "t.ps")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert score.returncode == 0 and (tmp_path / "t.ps").stat().st_size > 0
