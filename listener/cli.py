@@ -251,7 +251,7 @@ def _add_tunes(commands) -> None:
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
-    from listener.tunes.abc import Tune
+    from listener.tunes.abc import Tune, clean_body
     from listener.tunes.lstm import DEFAULT_FOLK_MODEL, FolkLSTM
     from listener.tunes.vocab import END
 
@@ -269,8 +269,12 @@ def _cmd_generate(args: argparse.Namespace) -> int:
             body = tokens[:-1] if ended else tokens
             meter = body.pop(0) if body and body[0].startswith("M:") else "M:4/4"
             key = body.pop(0) if body and body[0].startswith("K:") else "K:Cmaj"
+            body, dropped = clean_body(body)
             title = f"listener seed {seed}" + ("" if ended else " (stopped at the token cap)")
-            out.write(Tune(meter, key, body).abc(i + 1, title) + "\n")
+            abc = Tune(meter, key, body).abc(i + 1, title)
+            if dropped:
+                abc += f"% {dropped} malformed tokens left out\n"
+            out.write(abc + "\n")
             out.flush()
     finally:
         if args.output:

@@ -211,3 +211,11 @@ def test_corpus_from_music21(tmp_path: Path):
     write_data_v2(tunes, path)
     again, _ = build_corpus(files)
     assert [t.tokens() for t in again] == [t.tokens() for t in read_data_v2(path)]
+
+
+def test_clean_body_drops_what_abc_cannot_hold():
+    from listener.tunes.abc import clean_body
+
+    tokens = ["3/2", "C", "2", ">", "D", "[", "E", "G", "]", "2", "[", "]", "|", "/2", "(3"]
+    assert clean_body(tokens) == (["C", "2", ">", "D", "[", "E", "G", "]", "2", "|"], 5)
+    assert clean_body(["C", "[", "E", "3", "G"]) == (["C", "[", "E", "3", "G", "]"], 0)

@@ -352,6 +352,49 @@ def tune_from_abc(headers: dict[str, str], body: str) -> Tune:
     raise failure or AbcError("note out of range")
 
 
+_LENGTHS = frozenset(LENGTH_TOKENS.values())
+
+
+def clean_body(tokens: list[str]) -> tuple[list[str], int]:
+    """Drop what cannot be written as ABC from sampled body tokens; return them and the count.
+
+    A length or broken rhythm that follows no note, rest or chord, a chord bracket that does
+    not pair, a tuplet with nothing after it: a well-trained model rarely samples these, and
+    abc2midi refuses them.
+    """
+    out: list[str] = []
+    in_chord = False
+    kept = 0
+    for token in tokens:
+        previous = out[-1] if out else ""
+        holds_time = bool(_PITCH.fullmatch(previous)) or previous in ("z", "]")
+        if token in _LENGTHS or re.fullmatch(r"[\d/]*[<>]", token):
+            if not (holds_time or (token in "<>" and previous in _LENGTHS)):
+                continue
+        elif token == "[":
+            if in_chord:
+                continue
+            in_chord = True
+        elif token == "]":
+            if not in_chord or previous == "[":
+                if previous == "[":  # an empty chord: both brackets go
+                    out.pop()
+                    kept -= 1
+                    in_chord = False
+                continue
+            in_chord = False
+        elif in_chord and not _PITCH.fullmatch(token):
+            continue  # only notes inside a chord
+        out.append(token)
+        kept += 1
+    while out and out[-1].startswith("("):
+        out.pop()
+        kept -= 1
+    if in_chord:
+        out.append("]")  # closes the last chord (not a sampled token)
+    return out, len(tokens) - kept
+
+
 _HEADER = re.compile(r"^([A-Za-z]):\s*(.*)$")
 
 
