@@ -248,6 +248,19 @@ def _add_tunes(commands) -> None:
     gen.add_argument("--prime", default="", help="tokens to start from, e.g. 'M:6/8 K:Cmaj c d'")
     gen.add_argument("--max-tokens", type=int, default=1000, help="cap per tune (default 1000)")
     gen.add_argument("-o", "--output", type=Path, help="ABC file (default: standard output)")
+    check = sub.add_parser(
+        "check",
+        help="how well tunes hold together: endings, bars, repeats, parts",
+        description="Check tunes (an ABC or data_v2 file, or N tunes generated with seeds "
+        "1..N): the share that end with </s>, the share of full bars as long as the meter "
+        "says (pickups and a part's short last bar aside), the share with balanced repeats, "
+        "and the parts per tune.",
+    )
+    check.add_argument("file", type=Path, nargs="?", help="ABC or data_v2 file")
+    check.add_argument("--generate", type=int, metavar="N", help="check N generated tunes")
+    check.add_argument("--model", type=Path, help="ONNX step model for --generate")
+    check.add_argument("--temperature", type=float, default=1.0)
+    check.add_argument("--json", action="store_true", help="one JSON object")
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
@@ -283,7 +296,59 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_check(args: argparse.Namespace) -> int:
+    from listener.tunes.abc import AbcError, Tune, split_tunes, tune_from_abc
+    from listener.tunes.check import check_tunes
+    from listener.tunes.corpus import read_data_v2
+    from listener.tunes.vocab import END
+
+    if (args.file is None) == (args.generate is None):
+        raise ConfigError("give a FILE to check or --generate N, one of the two")
+    tunes: list[Tune] = []
+    ended: list[bool] = []
+    if args.generate:
+        from listener.tunes.lstm import DEFAULT_FOLK_MODEL, FolkLSTM
+
+        model = FolkLSTM(args.model or DEFAULT_FOLK_MODEL)
+        for seed in range(1, args.generate + 1):
+            tokens = list(model.generate(temperature=args.temperature, seed=seed))
+            ended.append(tokens[-1] == END)
+            body = tokens[:-1] if ended[-1] else tokens
+            meter = body.pop(0) if body and body[0].startswith("M:") else "M:4/4"
+            key = body.pop(0) if body and body[0].startswith("K:") else "K:Cmaj"
+            tunes.append(Tune(meter, key, body))
+        source = f"{args.generate} tunes generated (seeds 1..{args.generate})"
+    else:
+        if not args.file.exists():
+            raise ConfigError(f"{args.file}: no such file")
+        text = args.file.read_text(errors="replace")
+        if "X:" in text:
+            for headers, body in split_tunes(text):
+                try:
+                    tunes.append(tune_from_abc(headers, body))
+                except AbcError as exc:
+                    print(f"skipped tune X:{headers.get('X')}: {exc}", file=sys.stderr)
+                    continue
+                ended.append("token cap" not in headers.get("T", ""))
+        else:
+            tunes = read_data_v2(args.file)
+            ended = [True] * len(tunes)
+        source = str(args.file)
+    result = check_tunes(tunes, ended)
+    if args.json:
+        print(json.dumps({"source": source, **result}))
+        return 0
+    print(f"{source}: {result['tunes']} tunes")
+    print(f"  ended with </s>            {100 * result['ended_share']:5.1f}%")
+    print(f"  full bars fitting meter    {100 * result['bars_ok_share']:5.1f}%")
+    print(f"  balanced repeats           {100 * result['repeats_ok_share']:5.1f}%")
+    print(f"  parts per tune             {result['parts_mean']:5.2f}")
+    return 0
+
+
 def _cmd_tunes(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    if args.tunes_command == "check":
+        return _cmd_check(args)
     if args.tunes_command == "generate":
         return _cmd_generate(args)
     if args.tunes_command != "corpus":

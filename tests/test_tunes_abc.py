@@ -219,3 +219,73 @@ def test_clean_body_drops_what_abc_cannot_hold():
     tokens = ["3/2", "C", "2", ">", "D", "[", "E", "G", "]", "2", "[", "]", "|", "/2", "(3"]
     assert clean_body(tokens) == (["C", "2", ">", "D", "[", "E", "G", "]", "2", "|"], 5)
     assert clean_body(["C", "[", "E", "3", "G"]) == (["C", "[", "E", "3", "G", "]"], 0)
+
+
+def test_bar_and_repeat_checks():
+    from listener.tunes.check import check_tune
+
+    # pickup c, two full bars; the parts' short last bars and the pickup g are set aside
+    jig = Tune(
+        "M:6/8", "K:Cmaj", "c | e 2 c d 2 B | c 3 c 2 :| g | e 2 c d 2 B | c 3 c 2 |".split()
+    )
+    assert check_tune(jig) == {"bars": 2, "bars_ok": 2, "repeats_ok": True, "parts": 1}
+    wrong = Tune("M:4/4", "K:Cmaj", "C 2 D 2 E 2 F 2 | G 2 A 2 B 2 | c 8 | g 8 |".split())
+    assert (check_tune(wrong)["bars"], check_tune(wrong)["bars_ok"]) == (2, 1)
+    # a triplet of eighths lasts two eighths; > and < trade halves; a chord lasts its note
+    timed = Tune(
+        "M:2/4", "K:Cmaj", "C D | (3 E F G A 2 | B > c d < e | f 2 [ c e ] 2 | C 4 |".split()
+    )
+    assert check_tune(timed)["bars_ok"] == check_tune(timed)["bars"] == 3
+    assert not check_tune(Tune("M:2/4", "K:Cmaj", "|: C D | E F |: G A :|".split()))["repeats_ok"]
+    assert not check_tune(Tune("M:2/4", "K:Cmaj", "|: C D | E F |".split()))["repeats_ok"]
+    assert check_tune(Tune("M:2/4", "K:Cmaj", "C D :| E F :|".split()))["repeats_ok"]
+
+
+def test_check_command(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "listener",
+            "tunes",
+            "check",
+            "--json",
+            str(EXAMPLES / "folkrnn-v2-generated-64-tunes.txt"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["tunes"] == 64 and result["ended_share"] == 1.0
+    assert 0.9 < result["bars_ok_share"] <= 1 and 0.9 < result["repeats_ok_share"] <= 1
+    tiny = ROOT / "tests" / "data" / "folk-lstm-tiny.onnx"
+    gen = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "listener",
+            "tunes",
+            "check",
+            "--generate",
+            "3",
+            "--model",
+            str(tiny),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert gen.returncode == 0, gen.stderr
+    assert set(json.loads(gen.stdout)) >= {
+        "tunes",
+        "ended_share",
+        "bars_ok_share",
+        "repeats_ok_share",
+    }

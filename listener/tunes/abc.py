@@ -395,6 +395,85 @@ def clean_body(tokens: list[str]) -> tuple[list[str], int]:
     return out, len(tokens) - kept
 
 
+_BARS = frozenset({"|", "|:", ":|", "|1", "|2"})
+
+
+def tuplet_ratio(p: int, meter: str) -> Fraction:
+    """Time factor of ``(p``: p notes in the time of q, q as ABC 2.1 defaults it.
+
+    q is 3 for (2, (4 and (8, 2 for (3 and (6, and for (5, (7 and (9 3 in compound meters
+    (6/8, 9/8, 12/8) and 2 otherwise.
+    """
+    compound = meter in ("M:6/8", "M:9/8", "M:12/8")
+    q = {2: 3, 3: 2, 4: 3, 6: 2, 8: 3}.get(p, 3 if compound else 2)
+    return Fraction(q, p)
+
+
+def bar_lengths(tokens: list[str], meter: str) -> list[tuple[Fraction, str]]:
+    """Length in eighths of each bar of a body, with the bar line that closes it ("" at the end).
+
+    Lengths follow ABC: a note or rest lasts its length token (1 without one); a chord lasts
+    its first note times the length after ``]``; ``>`` makes the note before it 3/2 as long
+    and the one after 1/2 (``<`` the other way round); a tuplet ``(p`` scales its next p notes.
+    """
+    bars: list[tuple[Fraction, str]] = []
+    current = Fraction(0)
+    pending_broken: Fraction | None = None  # factor for the next note
+    tuplet_left, tuplet = 0, Fraction(1)
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        if token in _BARS:
+            bars.append((current, token))
+            current = Fraction(0)
+        elif _PITCH.fullmatch(token) or token == "z" or token == "[":
+            if token == "[":  # a chord: its first note's length, times the length after ]
+                j = i + 1
+                length = None
+                while j < len(tokens) and tokens[j] != "]":
+                    if length is None and _PITCH.fullmatch(tokens[j]):
+                        after = tokens[j + 1] if j + 1 < len(tokens) else ""
+                        length = _length_of(after) if after in _LENGTHS else Fraction(1)
+                    j += 1
+                length = length or Fraction(1)
+                i = j
+            else:
+                length = Fraction(1)
+            broken = None
+            if i + 1 < len(tokens):
+                nxt = tokens[i + 1]
+                m = re.fullmatch(r"([\d/]*)([<>]?)", nxt)
+                if m and nxt and (m.group(1) == "" or m.group(1) in _LENGTHS):
+                    if m.group(1):
+                        length *= _length_of(m.group(1))
+                    broken = m.group(2) or None
+                    i += 1
+            if i + 1 < len(tokens) and tokens[i + 1] in ("<", ">") and broken is None:
+                broken = tokens[i + 1]
+                i += 1
+            if pending_broken is not None:
+                length *= pending_broken
+                pending_broken = None
+            if broken:
+                length *= Fraction(3, 2) if broken == ">" else Fraction(1, 2)
+                pending_broken = Fraction(1, 2) if broken == ">" else Fraction(3, 2)
+            if tuplet_left:
+                length *= tuplet
+                tuplet_left -= 1
+            current += length
+        elif token.startswith("(") and token[1:].isdigit():
+            tuplet_left = int(token[1:])
+            tuplet = tuplet_ratio(tuplet_left, meter)
+        i += 1
+    if current > 0:
+        bars.append((current, ""))
+    return bars
+
+
+def _length_of(token: str) -> Fraction:
+    return Fraction(1, int(token[1:])) if token.startswith("/") else Fraction(token)
+
+
 _HEADER = re.compile(r"^([A-Za-z]):\s*(.*)$")
 
 

@@ -1,0 +1,83 @@
+"""Checks on tunes: do they end, do their bars fit the meter, are their repeats balanced.
+
+Used on the composer's output (``listener tunes check``) as folk-rnn's authors looked at theirs.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from listener.tunes.abc import Tune, bar_lengths
+
+_PART_ENDS = (":|", "|:", "|1", "|2")
+
+
+def bar_length(meter: str) -> Fraction:
+    """Length of a full bar in eighths (``M:6/8`` -> 6, ``M:4/4`` -> 8)."""
+    num, den = meter[2:].split("/")
+    return Fraction(8 * int(num), int(den))
+
+
+def check_tune(tune: Tune) -> dict:
+    """Check one tune.
+
+    Returns
+    -------
+    dict
+        ``bars`` (full bars checked), ``bars_ok`` (of them, as long as the meter says),
+        ``repeats_ok`` (every ``:|`` closes a ``|:`` or the tune's start, every ``|:`` is closed)
+        and ``parts`` (sections closed by ``:|``, at least 1).
+
+    Notes
+    -----
+    Set aside, as folk tunes write them: the first bar (a pickup) and the last, a part's short
+    last bar (before ``:|``, ``|:`` or an ending), the pickup that completes it, and the empty
+    bars between back-to-back bar lines. A ``:|`` without a ``|:`` repeats from the start or
+    from the previous ``:|``, which ABC allows.
+    """
+    want = bar_length(tune.meter)
+    bars = [b for b in bar_lengths(tune.body, tune.meter) if b[0] > 0]
+    ok = checked = 0
+    for i in range(1, len(bars) - 1):
+        length, closing = bars[i]
+        if closing in _PART_ENDS and length < want:
+            continue  # a part's last bar, short where a pickup or the repeat makes it up
+        if bars[i - 1][1] in _PART_ENDS and bars[i - 1][0] + length == want:
+            continue  # the pickup that completes the previous part's last bar
+        checked += 1
+        ok += length == want
+    opened, balanced = False, True
+    for token in tune.body:
+        if token == "|:":
+            balanced &= not opened  # a second |: before the first is closed
+            opened = True
+        elif token == ":|":  # closes a |: or repeats from the start or the last :|
+            opened = False
+    balanced &= not opened
+    return {
+        "bars": checked,
+        "bars_ok": ok,
+        "repeats_ok": balanced,
+        "parts": max(1, tune.body.count(":|")),
+    }
+
+
+def check_tunes(tunes: list[Tune], ended: list[bool] | None = None) -> dict:
+    """Summarise :func:`check_tune` over tunes (``ended``: which ones reached ``</s>``).
+
+    Returns
+    -------
+    dict
+        ``tunes``, ``ended_share``, ``bars_ok_share`` (over all checked bars),
+        ``repeats_ok_share``, ``parts_mean``.
+    """
+    results = [check_tune(t) for t in tunes]
+    n = max(len(results), 1)
+    bars = sum(r["bars"] for r in results)
+    return {
+        "tunes": len(results),
+        "ended_share": sum(ended) / n if ended is not None else 1.0,
+        "bars_ok_share": sum(r["bars_ok"] for r in results) / max(bars, 1),
+        "repeats_ok_share": sum(r["repeats_ok"] for r in results) / n,
+        "parts_mean": sum(r["parts"] for r in results) / n,
+    }
