@@ -266,7 +266,6 @@ def _add_tunes(commands) -> None:
 def _cmd_generate(args: argparse.Namespace) -> int:
     from listener.tunes.abc import Tune, clean_body
     from listener.tunes.lstm import DEFAULT_FOLK_MODEL, FolkLSTM
-    from listener.tunes.vocab import END
 
     model = FolkLSTM(args.model or DEFAULT_FOLK_MODEL)
     out = open(args.output, "w") if args.output else sys.stdout  # noqa: SIM115
@@ -278,13 +277,10 @@ def _cmd_generate(args: argparse.Namespace) -> int:
                     args.prime, args.meter, args.mode, args.temperature, seed, args.max_tokens
                 )
             )
-            ended = tokens[-1] == END
-            body = tokens[:-1] if ended else tokens
-            meter = body.pop(0) if body and body[0].startswith("M:") else "M:4/4"
-            key = body.pop(0) if body and body[0].startswith("K:") else "K:Cmaj"
-            body, dropped = clean_body(body)
+            tune, ended = Tune.from_sampled(tokens)
+            body, dropped = clean_body(tune.body)
             title = f"listener seed {seed}" + ("" if ended else " (stopped at the token cap)")
-            abc = Tune(meter, key, body).abc(i + 1, title)
+            abc = Tune(tune.meter, tune.key, body).abc(i + 1, title)
             if dropped:
                 abc += f"% {dropped} malformed tokens left out\n"
             out.write(abc + "\n")
@@ -300,7 +296,6 @@ def _cmd_check(args: argparse.Namespace) -> int:
     from listener.tunes.abc import AbcError, Tune, split_tunes, tune_from_abc
     from listener.tunes.check import check_tunes
     from listener.tunes.corpus import read_data_v2
-    from listener.tunes.vocab import END
 
     if (args.file is None) == (args.generate is None):
         raise ConfigError("give a FILE to check or --generate N, one of the two")
@@ -311,12 +306,11 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
         model = FolkLSTM(args.model or DEFAULT_FOLK_MODEL)
         for seed in range(1, args.generate + 1):
-            tokens = list(model.generate(temperature=args.temperature, seed=seed))
-            ended.append(tokens[-1] == END)
-            body = tokens[:-1] if ended[-1] else tokens
-            meter = body.pop(0) if body and body[0].startswith("M:") else "M:4/4"
-            key = body.pop(0) if body and body[0].startswith("K:") else "K:Cmaj"
-            tunes.append(Tune(meter, key, body))
+            tune, done = Tune.from_sampled(
+                list(model.generate(temperature=args.temperature, seed=seed))
+            )
+            tunes.append(tune)
+            ended.append(done)
         source = f"{args.generate} tunes generated (seeds 1..{args.generate})"
     else:
         if not args.file.exists():

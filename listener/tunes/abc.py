@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from listener.errors import DataError
-from listener.tunes.vocab import INDEX, METERS
+from listener.tunes.vocab import END, INDEX, METERS
 
 LETTERS = "CDEFGAB"
 #: Semitones above C of each letter.
@@ -202,6 +202,18 @@ class Tune:
     meter: str
     key: str
     body: list[str]
+
+    @classmethod
+    def from_sampled(cls, tokens: list[str]) -> tuple[Tune, bool]:
+        """Make a tune of sampled tokens (meter, key, body, maybe ``</s>``); say if it ended.
+
+        A missing meter or key becomes M:4/4 or K:Cmaj.
+        """
+        ended = bool(tokens) and tokens[-1] == END
+        body = list(tokens[:-1] if ended else tokens)
+        meter = body.pop(0) if body and body[0].startswith("M:") else "M:4/4"
+        key = body.pop(0) if body and body[0].startswith("K:") else "K:Cmaj"
+        return cls(meter, key, body), ended
 
     def tokens(self) -> list[str]:
         """Meter, key and body: what the model reads after ``<s>``."""
