@@ -482,6 +482,9 @@ def main(argv: list[str] | None = None) -> int:
     except ListenerError as exc:
         print(f"listener: error: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:  # a file that cannot be written or read, named by the system
+        print(f"listener: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("listener: interrupted", file=sys.stderr)
         return 130
