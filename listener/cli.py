@@ -482,12 +482,12 @@ def main(argv: list[str] | None = None) -> int:
     except ListenerError as exc:
         print(f"listener: error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # e.g. `listener features x.wav | head`; before OSError, its base
+        sys.stderr.close()
+        return 0
     except OSError as exc:  # a file that cannot be written or read, named by the system
         print(f"listener: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("listener: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # e.g. `listener features x.wav | head`
-        sys.stderr.close()
-        return 0
