@@ -32,14 +32,16 @@ def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="listener",
         description="A streaming real-time listening machine: it hears music, describes it every "
-        "23 ms (Tzanetakis & Cook 2002 features), and answers it.",
+        "23 ms (Tzanetakis & Cook 2002 features), decides its genre as it goes, and composes "
+        "folk tunes (folk-rnn). Each command has its own --help, with examples.",
+        epilog="start with: listener demo",
     )
     parser.add_argument("--version", action="version", version=f"listener {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     demo = commands.add_parser(
         "demo",
-        help="stream the built-in performance through the engine, printing live features",
+        help="stream the built-in performance through the engine: features, tempo, genre",
         description="Synthesise a short performance and stream it through the engine as if it "
         "came from a sound card, printing the texture features as they come. Needs no audio "
         "device and no data.",
@@ -216,7 +218,7 @@ def _add_genres(commands) -> None:
 def _add_tunes(commands) -> None:
     tunes = commands.add_parser(
         "tunes",
-        help="folk tunes: the training corpus",
+        help="folk tunes: corpus, generate, check",
         description="Folk tunes in folk-rnn's v2 tokens (Sturm et al. 2016).",
     )
     sub = tunes.add_subparsers(dest="tunes_command", metavar="ACTION")
