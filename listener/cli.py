@@ -43,8 +43,9 @@ def _build_parser() -> argparse.ArgumentParser:
         "demo",
         help="stream the built-in performance through the engine: features, tempo, genre",
         description="Synthesise a short performance and stream it through the engine as if it "
-        "came from a sound card, printing the texture features as they come. Needs no audio "
-        "device and no data.",
+        "came from a sound card, printing texture features, tempo and the rolling genre (with "
+        "how familiar the music is to the model) as they come. Needs no audio device and no "
+        "data.",
     )
     demo.add_argument("--seconds", type=float, default=12.0, help="length (default 12)")
     demo.add_argument("--fast", action="store_true", help="as fast as possible, not at live pace")
