@@ -200,3 +200,18 @@ def test_abc_of_real_tunes_has_no_abc2midi_errors(tmp_path):
     )
     assert midi.returncode == 0
     assert "Error" not in midi.stdout + midi.stderr, midi.stdout
+
+
+def test_shipped_model_matches_its_fixture():
+    from listener.tunes.lstm import DEFAULT_FOLK_MODEL
+
+    model = FolkLSTM()
+    assert (model.layers, model.hidden) == (3, 512)
+    with np.load(DEFAULT_FOLK_MODEL.with_suffix(".fixture.npz"), allow_pickle=False) as fixture:
+        tokens, expected = fixture["tokens"], fixture["logits"]
+    h, c = model.initial_state()
+    for token, want in zip(tokens, expected, strict=True):
+        logits, h, c = model.step(int(token), h, c)
+        np.testing.assert_allclose(logits, want, atol=1e-4)
+    tune = list(model.generate(meter="6/8", mode="maj", seed=1))
+    assert tune[:2] == ["M:6/8", "K:Cmaj"] and len(tune) > 10
