@@ -22,13 +22,18 @@ def lstm() -> FolkLSTM:
     return FolkLSTM(TINY)
 
 
-def test_onnx_graph_matches_torch(lstm):
-    with np.load(TINY.with_suffix(".fixture.npz"), allow_pickle=False) as fixture:
+def assert_matches_fixture(model: FolkLSTM, onnx_path, atol: float) -> None:
+    """Step the model through its fixture's tokens; the logits must be torch's."""
+    with np.load(onnx_path.with_suffix(".fixture.npz"), allow_pickle=False) as fixture:
         tokens, expected = fixture["tokens"], fixture["logits"]
-    h, c = lstm.initial_state()
+    h, c = model.initial_state()
     for token, want in zip(tokens, expected, strict=True):
-        logits, h, c = lstm.step(int(token), h, c)
-        np.testing.assert_allclose(logits, want, atol=1e-5)
+        logits, h, c = model.step(int(token), h, c)
+        np.testing.assert_allclose(logits, want, atol=atol)
+
+
+def test_onnx_graph_matches_torch(lstm):
+    assert_matches_fixture(lstm, TINY, 1e-5)
 
 
 def test_generation_is_reproducible_and_streams(lstm):
@@ -207,11 +212,6 @@ def test_shipped_model_matches_its_fixture():
 
     model = FolkLSTM()
     assert (model.layers, model.hidden) == (3, 512)
-    with np.load(DEFAULT_FOLK_MODEL.with_suffix(".fixture.npz"), allow_pickle=False) as fixture:
-        tokens, expected = fixture["tokens"], fixture["logits"]
-    h, c = model.initial_state()
-    for token, want in zip(tokens, expected, strict=True):
-        logits, h, c = model.step(int(token), h, c)
-        np.testing.assert_allclose(logits, want, atol=1e-4)
+    assert_matches_fixture(model, DEFAULT_FOLK_MODEL, 1e-4)
     tune = list(model.generate(meter="6/8", mode="maj", seed=1))
     assert tune[:2] == ["M:6/8", "K:Cmaj"] and len(tune) > 10
