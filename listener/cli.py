@@ -100,6 +100,25 @@ def _build_parser() -> argparse.ArgumentParser:
     bg.add_argument("--json", action="store_true", help="print one JSON object")
     bg.add_argument("--file", type=Path, help="clip to use (default: the built-in performance)")
     bg.add_argument("--collection", type=Path, help="also extract this collection, cold")
+    bl = targets.add_parser(
+        "lstm",
+        help="the composer: one sampling step and a 250-token tune",
+        description="Time one step of the composer's ONNX model as it samples (one thread, "
+        "p50, p99, max) and 250 tokens sampled through generate(), against the same graph in "
+        "fp32 on onnxruntime (needs onnx) and a PyTorch eager step (needs torch), measured in "
+        "the same run.",
+    )
+    bl.add_argument("--json", action="store_true", help="print one JSON object")
+    bl.add_argument("--model", type=Path, help="ONNX step model (default: the shipped one)")
+    bl.add_argument("--steps", type=int, default=500, help="steps per timed pass")
+    bl.add_argument("--passes", type=int, default=9, help="timed passes")
+    bl.add_argument(
+        "--cpu",
+        type=int,
+        default=-1,
+        help="CPU to pin the timed thread to, as the engine pins its composer "
+        "(default: the last one; -2: do not pin)",
+    )
     return parser
 
 
@@ -418,9 +437,17 @@ def _cmd_features(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    if args.target not in ("features", "genres"):
+    if args.target not in ("features", "genres", "lstm"):
         parser.parse_args(["bench", "--help"])
         return 2
+    if args.target == "lstm":
+        from listener.bench import bench_lstm, format_lstm_report
+        from listener.tunes.lstm import DEFAULT_FOLK_MODEL
+
+        cpu = None if args.cpu == -2 else args.cpu
+        result = bench_lstm(args.model or DEFAULT_FOLK_MODEL, args.steps, args.passes, cpu=cpu)
+        print(json.dumps(result) if args.json else format_lstm_report(result))
+        return 0
     from listener.audio import load_audio
     from listener.audio.synth import demo_signal
     from listener.bench import bench_features, bench_genres, format_report

@@ -9,7 +9,10 @@ each gradient element clipped at 5, 5% of the tunes held out for validation (see
 mean cross-entropy per token in nats; validation runs with dropout off. A checkpoint (npz of
 weights and optimiser state, JSON of the history; no pickles) is written every epoch, and
 ``--resume`` goes on from it. Training stops at ``--epochs``, at the ``--budget`` in minutes, or
-when validation has not improved for ``--patience`` epochs; the best epoch is exported.
+when validation has not improved for ``--patience`` epochs; the best epoch is exported
+(``--export-only`` exports it again without training): the step graph of
+listener.tunes.export with 4-bit weights, checked against torch in fp32, with the validation
+loss of both recorded in the provenance.
 
 Needs the ``train`` extra (torch, on the CPU); the runtime never imports torch.
 """
@@ -53,7 +56,7 @@ class FolkLSTM(nn.Module):
 
 
 class StepModel(nn.Module):
-    """One step for export: token [1], h and c [layers, 1, hidden] -> logits [vocab], h, c."""
+    """One step, the reference for the exported graph: token [1], h, c -> logits [vocab], h, c."""
 
     def __init__(self, model: FolkLSTM) -> None:
         super().__init__()
@@ -143,36 +146,46 @@ def load_checkpoint(folder: Path, model, optimiser) -> tuple[dict, dict | None]:
     return meta, best
 
 
-def export(model: FolkLSTM, out: Path, layers: int, hidden: int, probe: np.ndarray) -> float:
-    """Write the ONNX step model and its fixture; return the largest |logit| gap to torch.
+def export(
+    model: FolkLSTM,
+    out: Path,
+    fp32_path: Path,
+    probe: np.ndarray,
+    valid: list[np.ndarray],
+    block_size: int,
+) -> dict:
+    """Write the shipped step model, its fp32 twin in the checkpoints and the fixture.
 
-    The fixture (``.fixture.npz``: the first 50 probe tokens and torch's logits after each)
-    lets the tests check the ONNX graph without torch.
+    The graph is built from the weights by :mod:`listener.tunes.export`; its fp32 version is
+    checked against torch on the probe tokens, and the validation loss of the fp32 and of the
+    4-bit model are measured through onnxruntime. The fixture (``.fixture.npz``: the first 50
+    probe tokens and torch's logits after each) lets the tests check the shipped graph without
+    torch. Returns the figures for the provenance.
     """
-    import onnxruntime as ort
+    import onnx
+
+    from listener.tunes.export import quantize_step_graph, step_graph
+    from listener.tunes.lstm import FolkLSTM as StepRuntime
 
     model.eval()
+    weights = {k: v.detach().numpy() for k, v in model.state_dict().items() if k != "one_hot"}
+    fp32 = step_graph(weights)
+    fp32_path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(fp32, fp32_path)
+    onnx.save(quantize_step_graph(fp32, block_size), out)
+    reference = StepRuntime(fp32_path)
+    shipped = StepRuntime(out)
+
     step = StepModel(model).eval()
-    h = torch.zeros(layers, 1, hidden)
-    c = torch.zeros(layers, 1, hidden)
-    torch.onnx.export(
-        step,
-        (torch.tensor([int(probe[0])]), h, c),
-        str(out),
-        input_names=["token", "h", "c"],
-        output_names=["logits", "h_out", "c_out"],
-        opset_version=17,
-        dynamo=False,
-    )
-    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    layers, hidden = reference.layers, reference.hidden
+    h, c = torch.zeros(layers, 1, hidden), torch.zeros(layers, 1, hidden)
+    hn, cn = reference.initial_state()
     worst = 0.0
-    hn, cn = h.numpy(), c.numpy()
     expected = []
     with torch.no_grad():
         for t in probe:
-            token = np.array([int(t)], dtype=np.int64)
-            logits, hn, cn = session.run(None, {"token": token, "h": hn, "c": cn})
-            ref, h, c = step(torch.from_numpy(token), h, c)
+            logits, hn, cn = reference.step(int(t), hn, cn)
+            ref, h, c = step(torch.tensor([int(t)]), h, c)
             expected.append(ref.numpy())
             worst = max(worst, float(np.abs(logits - ref.numpy()).max()))
     np.savez(
@@ -180,7 +193,21 @@ def export(model: FolkLSTM, out: Path, layers: int, hidden: int, probe: np.ndarr
         tokens=np.asarray(probe[:50], dtype=np.int64),
         logits=np.array(expected[:50], dtype=np.float32),
     )
-    return worst
+    fp32_loss, count = reference.log_loss(valid)
+    shipped_loss, _ = shipped.log_loss(valid)
+    return {
+        "onnx_parity_max_abs_logit_diff": worst,
+        "fp32_onnx": str(fp32_path),
+        "export": {"block_size": block_size, "graph": "listener.tunes.export"},
+        "quantization": {
+            "weights": f"4-bit asymmetric, blocks of {block_size} (onnxruntime MatMulNBits)",
+            "arithmetic": "int8 activations (accuracy level 4)",
+            "valid_tokens": count,
+            "valid_loss_fp32": fp32_loss,
+            "valid_loss_shipped": shipped_loss,
+            "valid_loss_increase": shipped_loss - fp32_loss,
+        },
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -200,6 +227,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--patience", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument(
+        "--block-size",
+        type=int,
+        default=128,
+        help="weights per 4-bit quantisation block in the shipped graph (16..256, power of 2)",
+    )
+    p.add_argument(
+        "--export-only",
+        action="store_true",
+        help="export the best epoch of the last checkpoint again, without training",
+    )
     args = p.parse_args(argv)
 
     if args.threads:
@@ -210,6 +248,11 @@ def main(argv: list[str] | None = None) -> int:
     n_valid = max(1, round(0.05 * len(tunes)))
     valid = [tunes[i] for i in split[:n_valid]]
     train = [tunes[i] for i in split[n_valid:]]
+    saved = args.checkpoints / "checkpoint.json"
+    if (args.resume or args.export_only) and saved.exists():
+        # the network's shape is the checkpoint's, whatever the flags say
+        shape = json.loads(saved.read_text())["settings"]
+        args.layers, args.hidden = shape["layers"], shape["hidden"]
     model = FolkLSTM(len(VOCAB), args.hidden, args.layers, args.dropout)
     optimiser = torch.optim.RMSprop(model.parameters(), lr=args.lr, alpha=0.9)
     meta = {
@@ -219,14 +262,16 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": 0.0,
     }
     best = None
-    if args.resume and (args.checkpoints / "checkpoint.json").exists():
+    if args.export_only and not (args.checkpoints / "checkpoint.json").exists():
+        sys.exit(f"{args.checkpoints}: no checkpoint to export; train first")
+    if (args.resume or args.export_only) and (args.checkpoints / "checkpoint.json").exists():
         meta, best = load_checkpoint(args.checkpoints, model, optimiser)
         print(f"resumed after epoch {meta['epoch']}", flush=True)
     start = time.monotonic()
     budget_end = start + 60 * args.budget
     params = sum(p.numel() for p in model.parameters())
     print(f"{len(train)} training tunes, {len(valid)} validation, {params} parameters", flush=True)
-    while meta["epoch"] < args.epochs and time.monotonic() < budget_end:
+    while not args.export_only and meta["epoch"] < args.epochs and time.monotonic() < budget_end:
         epoch = meta["epoch"] + 1
         rng = np.random.default_rng(args.seed * 1000 + epoch)
         t0 = time.monotonic()
@@ -265,7 +310,10 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     onnx_path = args.out.with_suffix(".onnx")
     probe = np.concatenate(valid)[:300]
-    parity = export(model, onnx_path, args.layers, args.hidden, probe)
+    print("exporting: fp32 graph, 4-bit graph, validation loss of both", flush=True)
+    figures = export(
+        model, onnx_path, args.checkpoints / "step-fp32.onnx", probe, valid, args.block_size
+    )
     (args.out.with_suffix(".vocab.json")).write_text(json.dumps(list(VOCAB)))
     provenance = {
         "model": "folk-rnn v2 LSTM (Sturm et al. 2016), trained here",
@@ -284,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
         "best_valid_loss_nats_per_token": float(best["valid_loss"]),
         "history": meta["history"],
         "training_seconds": meta["seconds"],
-        "onnx_parity_max_abs_logit_diff": parity,
+        **figures,
         "onnx": {
             "inputs": {
                 "token": "int64 [1]",
@@ -298,7 +346,9 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"wrote {onnx_path}: best epoch {provenance['best_epoch']}, validation "
         f"{provenance['best_valid_loss_nats_per_token']:.3f} nats/token, "
-        f"ONNX parity {parity:.2e}",
+        f"ONNX parity {figures['onnx_parity_max_abs_logit_diff']:.2e}, shipped graph "
+        f"{figures['quantization']['valid_loss_shipped']:.4f} against fp32 "
+        f"{figures['quantization']['valid_loss_fp32']:.4f}",
         flush=True,
     )
     return 0

@@ -115,6 +115,20 @@ def test_bench_genres_json(wav):
     assert result["collection_seconds"] is None
 
 
+def test_bench_lstm_json():
+    from conftest import ROOT, need_module
+
+    need_module("torch")  # installed by the train extra: the anchor must be measured here
+    tiny = ROOT / "tests" / "data" / "folk-lstm-tiny.onnx"
+    out = run("bench", "lstm", "--json", "--model", str(tiny), "--steps", "60", "--passes", "2")
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    for key in ("step_ms_p50", "step_ms_p99", "tune_ms", "torch_step_ms_p50", "fp32_step_ms_p50"):
+        assert isinstance(result[key], float) and result[key] > 0, key
+    assert result["step_ms_p50"] <= result["step_ms_p99"] <= result["step_ms_max"]
+    assert (result["layers"], result["hidden"], result["tune_tokens"]) == (1, 32, 250)
+
+
 def test_tunes_corpus(tmp_path):
     from conftest import need_module
 

@@ -217,8 +217,36 @@ def test_clean_body_drops_what_abc_cannot_hold():
     from listener.tunes.abc import clean_body
 
     tokens = ["3/2", "C", "2", ">", "D", "[", "E", "G", "]", "2", "[", "]", "|", "/2", "(3"]
-    assert clean_body(tokens) == (["C", "2", ">", "D", "[", "E", "G", "]", "2", "|"], 5)
+    assert clean_body(tokens) == (["C", "2", "D", "[", "E", "G", "]", "2", "|"], 6)
     assert clean_body(["C", "[", "E", "3", "G"]) == (["C", "[", "E", "3", "G", "]"], 0)
+    # a broken rhythm may not dot a dotted note (abcm2ps: "Note too much dotted")
+    assert clean_body(["A", "3/2", ">", "B", "C", "3", "2>", "D"]) == (
+        ["A", "3/2", "B", "C", "3", "D"],
+        2,
+    )
+    assert clean_body(["A", "<", "B", "3", "A", "2", "<", "B", "2"]) == (
+        ["A", "B", "3", "A", "2", "<", "B", "2"],
+        1,
+    )
+    assert clean_body(["A", "/2", "<", "B", "/2", "A", "2", ">", "B", "2"])[1] == 0
+    # nor may one stand inside a chord or before anything but a note, rest or chord
+    assert clean_body(["[", "G", ">", "b", "2", "]", "D", "<", "|", "C", "<"]) == (
+        ["[", "G", "b", "2", "]", "D", "|", "C"],
+        3,
+    )
+    # and only between notes of one length, outside tuplets
+    assert clean_body(["(3", "G", ">", "B", "c", ">", "d"]) == (["(3", "G", "B", "c", "d"], 2)
+    # a tuplet cut short by a bar line is dropped, its notes kept
+    assert clean_body(["(3", "G", "B", "|", "c"]) == (["G", "B", "|", "c"], 1)
+    assert clean_body(["A", "2", ">", "B", "C", ">", "D", "2", "E", "/2", ">", "F", "/2"]) == (
+        ["A", "2", "B", "C", "D", "2", "E", "/2", ">", "F", "/2"],
+        2,
+    )
+
+
+def test_sampled_key_change_is_an_inline_field():
+    tune = Tune("M:4/4", "K:Cmaj", ["C", "D", "|", "K:Cmin", "E", "F", "|"])
+    assert tune.abc().splitlines()[-1] == "CD|[K:Cmin]EF|"
 
 
 def test_bar_and_repeat_checks():

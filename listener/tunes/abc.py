@@ -224,8 +224,25 @@ class Tune:
         return f"{self.meter}\n{self.key}\n{' '.join(self.body)}\n"
 
     def abc(self, index: int = 1, title: str = "listener") -> str:
-        """Write the tune as ABC that abc2midi and abcm2ps read (body joined without spaces)."""
-        return f"X:{index}\nT:{title}\n{self.meter}\nL:1/8\n{self.key}\n{''.join(self.body)}\n"
+        """Write the tune as ABC that abc2midi and abcm2ps read (body joined without spaces).
+
+        A meter or key token inside the body (a sampled change) is written as an inline field,
+        ``[K:Cmin]``. Lines break after every fourth bar, as tunes are printed.
+        """
+        parts, bars, pending, in_chord = [], 0, 0, False
+        for i, token in enumerate(self.body):
+            parts.append(f"[{token}]" if token[:2] in ("M:", "K:") else token)
+            bars += token in _BARS
+            in_chord = token == "[" or (in_chord and token != "]")
+            if token.startswith("("):
+                pending = int(token[1:])
+            elif token in ("z", "]") or (_PITCH.fullmatch(token) and not in_chord):
+                pending = max(pending - 1, 0)
+            if bars >= 4 and token in ("|", ":|") and not pending and i + 1 < len(self.body):
+                parts.append("\n")
+                bars = 0
+        body = "".join(parts)
+        return f"X:{index}\nT:{title}\n{self.meter}\nL:1/8\n{self.key}\n{body}\n"
 
 
 def _bar_tokens(text: str) -> list[str]:
@@ -367,22 +384,75 @@ def tune_from_abc(headers: dict[str, str], body: str) -> Tune:
 _LENGTHS = frozenset(LENGTH_TOKENS.values())
 
 
+_BROKEN = re.compile(r"[\d/]*[<>]")
+
+
+def _length(token: str) -> Fraction:
+    """Read a length token as eighths (``/2`` is 1/2)."""
+    return Fraction(token if not token.startswith("/") else "1" + token)
+
+
+def _plain_length(token: str) -> bool:
+    """Whether a length token is undotted (a power of two), so a broken rhythm may dot it."""
+    numerator = _length(token).numerator
+    return numerator & (numerator - 1) == 0
+
+
 def clean_body(tokens: list[str]) -> tuple[list[str], int]:
     """Drop what cannot be written as ABC from sampled body tokens; return them and the count.
 
     A length or broken rhythm that follows no note, rest or chord, a chord bracket that does
     not pair, a tuplet with nothing after it: a well-trained model rarely samples these, and
-    abc2midi refuses them.
+    abc2midi refuses them. A broken rhythm inside a chord or with no note after it, one that
+    would dot a note already dotted (``a3/2>b``, ``a<b3``), and a tuplet that starts before the
+    last one has its notes go too: abcm2ps refuses them. So does a broken rhythm between notes
+    of different lengths (``a2>b``), which abc2midi refuses to apply.
     """
     out: list[str] = []
     in_chord = False
     kept = 0
+    pending, tuplet_at = 0, 0  # notes the open tuplet still takes, and where it stands
+    last_in_tuplet = False
+    # a broken rhythm joins two notes of one length: where it stands, the left note's length,
+    # and whether the right note has come (its length is the next token, or 1)
+    broken_at, left, right_open = 0, None, False
+
+    def settle(right: Fraction) -> None:
+        nonlocal kept
+        if left is not None and right != left:
+            del out[broken_at]
+            kept -= 1
+
     for token in tokens:
+        if right_open:
+            right_open = False
+            settle(_length(token) if token in _LENGTHS else Fraction(1))
+        if out and not (_PITCH.fullmatch(token) or token in "z["):
+            if _BROKEN.fullmatch(out[-1]) or out[-1].startswith("("):
+                if out[-1].startswith("("):
+                    pending = 0
+                out.pop()  # a broken rhythm or a tuplet needs a note after it
+                kept -= 1
         previous = out[-1] if out else ""
         holds_time = bool(_PITCH.fullmatch(previous)) or previous in ("z", "]")
-        if token in _LENGTHS or re.fullmatch(r"[\d/]*[<>]", token):
+        if _BROKEN.fullmatch(token):
+            if in_chord or pending or last_in_tuplet:
+                continue
             if not (holds_time or (token in "<>" and previous in _LENGTHS)):
                 continue
+            if token.endswith(">") and previous in _LENGTHS and not _plain_length(previous):
+                continue
+            broken_at = len(out)
+            left = _length(previous) if previous in _LENGTHS else None
+            if _PITCH.fullmatch(previous) or previous == "z":
+                left = Fraction(1)
+        elif token in _LENGTHS:
+            if not holds_time:
+                continue
+            before = out[-2] if len(out) > 1 else ""
+            if before.endswith("<") and not _plain_length(token):
+                out.pop(-2)  # the broken rhythm would lengthen this dotted note
+                kept -= 1
         elif token == "[":
             if in_chord:
                 continue
@@ -397,9 +467,27 @@ def clean_body(tokens: list[str]) -> tuple[list[str], int]:
             in_chord = False
         elif in_chord and not _PITCH.fullmatch(token):
             continue  # only notes inside a chord
+        elif token.startswith("("):
+            if pending:
+                continue  # tuplets do not nest
+            pending, tuplet_at = int(token[1:]), len(out)
+        elif pending and token in _BARS:
+            del out[tuplet_at]  # a tuplet may not cross a bar line: its notes play plain
+            kept -= 1
+            pending = 0
+        if token == "z" or (_PITCH.fullmatch(token) and not in_chord):
+            last_in_tuplet = pending > 0
+            pending = max(pending - 1, 0)
+        if out and _BROKEN.fullmatch(out[-1]) and (token == "z" or _PITCH.fullmatch(token)):
+            right_open = not in_chord
+        if token == "]":
+            last_in_tuplet = pending > 0
+            pending = max(pending - 1, 0)
         out.append(token)
         kept += 1
-    while out and out[-1].startswith("("):
+    if right_open:
+        settle(Fraction(1))
+    while out and (out[-1].startswith("(") or _BROKEN.fullmatch(out[-1])):
         out.pop()
         kept -= 1
     if in_chord:

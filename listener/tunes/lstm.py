@@ -6,12 +6,17 @@ the new state (inputs ``token`` int64 [1], ``h`` and ``c`` float32 [layers, 1, h
 can be played as soon as it is drawn. The session runs on one thread with spinning off (a
 real-time process must not have a pool of threads busy-waiting), and is warmed up at load,
 since onnxruntime's first run is slow.
+
+The shipped graph is built by :mod:`listener.tunes.export` (embedding lookup, 4-bit weights,
+int8 arithmetic). Steps go through plain ``InferenceSession.run``: binding the state buffers
+with ``IOBinding`` or calling ``run_with_ort_values`` was measured 20% slower per step on
+onnxruntime 1.32 here.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -79,6 +84,32 @@ class FolkLSTM:
         )
         return logits, h, c
 
+    def log_loss(self, sequences: Iterable[Sequence[int]]) -> tuple[float, int]:
+        """Mean cross-entropy in nats per predicted token, with the true token fed back.
+
+        Parameters
+        ----------
+        sequences : iterable of sequences of int
+            Token indices, each a whole tune from ``<s>`` to ``</s>``.
+
+        Returns
+        -------
+        loss : float
+            Mean of ``-log p(next token)`` over every token after the first of each sequence.
+        count : int
+            Tokens predicted.
+        """
+        total, count = 0.0, 0
+        for sequence in sequences:
+            h, c = self.initial_state()
+            for current, following in zip(sequence[:-1], sequence[1:], strict=True):
+                logits, h, c = self.step(int(current), h, c)
+                z = logits.astype(np.float64)
+                top = z.max()
+                total += top + np.log(np.exp(z - top).sum()) - z[int(following)]
+                count += 1
+        return total / max(count, 1), count
+
     def generate(
         self,
         prime: str | Sequence[str] = (),
@@ -121,6 +152,7 @@ class FolkLSTM:
             head.append(f"K:C{mode}")
         tokens = check_tokens(head + words, "prime")
         rng = np.random.default_rng(seed)
+        last = len(VOCAB) - 1
         h, c = self.initial_state()
         logits, h, c = self.step(INDEX[START], h, c)
         for token in tokens:
@@ -128,8 +160,9 @@ class FolkLSTM:
             logits, h, c = self.step(INDEX[token], h, c)
         for _ in range(max_tokens):
             z = logits.astype(np.float64) / temperature
-            p = np.exp(z - z.max())
-            index = int(rng.choice(p.size, p=p / p.sum()))
+            # inverse-CDF draw: half the cost of Generator.choice with p=
+            cdf = np.cumsum(np.exp(z - z.max()))
+            index = min(int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right")), last)
             yield VOCAB[index]
             if VOCAB[index] == END:
                 return

@@ -1,15 +1,14 @@
-"""Benchmarks: how long the work takes, measured against the tools people would otherwise use.
+"""``listener bench features``: the feature engine, streaming and offline, against its anchors.
 
-``listener bench features`` streams a 30 s clip one 512-sample block per call and reports the
-per-frame cost (frame features and texture update), the offline path's cost per frame, and, in the
-same run, the anchors: the same features in plain numpy one frame per call (what the compiled
-kernel saves), and librosa with one STFT shared by all features (when librosa is installed).
+It streams a 30 s clip one 512-sample block per call and reports the per-frame cost (frame
+features and texture update), the offline path's cost per frame, and, in the same run, the
+anchors: the same features in plain numpy one frame per call (what the compiled kernel saves),
+and librosa with one STFT shared by all features (when librosa is installed).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
@@ -18,16 +17,7 @@ from listener.config import FRAME, N_MELS, N_MFCC, POWER_FLOOR, ROLLOFF, SAMPLE_
 from listener.features import FeatureExtractor, extract
 from listener.features.filters import bin_frequencies, dct_matrix, hann, mel_filterbank
 
-
-def _best_seconds(fn: Callable[[], object], repeat: int) -> float:
-    # Best of `repeat` runs (timeit's convention): on a shared machine other tenants only ever
-    # add time, so the fastest run is the closest to what the code itself costs.
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.min(times))
+from .timing import best_seconds
 
 
 def _stream_timings(x: npt.NDArray[np.float32], passes: int) -> tuple[float, npt.NDArray]:
@@ -127,8 +117,8 @@ def bench_features(
     x = np.ascontiguousarray(samples, dtype=np.float32)
     n = x.shape[0] // FRAME
     first, stream = _stream_timings(x, passes)
-    offline = _best_seconds(lambda: extract(x), repeat) / n * 1e6
-    offline_1 = _best_seconds(lambda: extract(x, threads=1), repeat) / n * 1e6
+    offline = best_seconds(lambda: extract(x), repeat) / n * 1e6
+    offline_1 = best_seconds(lambda: extract(x, threads=1), repeat) / n * 1e6
 
     numpy_frames = _NumpyFrames()
     clock = time.perf_counter_ns
@@ -144,7 +134,7 @@ def bench_features(
         librosa_us = None
     else:
         librosa_features(x)  # its first call sets up caches; not what we compare
-        librosa_us = _best_seconds(lambda: librosa_features(x), repeat) / n * 1e6
+        librosa_us = best_seconds(lambda: librosa_features(x), repeat) / n * 1e6
     return {
         "frames": n,
         "passes": passes,
@@ -189,63 +179,3 @@ def format_report(result: dict, source: str) -> str:
         f"per-frame budget {budget_us:.0f} us: p99 uses {100 * p99 / budget_us:.3f}% of it"
     )
     return "\n".join(lines)
-
-
-def bench_genres(
-    samples: npt.NDArray[np.float32], collection: str | None = None, repeat: int = 5
-) -> dict[str, float | int | None]:
-    """Measure the genre side: GTZAN vectors of a clip, one rolling decision update.
-
-    Parameters
-    ----------
-    samples : numpy.ndarray
-        A clip (30 s gives 1291 frames).
-    collection : str, optional
-        A folder-per-label collection to extract whole, cold (no cache, decoding included).
-    repeat : int
-        Runs of the clip extraction; the best is reported.
-
-    Returns
-    -------
-    dict
-        ``vectors_ms_per_clip``, ``vectors_us_per_frame``, ``update_us_p50``, ``update_us_p99``
-        (one vector into the shipped model's rolling decision), and with a collection
-        ``collection_clips`` and ``collection_seconds``.
-    """
-    from listener.features.vector import GenreVectors, genre_vectors
-    from listener.genres.model import GenreModel
-    from listener.genres.online import OnlineGenre
-
-    x = np.ascontiguousarray(samples, dtype=np.float32)
-    n = x.shape[0] // FRAME
-    clip_s = _best_seconds(lambda: genre_vectors(x), repeat)
-    got = genre_vectors(x)
-    online = OnlineGenre(GenreModel.load())
-    clock = time.perf_counter_ns
-    times = np.empty(got.vectors.shape[0])
-    for i in range(times.size):
-        one = GenreVectors(got.start + i, got.vectors[i : i + 1])
-        t0 = clock()
-        online.process(one)
-        times[i] = clock() - t0
-    result: dict[str, float | int | None] = {
-        "frames": n,
-        "vectors_ms_per_clip": clip_s * 1e3,
-        "vectors_us_per_frame": clip_s / n * 1e6,
-        "update_us_p50": float(np.percentile(times, 50)) / 1e3,
-        "update_us_p99": float(np.percentile(times, 99)) / 1e3,
-        "collection_clips": None,
-        "collection_seconds": None,
-    }
-    if collection:
-        import tempfile
-
-        from listener.genres.dataset import FeatureCache, extract_collection, find_clips
-
-        clips = find_clips(collection)
-        with tempfile.TemporaryDirectory() as empty:
-            t0 = time.perf_counter()
-            extract_collection(clips, FeatureCache(empty), progress=False)
-            result["collection_seconds"] = time.perf_counter() - t0
-        result["collection_clips"] = len(clips)
-    return result
