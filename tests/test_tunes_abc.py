@@ -234,6 +234,11 @@ def test_clean_body_drops_what_abc_cannot_hold():
         ["[", "G", "b", "2", "]", "D", "|", "C"],
         3,
     )
+    # (the length may be part of the token: 2> is a length of 2, then >)
+    assert clean_body(["A", "2>", "B", "2", "C", "2>", "D", "E", "3/2>", "F", "3/2"]) == (
+        ["A", "2>", "B", "2", "C", "2", "D", "E", "3/2", "F", "3/2"],
+        2,
+    )
     # and only between notes of one length, outside tuplets
     assert clean_body(["(3", "G", ">", "B", "c", ">", "d"]) == (["(3", "G", "B", "c", "d"], 2)
     # a tuplet cut short by a bar line is dropped, its notes kept

@@ -420,8 +420,11 @@ def clean_body(tokens: list[str]) -> tuple[list[str], int]:
     def settle(right: Fraction) -> None:
         nonlocal kept
         if left is not None and right != left:
-            del out[broken_at]
-            kept -= 1
+            if out[broken_at][:-1]:  # 2> loses its > and keeps its length
+                out[broken_at] = out[broken_at][:-1]
+            else:
+                del out[broken_at]
+            kept -= 1  # counted as malformed either way
 
     for token in tokens:
         if right_open:
@@ -440,12 +443,17 @@ def clean_body(tokens: list[str]) -> tuple[list[str], int]:
                 continue
             if not (holds_time or (token in "<>" and previous in _LENGTHS)):
                 continue
-            if token.endswith(">") and previous in _LENGTHS and not _plain_length(previous):
+            # the left note's length: in the token (2>, /2<), or the length before it, or 1
+            own = token[:-1]
+            written = own or (previous if previous in _LENGTHS else "")
+            if token.endswith(">") and written and not _plain_length(written):
+                if own:  # keep the length, lose the rhythm
+                    out.append(own)
                 continue
             broken_at = len(out)
-            left = _length(previous) if previous in _LENGTHS else None
-            if _PITCH.fullmatch(previous) or previous == "z":
-                left = Fraction(1)
+            left = _length(written) if written else Fraction(1)
+            if previous == "]" and not own:
+                left = None  # a chord's length: not checked
         elif token in _LENGTHS:
             if not holds_time:
                 continue
