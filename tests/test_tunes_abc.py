@@ -239,6 +239,8 @@ def test_clean_body_drops_what_abc_cannot_hold():
         ["A", "2>", "B", "2", "C", "2", "D", "E", "3/2", "F", "3/2"],
         2,
     )
+    # a third of a unit is a token that abc2midi refuses
+    assert clean_body(["A", "/3", "B"]) == (["A", "B"], 1)
     # and only between notes of one length, outside tuplets
     assert clean_body(["(3", "G", ">", "B", "c", ">", "d"]) == (["(3", "G", "B", "c", "d"], 2)
     # a tuplet cut short by a bar line is dropped, its notes kept

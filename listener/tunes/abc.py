@@ -455,8 +455,9 @@ def clean_body(tokens: list[str]) -> tuple[list[str], int]:
             if previous == "]" and not own:
                 left = None  # a chord's length: not checked
         elif token in _LENGTHS:
-            if not holds_time:
-                continue
+            denominator = _length(token).denominator
+            if not holds_time or denominator & (denominator - 1):
+                continue  # /3 is a token, but abc2midi and abcm2ps refuse it
             before = out[-2] if len(out) > 1 else ""
             if before.endswith("<") and not _plain_length(token):
                 out.pop(-2)  # the broken rhythm would lengthen this dotted note

@@ -1,0 +1,371 @@
+"""Tokens to notes, as they are sampled: an incremental interpreter of folk-rnn v2's ABC tokens.
+
+:class:`TuneInterpreter` takes one token at a time and gives back the notes that token has
+settled, each as soon as nothing later can change it: a note waits for the token after it (a
+length or a broken rhythm may follow), two notes joined by a broken rhythm wait for the second
+one's length, a bar line settles everything. Repeats are played as a musician plays them: at
+``:|`` the notes since the last ``|:`` (or since the last ``:|``, or the start) come again,
+without the first ending, and the second ending follows; a ``:|`` that closes a second ending
+plays the part before the endings once more, as abc2midi does.
+
+What the notes mean is the model of :mod:`listener.tunes.abc` (pitches, key signatures, lengths,
+tuplet ratios), so the tokeniser that writes the corpus and this interpreter agree by
+construction. The rules, and what abc2midi (the reference the tests hold this to) does:
+
+* **Pitch**: C4 = MIDI 60; small letters an octave up, ``'`` and ``,`` an octave each. The key
+  (``K:Cmaj``, ``K:Cmin``, ``K:Cdor``, ``K:Cmix``) flattens B, E and A as its mode says. An
+  accidental holds for that letter, in every octave, to the end of the bar.
+* **Time**: lengths are in units of L:1/8; a beat is a quarter note, so an eighth lasts 1/2 beat.
+  ``>`` makes the note before 3/2 as long and the next 1/2 (``<`` the other way) when both
+  have one length, and is ignored otherwise; ``2>``, ``/2<``... are a length and a broken
+  rhythm in one token. A tuplet ``(p`` plays its next p
+  notes (rests and chords count) in the time of q, with ABC 2.1's default q
+  (:func:`listener.tunes.abc.tuplet_ratio`) for the meter the tune starts in (abc2midi does not
+  follow a change of meter here). A chord lasts as long as its first note, times the
+  length after ``]``. Rests keep time and give no note.
+* **Malformed input** never stops it: an unknown token, a length or broken rhythm with no note
+  before it, an unpaired chord bracket, a ``:|`` with nothing to repeat, or anything after
+  ``</s>`` is skipped and counted in :attr:`TuneInterpreter.warnings`, and time goes on.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from listener.tunes.abc import (
+    _BARS,
+    _BROKEN,
+    _LENGTHS,
+    _PITCH,
+    Key,
+    _length,
+    parse_pitch,
+    tuplet_ratio,
+)
+from listener.tunes.vocab import END, INDEX, START
+
+#: Beats (quarter notes) per unit length L:1/8.
+BEATS_PER_UNIT = Fraction(1, 2)
+
+
+@dataclass(frozen=True)
+class NoteEvent:
+    """One note: MIDI pitch, onset and duration in beats (quarter notes) from the tune's start."""
+
+    pitch: int
+    onset: Fraction
+    duration: Fraction
+
+    @property
+    def end(self) -> Fraction:
+        """When the note stops, in beats."""
+        return self.onset + self.duration
+
+
+@dataclass
+class _Pending:
+    # A note, rest or chord whose duration may still change (a length or broken rhythm after it).
+    pitches: list[int]
+    length: Fraction = Fraction(1)
+    lengthened: bool = False  # a length token has come
+    tuplet: Fraction = Fraction(1)
+    broken: Fraction = Fraction(1)  # what broken rhythms next to it make of its length
+
+
+@dataclass
+class _Section:
+    # Notes that a :| will play again: their onsets, from where the section began.
+    start: Fraction
+    notes: list[NoteEvent] = field(default_factory=list)
+    end: Fraction | None = None  # where its first ending began, if it has one
+
+
+class TuneInterpreter:
+    """folk-rnn v2 tokens in, :class:`NoteEvent` lists out, one token at a time.
+
+    Parameters
+    ----------
+    meter : str
+        The meter token in force until the tune gives one (``M:4/4``).
+    key : str
+        The key token in force until the tune gives one (``K:Cmaj``).
+
+    Examples
+    --------
+    >>> player = TuneInterpreter()
+    >>> notes = []
+    >>> for token in "M:6/8 K:Cmaj c 2> d 2 |".split():
+    ...     notes += player.process(token)
+    >>> [(n.pitch, float(n.onset), float(n.duration)) for n in notes]
+    [(72, 0.0, 1.5), (74, 1.5, 0.5)]
+    """
+
+    def __init__(self, meter: str = "M:4/4", key: str = "K:Cmaj") -> None:
+        self._initial = (meter, key)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the tune: time back to 0, the initial meter and key, no warnings."""
+        self.meter, key = self._initial
+        self._set_key(key)
+        self.time = Fraction(0)  # in units of L:1/8
+        self._first_meter: str | None = None  # the meter the tune starts in
+        self.warnings: Counter[str] = Counter()
+        self.ended = False
+        self._accidentals: dict[int, int] = {}
+        self._pending: _Pending | None = None
+        self._chord: list[int] | None = None  # pitches of a chord being read
+        self._chord_length = Fraction(1)
+        self._chord_open_length = False
+        self._left: _Pending | None = None  # a note before a broken rhythm, and its kind
+        self._left_kind = ">"
+        self._tuplet_left = 0
+        self._tuplet = Fraction(1)
+        self._section = _Section(Fraction(0))
+        self._endings: _Section | None = None  # the last section closed with endings
+        self._in_second = False  # inside its second ending
+
+    @property
+    def beats(self) -> Fraction:
+        """Time so far, in beats, of the notes settled."""
+        return self.time * BEATS_PER_UNIT
+
+    def _set_key(self, token: str) -> None:
+        self.key = token
+        self._signature = Key("C", 0, token[3:]).signature()
+
+    def _warn(self, what: str) -> list[NoteEvent]:
+        self.warnings[what] += 1
+        return []
+
+    def process(self, token: str) -> list[NoteEvent]:
+        """Take one token; return the notes it settles, in the order they are played.
+
+        Parameters
+        ----------
+        token : str
+            A folk-rnn v2 token (``M:6/8``, ``K:Cdor``, ``^c'``, ``3/2``, ``>``, ``|:``...).
+        """
+        if self.ended:
+            return self._warn("token after </s>")
+        if token == START:
+            return []
+        if token == END:
+            out = self.flush()
+            self.ended = True
+            return out
+        if token.startswith("M:") and token in INDEX:
+            out = self._settle()
+            self.meter = token
+            if self._first_meter is None and self.time == 0:
+                self._first_meter = token
+            return out
+        if token.startswith("K:") and token in INDEX:
+            out = self._settle()
+            self._set_key(token)
+            return out
+        if _PITCH.fullmatch(token):
+            return self._pitch(token)
+        if token in _LENGTHS:
+            return self._length(token)
+        if _BROKEN.fullmatch(token) and token in INDEX:
+            return self._broken(token)
+        if token == "z":
+            if self._chord is not None:
+                return self._warn("rest inside a chord")
+            out = self._settle()
+            self._pending = self._start([])
+            return out
+        if token == "[":
+            if self._chord is not None:
+                return self._warn("chord inside a chord")
+            out = self._settle()
+            self._chord, self._chord_length = [], Fraction(1)
+            return out
+        if token == "]":
+            if self._chord is None:
+                return self._warn("] with no [")
+            pitches, self._chord = self._chord, None
+            if not pitches:
+                return self._warn("empty chord")
+            self._pending = self._start(pitches)
+            self._pending.length = self._chord_length
+            return []
+        if token.startswith("(") and token[1:] in "23456789":  # (8 too, though not sampled
+            out = self._settle()
+            if self._tuplet_left:
+                self.warnings["tuplet inside a tuplet"] += 1
+                return out
+            self._tuplet_left = int(token[1:])
+            # q follows the tune's first meter, as in abc2midi, not a change inside the tune
+            self._tuplet = tuplet_ratio(self._tuplet_left, self._first_meter or self.meter)
+            return out
+        if token in _BARS:
+            return self._bar(token)
+        return self._warn("unknown token")
+
+    def flush(self) -> list[NoteEvent]:
+        """Settle the note still open (the tune has ended, or the caller has stopped)."""
+        if self._chord is not None:
+            pitches, self._chord = self._chord, None
+            if pitches:
+                self._pending = self._start(pitches)
+                self._pending.length = self._chord_length
+        return self._settle(final=True)
+
+    # -- notes -------------------------------------------------------------------------------
+
+    def _start(self, pitches: list[int]) -> _Pending:
+        note = _Pending(pitches)
+        if self._tuplet_left:
+            note.tuplet = self._tuplet
+            self._tuplet_left -= 1
+        return note
+
+    def _midi(self, token: str) -> int:
+        pitch = parse_pitch(token)
+        if pitch.accidental is not None:
+            self._accidentals[pitch.step] = pitch.accidental
+        alteration = self._accidentals.get(pitch.step, self._signature[pitch.step])
+        return pitch.midi(alteration)
+
+    def _pitch(self, token: str) -> list[NoteEvent]:
+        midi = self._midi(token)
+        if self._chord is not None:
+            self._chord.append(midi)
+            self._chord_open_length = len(self._chord) == 1  # a length now is the chord's
+            return []
+        out = self._settle()
+        self._pending = self._start([midi])
+        return out
+
+    def _length(self, token: str) -> list[NoteEvent]:
+        if self._chord is not None:
+            if not self._chord:
+                return self._warn("length with no note")
+            if self._chord_open_length:  # the first note's length is the chord's
+                self._chord_length = _length(token)
+            self._chord_open_length = False
+            return []
+        if self._pending is None or self._pending.lengthened:
+            return self._warn("length with no note")
+        self._pending.length *= _length(token)
+        self._pending.lengthened = True
+        return []
+
+    def _broken(self, token: str) -> list[NoteEvent]:
+        if self._chord is not None:
+            return self._warn("broken rhythm inside a chord")
+        if self._pending is None:
+            return self._warn("broken rhythm with no note")
+        if token[:-1]:
+            if self._pending.lengthened:
+                return self._warn("length with no note")
+            self._pending.length *= _length(token[:-1])
+            self._pending.lengthened = True
+        # The note before is complete, but its partner's length is not known yet: a broken
+        # rhythm joins notes of one length only (abc2midi refuses the others and so do we).
+        out = self._resolve(self._pending) if self._left is not None else []
+        self._left, self._left_kind, self._pending = self._pending, token[-1], None
+        return out
+
+    def _resolve(self, right: _Pending | None) -> list[NoteEvent]:
+        # Apply the broken rhythm waiting between the left note and `right`; time the left one.
+        left, self._left = self._left, None
+        if right is None:
+            self.warnings["broken rhythm with no note after it"] += 1
+        elif left.length != right.length:
+            self.warnings["broken rhythm between notes of different lengths"] += 1
+        else:
+            longer, shorter = Fraction(3, 2), Fraction(1, 2)
+            if self._left_kind == "<":
+                longer, shorter = shorter, longer
+            left.broken *= longer
+            right.broken *= shorter
+        return self._emit(left)
+
+    def _settle(self, final: bool = False) -> list[NoteEvent]:
+        # The open note is complete: time it (after the one it is joined to), give its notes.
+        # `final`: no note can come as the partner of a broken rhythm still waiting.
+        note, self._pending = self._pending, None
+        out = []
+        if self._left is not None and (note is not None or final):
+            out = self._resolve(note)
+        return out + self._emit(note)
+
+    def _emit(self, note: _Pending | None) -> list[NoteEvent]:
+        if note is None:
+            return []
+        units = note.length * note.broken * note.tuplet
+        onset = self.time * BEATS_PER_UNIT
+        duration = units * BEATS_PER_UNIT
+        self.time += units
+        out = [NoteEvent(p, onset, duration) for p in note.pitches]
+        self._section.notes.extend(out)
+        return out
+
+    # -- bars and repeats --------------------------------------------------------------------
+
+    def _bar(self, token: str) -> list[NoteEvent]:
+        out = self._settle(final=True)
+        if self._chord is not None:
+            self._chord = None
+            self.warnings["unclosed chord"] += 1
+        self._accidentals.clear()
+        if token == "|:":
+            self._section = _Section(self.time)
+            self._endings, self._in_second = None, False
+        elif token == "|1":
+            if self._section.end is None:
+                self._section.end = self.time
+        elif token == "|2":
+            self._in_second = self._endings is not None
+        elif token == ":|":
+            if self._in_second:
+                # a :| that closes a second ending: the common part once more, as abc2midi
+                # plays it (the way to a third ending, when there is one)
+                self._in_second = False
+                out += self._replay(self._endings)
+            else:
+                out += self._repeat()
+        return out
+
+    def _repeat(self) -> list[NoteEvent]:
+        # Play the section again from its start, up to its first ending; go on after that.
+        section = self._section
+        if section.end is not None:
+            self._endings = section
+        return self._replay(section)
+
+    def _replay(self, section: _Section) -> list[NoteEvent]:
+        end = section.end if section.end is not None else self.time
+        if end <= section.start:
+            self._section = _Section(self.time)
+            return self._warn(":| with nothing to repeat")
+        shift = self.time * BEATS_PER_UNIT - section.start * BEATS_PER_UNIT
+        last = end * BEATS_PER_UNIT
+        again = [
+            NoteEvent(n.pitch, n.onset + shift, n.duration) for n in section.notes if n.onset < last
+        ]
+        self.time += end - section.start
+        self._section = _Section(self.time)
+        return again
+
+
+def interpret(tokens: list[str], meter: str = "M:4/4", key: str = "K:Cmaj") -> list[NoteEvent]:
+    """All the notes of a token sequence (a whole tune), repeats expanded.
+
+    Parameters
+    ----------
+    tokens : list of str
+        Tokens, with or without the meter and key tokens first.
+    meter, key : str
+        In force until the tokens give their own.
+    """
+    player = TuneInterpreter(meter, key)
+    notes: list[NoteEvent] = []
+    for token in tokens:
+        notes += player.process(token)
+    return notes + player.flush()
