@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # Debian packages that the tests use as independent references: sox writes audio files with
 # encoders other than libsndfile's; abc2midi and abcm2ps read the ABC the composer writes.
 # Installed by `make test` when it runs as root with apt-get.
-DEBIAN_PACKAGES := sox abcmidi abcm2ps
+DEBIAN_PACKAGES := sox abcmidi abcm2ps jackd2
 
 .PHONY: demo test lint bench system-packages clean
 
@@ -38,6 +38,7 @@ system-packages:
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  echo "installing Debian packages:$$missing"; \
 	  export DEBIAN_FRONTEND=noninteractive; \
+	  echo "jackd2 jackd/tweak_rt_limits boolean false" | debconf-set-selections 2>/dev/null; \
 	  apt-get install -y --no-install-recommends $$missing >/dev/null \
 	  || { apt-get update >/dev/null && apt-get install -y --no-install-recommends $$missing >/dev/null; }; \
 	else \

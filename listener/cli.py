@@ -71,6 +71,12 @@ def _build_parser() -> argparse.ArgumentParser:
 
     _add_genres(commands)
     _add_tunes(commands)
+    commands.add_parser(
+        "devices",
+        help="list audio inputs and MIDI outputs",
+        description="List the audio inputs (PortAudio, with indices and host APIs) and the "
+        "MIDI outputs (ALSA and JACK) this machine offers now.",
+    )
 
     bench = commands.add_parser(
         "bench",
@@ -238,7 +244,7 @@ def _add_genres(commands) -> None:
 def _add_tunes(commands) -> None:
     tunes = commands.add_parser(
         "tunes",
-        help="folk tunes: corpus, generate, check",
+        help="folk tunes: corpus, generate, check, play",
         description="Folk tunes in folk-rnn's v2 tokens (Sturm et al. 2016).",
     )
     sub = tunes.add_subparsers(dest="tunes_command", metavar="ACTION")
@@ -261,15 +267,35 @@ def _add_tunes(commands) -> None:
         "  listener tunes generate --prime 'M:4/4 K:Cmaj c d c' --count 5 -o tunes.abc",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    gen.add_argument("--model", type=Path, help="ONNX step model (default: the shipped one)")
-    gen.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
+    _generation_options(gen)
     gen.add_argument("--count", type=int, default=1, help="tunes, seeds seed..seed+count-1")
-    gen.add_argument("--temperature", type=float, default=1.0, help="default 1.0")
-    gen.add_argument("--meter", help="2/4, 3/4, 4/4, 6/8, 9/8, 12/8 or 3/2")
-    gen.add_argument("--mode", help="maj, min, dor or mix")
-    gen.add_argument("--prime", default="", help="tokens to start from, e.g. 'M:6/8 K:Cmaj c d'")
-    gen.add_argument("--max-tokens", type=int, default=1000, help="cap per tune (default 1000)")
     gen.add_argument("-o", "--output", type=Path, help="ABC file (default: standard output)")
+    play = sub.add_parser(
+        "play",
+        help="play tunes out as MIDI as they are read or composed, or write them to a file",
+        description="Play the tunes of an ABC or data_v2 file, or a tune composed as it is "
+        "sampled (--generate), on a MIDI output: notes on time at a tempo, repeats played, all "
+        "notes off when it ends, on Ctrl-C and on errors. With -o and no port it writes the "
+        ".mid (or .abc) file and plays nothing. Without a port it makes a virtual output "
+        "named 'listener' for a synthesiser to connect to.",
+        epilog="examples:\n  listener tunes play tune.abc --port fluidsynth --program 73\n"
+        "  listener tunes play --generate --meter 6/8 --seed 4 --virtual folk\n"
+        "  listener tunes play --generate --mode dor -o tune.mid\n"
+        "MIDI on Linux goes through ALSA (needs /dev/snd/seq) or JACK (needs jackd running); "
+        "`listener devices` lists the outputs. Tempo counts quarter notes per minute; by "
+        "default it follows the meter (jigs 165, reels 180, waltzes 135, ...).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    play.add_argument("file", type=Path, nargs="?", help="ABC or data_v2 file")
+    play.add_argument("--generate", action="store_true", help="compose a tune and play it")
+    _generation_options(play)
+    play.add_argument("--port", help="an existing MIDI output: its name or a unique part of it")
+    play.add_argument("--virtual", help="make a MIDI output of this name")
+    play.add_argument("--api", choices=["auto", "alsa", "jack"], default="auto")
+    play.add_argument("--tempo", type=float, help="quarter notes per minute (default: by meter)")
+    play.add_argument("--program", type=int, help="General MIDI program 0..127 (default: none)")
+    play.add_argument("--channel", type=int, default=1, help="MIDI channel 1..16 (default 1)")
+    play.add_argument("-o", "--output", type=Path, help="write a .mid or .abc file too")
     check = sub.add_parser(
         "check",
         help="how well tunes hold together: endings, bars, repeats, parts",
@@ -283,6 +309,16 @@ def _add_tunes(commands) -> None:
     check.add_argument("--model", type=Path, help="ONNX step model for --generate")
     check.add_argument("--temperature", type=float, default=1.0)
     check.add_argument("--json", action="store_true", help="one JSON object")
+
+
+def _generation_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", type=Path, help="ONNX step model (default: the shipped one)")
+    parser.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    parser.add_argument("--temperature", type=float, default=1.0, help="default 1.0")
+    parser.add_argument("--meter", help="2/4, 3/4, 4/4, 6/8, 9/8, 12/8 or 3/2")
+    parser.add_argument("--mode", help="maj, min, dor or mix")
+    parser.add_argument("--prime", default="", help="tokens to start from: 'M:6/8 K:Cmaj c d'")
+    parser.add_argument("--max-tokens", type=int, default=1000, help="cap (default 1000)")
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
@@ -367,6 +403,10 @@ def _cmd_tunes(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         return _cmd_check(args)
     if args.tunes_command == "generate":
         return _cmd_generate(args)
+    if args.tunes_command == "play":
+        from listener.midi.commands import play
+
+        return play(args)
     if args.tunes_command != "corpus":
         parser.parse_args(["tunes", "--help"])
         return 2
@@ -502,6 +542,10 @@ def main(argv: list[str] | None = None) -> int:
                 parser.parse_args(["genres", "--help"])
                 return 2
             return action(args)
+        if args.command == "devices":
+            from listener.midi.commands import devices
+
+            return devices(args)
         if args.command == "demo":
             from listener.demo import run_demo
 

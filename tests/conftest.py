@@ -61,3 +61,14 @@ def librosa():
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(12345)
+
+
+@pytest.fixture(scope="module")
+def jack_server():
+    """A dummy JACK server (48 kHz, periods of 128 frames: 2.7 ms), unique to this module."""
+    need_program("jackd", "jackd2")
+    need_module("jack")
+    from jack_server import dummy_jack
+
+    with dummy_jack() as name:
+        yield name

@@ -27,19 +27,25 @@ EDGE_CASES = {
     "tuplets 2 to 9, simple meter": (
         "M:4/4",
         "K:Cmaj",
-        "(2 C D (3 E F G (4 A B c d (5 C D E F G | (6 C D E F G A (7 C D E F G A B | (8 C D E F G A B c (9 C D E F G A B c d |",
+        "(2 C D (3 E F G (4 A B c d (5 C D E F G | (6 C D E F G A (7 C D E F G A B | "
+        "(8 C D E F G A B c (9 C D E F G A B c d |",
     ),
     "tuplets 2 to 9, compound meter": (
         "M:6/8",
         "K:Cmaj",
-        "(2 C D (3 E F G (4 A B c d | (5 C D E F G (6 C D E F G A | (7 C D E F G A B (8 C D E F G A B c | (9 C D E F G A B c d |",
+        "(2 C D (3 E F G (4 A B c d | (5 C D E F G (6 C D E F G A | (7 C D E F G A B "
+        "(8 C D E F G A B c | (9 C D E F G A B c d |",
     ),
     "tuplets with lengths, rests and chords": (
         "M:4/4",
         "K:Cmaj",
         "(3 C 2 D 2 E 2 (3 z C [ C E ] (3 c /2 d /2 e /2 z 3/2 |",
     ),
-    "endings": ("M:4/4", "K:Cmaj", "|: C D E F |1 G A B c :| |2 c B A G |: E F G A |1 B 4 :| |2 c 4 |"),
+    "endings": (
+        "M:4/4",
+        "K:Cmaj",
+        "|: C D E F |1 G A B c :| |2 c B A G |: E F G A |1 B 4 :| |2 c 4 |",
+    ),
     "repeat from the start and twice over": ("M:3/4", "K:Cmaj", "C D E :| F G A :| B c d |"),
     "accidentals carried through a bar": (
         "M:4/4",

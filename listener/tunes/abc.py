@@ -12,7 +12,7 @@ repeats, endings, tuplets, broken rhythm, rests and bracketed chords kept.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 from listener.errors import DataError
@@ -197,11 +197,16 @@ _BODY = re.compile(
 
 @dataclass
 class Tune:
-    """A tune in folk-rnn's terms: meter token, key token (K:C + mode), body tokens."""
+    """A tune in folk-rnn's terms: meter token, key token (K:C + mode), body tokens.
+
+    ``offset`` is the number of semitones that take it from C back to the key it was written
+    in (0 for tunes born in C); it is not part of the tokens, nor of equality.
+    """
 
     meter: str
     key: str
     body: list[str]
+    offset: int = field(default=0, compare=False)
 
     @classmethod
     def from_sampled(cls, tokens: list[str]) -> tuple[Tune, bool]:
@@ -377,7 +382,10 @@ def tune_from_abc(headers: dict[str, str], body: str) -> Tune:
                 raise
             failure = exc
             continue
-        return Tune(meter, f"K:C{key.mode}", body_tokens)
+        tonic = LETTERS.index(key.letter)
+        written = Pitch(None, tonic, 4).midi(key.alteration)
+        moved = Pitch(None, 0, (tonic + 28 + shift) // 7).midi(0)  # the tonic's C
+        return Tune(meter, f"K:C{key.mode}", body_tokens, offset=written - moved)
     raise failure or AbcError("note out of range")
 
 

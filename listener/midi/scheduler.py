@@ -1,0 +1,172 @@
+"""Play notes on time: a thread that sends each note-on and note-off when its moment comes.
+
+Notes arrive in beats (from :class:`listener.tunes.interpret.TuneInterpreter`) and may keep
+arriving while earlier ones play, as the composer samples. :meth:`MidiScheduler.feed` only
+puts them on a heap under a lock held for microseconds, so the composer never waits on the
+port. The playing thread sleeps on a condition until the next message is due on the clock,
+sends it, and records how late it went out. Every way out of the thread (the end of the tune,
+:meth:`MidiScheduler.stop`, an error in the port) ends with the sink's panic, so no note is
+left sounding.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+import time
+from collections.abc import Callable, Iterable
+
+import numpy as np
+
+from listener.midi.sink import MidiSink
+from listener.tunes.interpret import NoteEvent
+
+#: Default tempo in quarter notes per minute for each meter, after the dance it usually is:
+#: 4/4 reels and 2/4 polkas, 6/8 jigs, 9/8 slip jigs, 12/8 slides (dotted quarter = 2/3 of
+#: these), 3/4 waltzes and mazurkas, 3/2 hornpipes.
+TEMPI = {
+    "M:4/4": 180.0,
+    "M:2/4": 140.0,
+    "M:6/8": 165.0,
+    "M:9/8": 170.0,
+    "M:12/8": 180.0,
+    "M:3/4": 135.0,
+    "M:3/2": 160.0,
+}
+
+
+def default_tempo(meter: str) -> float:
+    """Tempo (quarter notes per minute) a session would play a tune in ``meter`` at."""
+    return TEMPI.get(meter if meter.startswith("M:") else f"M:{meter}", 120.0)
+
+
+class MidiScheduler:
+    """Send fed notes through a sink at a tempo, on a clock, from a thread of its own.
+
+    Parameters
+    ----------
+    sink : MidiSink
+        Where the notes go; only the scheduler's thread touches it once started.
+    tempo : float
+        Quarter notes per minute.
+    clock : callable
+        Seconds, monotonic (default :func:`time.monotonic`); sleeping assumes it runs at the
+        rate of real time.
+    velocity : int
+        Note-on velocity.
+    lead : float
+        Seconds between :meth:`start` and beat 0, so that the first notes are not late.
+    """
+
+    def __init__(
+        self,
+        sink: MidiSink,
+        tempo: float = 120.0,
+        clock: Callable[[], float] = time.monotonic,
+        velocity: int = 80,
+        lead: float = 0.05,
+    ) -> None:
+        if not tempo > 0:
+            raise ValueError(f"tempo must be positive, got {tempo}")
+        self.sink = sink
+        self.seconds_per_beat = 60.0 / tempo
+        self.clock = clock
+        self.velocity = velocity
+        self.lead = lead
+        self.start_time: float | None = None
+        self.error: BaseException | None = None
+        self._late: list[float] = []
+        self._heap: list[tuple[float, int, int, int]] = []
+        self._order = itertools.count()
+        self._wake = threading.Condition()
+        self._closed = self._stopping = False
+        self._thread: threading.Thread | None = None
+        self._done = threading.Event()  # set when the thread has sent its last message
+
+    def start(self) -> MidiScheduler:
+        """Start the clock (beat 0 is ``lead`` seconds from now) and the playing thread."""
+        self.start_time = self.clock() + self.lead
+        self._thread = threading.Thread(target=self._run, name="midi-scheduler", daemon=True)
+        self._thread.start()
+        return self
+
+    def feed(self, notes: Iterable[NoteEvent]) -> None:
+        """Add notes to play (any order, any time before or while playing); never waits."""
+        with self._wake:
+            for note in notes:
+                # note-offs sort before note-ons at the same beat: a repeated pitch restrikes
+                heapq.heappush(self._heap, (float(note.end), 0, next(self._order), note.pitch))
+                heapq.heappush(self._heap, (float(note.onset), 1, next(self._order), note.pitch))
+            self._wake.notify()
+
+    def close(self) -> None:
+        """No more notes will come: the thread ends after the last one."""
+        with self._wake:
+            self._closed = True
+            self._wake.notify()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the thread to end (after :meth:`close`); True when it has.
+
+        Waits in short slices, so that Ctrl-C reaches the caller at once.
+        """
+        if self._thread is None:
+            return True
+        deadline = None if timeout is None else time.monotonic() + timeout
+        # An Event, not Thread.join: a join cut short by Ctrl-C can leave the thread marked
+        # as finished while it still runs (and still sends).
+        while not self._done.wait(0.1):
+            if deadline is not None and time.monotonic() > deadline:
+                return False
+        return True
+
+    def stop(self) -> None:
+        """Stop now: nothing more is sent but the note-offs of what sounds, and a panic."""
+        with self._wake:
+            self._stopping = True
+            self._wake.notify()
+        if self._thread is None:
+            self.sink.panic()
+        else:
+            self._done.wait(5.0)
+
+    def lateness_ms(self) -> dict[str, float | int]:
+        """How late messages went out against the clock: ``count``, ``p50``, ``p99``, ``max``."""
+        late = np.asarray(self._late) * 1e3
+        if late.size == 0:
+            return {"count": 0, "p50": 0.0, "p99": 0.0, "max": 0.0}
+        return {
+            "count": int(late.size),
+            "p50": float(np.percentile(late, 50)),
+            "p99": float(np.percentile(late, 99)),
+            "max": float(late.max()),
+        }
+
+    def _run(self) -> None:
+        try:
+            while True:
+                with self._wake:
+                    while not self._stopping and not self._heap and not self._closed:
+                        self._wake.wait()
+                    if self._stopping or not self._heap:
+                        return
+                    beat, kind, _, pitch = self._heap[0]
+                    due = self.start_time + beat * self.seconds_per_beat
+                    delay = due - self.clock()
+                    if delay > 0:
+                        self._wake.wait(delay)  # a feed or a stop may wake it earlier
+                        continue
+                    heapq.heappop(self._heap)
+                if kind:
+                    self.sink.note_on(pitch, self.velocity)
+                else:
+                    self.sink.note_off(pitch)
+                self._late.append(self.clock() - due)
+        except BaseException as exc:  # the port failed: keep the reason for the caller
+            self.error = exc
+        finally:
+            try:
+                self.sink.panic()
+            finally:
+                self._done.set()

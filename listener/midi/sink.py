@@ -1,0 +1,153 @@
+"""A MIDI output port that knows which notes sound, so that stopping never leaves one stuck.
+
+Ports are mido ports on python-rtmidi. On Linux it speaks ALSA (needs ``/dev/snd/seq``, which
+containers often lack) and JACK (needs a running JACK server). ``api="auto"`` takes ALSA when
+its sequencer is there and JACK otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+
+from listener.errors import DeviceError
+
+#: rtmidi API names by the short names users type.
+APIS = {"alsa": "LINUX_ALSA", "jack": "UNIX_JACK"}
+
+
+def _backend(api: str):
+    import mido
+
+    if api == "auto":
+        api = "alsa" if os.path.exists("/dev/snd/seq") else "jack"
+    if api not in APIS:
+        raise DeviceError(f"MIDI API {api!r} is not one of auto, {', '.join(APIS)}")
+    return mido.Backend(f"mido.backends.rtmidi/{APIS[api]}", load=True), api
+
+
+def output_names(api: str = "auto") -> list[str]:
+    """Names of the MIDI outputs (other programs' inputs) that ``api`` offers now."""
+    backend, _ = _backend(api)
+    try:
+        return list(backend.get_output_names())
+    except Exception as exc:  # rtmidi raises its own classes when the API is down
+        raise DeviceError(f"MIDI ({api}): cannot list ports ({exc})") from exc
+
+
+class MidiSink:
+    """Send notes to one channel of a MIDI port; remember what sounds; silence it on demand.
+
+    Parameters
+    ----------
+    port : mido output port
+        Where the messages go (see :meth:`open`).
+    channel : int
+        MIDI channel, 0..15.
+    program : int, optional
+        General MIDI program (0..127) sent once at the start.
+
+    Notes
+    -----
+    A pitch struck while it still sounds is struck again (note-off, note-on) and counted; it
+    goes silent only when its last note ends, so overlapping notes of one pitch neither cut
+    each other short nor stick. :meth:`panic` sends a note-off for every sounding note, then
+    all-notes-off and sustain-off on the channel.
+    """
+
+    def __init__(self, port, channel: int = 0, program: int | None = None) -> None:
+        if not 0 <= channel <= 15:
+            raise DeviceError(f"MIDI channel {channel} is not in 0..15 (channel 1 is 0)")
+        self.port = port
+        self.channel = channel
+        self._sounding: Counter[int] = Counter()
+        if program is not None:
+            if not 0 <= program <= 127:
+                raise DeviceError(f"MIDI program {program} is not in 0..127")
+            self._send("program_change", program=program)
+
+    @classmethod
+    def open(
+        cls,
+        name: str | None = None,
+        virtual: str | None = None,
+        api: str = "auto",
+        channel: int = 0,
+        program: int | None = None,
+    ) -> MidiSink:
+        """Open an existing output by name (or a unique part of it), or a new virtual one.
+
+        Parameters
+        ----------
+        name : str, optional
+            An existing port: its full name or a part of it that names one port.
+        virtual : str, optional
+            Create a port of this name for other programs to connect to.
+        api : str
+            ``auto``, ``alsa`` or ``jack``.
+        channel, program : int
+            As for the constructor.
+        """
+        backend, api = _backend(api)
+        try:
+            if virtual is not None:
+                port = backend.open_output(virtual, virtual=True)
+            else:
+                names = output_names(api)
+                if not names:
+                    raise DeviceError(
+                        f"no MIDI outputs on {api}; start a synthesiser or use a virtual port"
+                    )
+                chosen = [n for n in names if n == name] or [n for n in names if name in n]
+                if name is None:
+                    chosen = names[:1]
+                if len(chosen) != 1:
+                    what = "matches none" if not chosen else "matches several"
+                    raise DeviceError(f"MIDI output {name!r} {what} of: {', '.join(names)}")
+                port = backend.open_output(chosen[0])
+        except DeviceError:
+            raise
+        except Exception as exc:
+            raise DeviceError(f"MIDI ({api}): cannot open {virtual or name!r} ({exc})") from exc
+        return cls(port, channel, program)
+
+    def _send(self, kind: str, **fields) -> None:
+        import mido
+
+        self.port.send(mido.Message(kind, channel=self.channel, **fields))
+
+    @property
+    def sounding(self) -> int:
+        """Notes sounding now."""
+        return sum(self._sounding.values())
+
+    def note_on(self, pitch: int, velocity: int = 80) -> None:
+        """Strike ``pitch`` (struck again if it sounds already)."""
+        if self._sounding[pitch]:
+            self._send("note_off", note=pitch, velocity=0)
+        self._sounding[pitch] += 1
+        self._send("note_on", note=pitch, velocity=velocity)
+
+    def note_off(self, pitch: int) -> None:
+        """End one note of ``pitch``; silent when it was the last one sounding."""
+        if not self._sounding[pitch]:
+            return
+        self._sounding[pitch] -= 1
+        if not self._sounding[pitch]:
+            del self._sounding[pitch]
+            self._send("note_off", note=pitch, velocity=0)
+
+    def panic(self) -> None:
+        """Note-off for every sounding note, then all-notes-off and sustain-off."""
+        for pitch in list(self._sounding):
+            self._send("note_off", note=pitch, velocity=0)
+        self._sounding.clear()
+        self._send("control_change", control=123, value=0)  # all notes off
+        self._send("control_change", control=64, value=0)  # sustain pedal up
+
+    def close(self) -> None:
+        """Silence everything and close the port."""
+        try:
+            self.panic()
+        finally:
+            self.port.close()

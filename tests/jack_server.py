@@ -1,0 +1,52 @@
+"""A dummy JACK server for the tests: real JACK, no sound card, a unique name per run."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+import uuid
+from contextlib import contextmanager
+
+
+@contextmanager
+def dummy_jack(rate: int = 48000, period: int = 128):
+    """Start ``jackd`` on the dummy backend; yield its name; stop it.
+
+    Clients find it through ``JACK_DEFAULT_SERVER`` (set in this process's environment while
+    it runs, so that python-rtmidi's JACK client and child processes see it too).
+    """
+    import jack
+
+    name = f"listener-test-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    saved = {k: os.environ.get(k) for k in ("JACK_DEFAULT_SERVER", "JACK_NO_AUDIO_RESERVATION")}
+    os.environ["JACK_DEFAULT_SERVER"] = name
+    os.environ["JACK_NO_AUDIO_RESERVATION"] = "1"
+    server = subprocess.Popen(
+        ["jackd", "-n", name, "--no-realtime", "-d", "dummy", "-r", str(rate), "-p", str(period)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                jack.Client("probe", servername=name, no_start_server=True).close()
+                break
+            except jack.JackError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"jackd did not start: {server.stderr.read()}") from None
+                time.sleep(0.05)
+        yield name
+    finally:
+        server.terminate()
+        try:
+            server.wait(5)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
