@@ -71,6 +71,9 @@ def _build_parser() -> argparse.ArgumentParser:
 
     _add_genres(commands)
     _add_tunes(commands)
+    from listener import listen
+
+    listen.add_parser(commands)
     commands.add_parser(
         "devices",
         help="list audio inputs and MIDI outputs",
@@ -542,6 +545,10 @@ def main(argv: list[str] | None = None) -> int:
                 parser.parse_args(["genres", "--help"])
                 return 2
             return action(args)
+        if args.command == "listen":
+            from listener.listen import listen
+
+            return listen(args)
         if args.command == "devices":
             from listener.midi.commands import devices
 

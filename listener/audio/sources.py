@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from listener.audio.io import check_finite, load_audio, resample, to_mono
 from listener.config import FRAME, SAMPLE_RATE
-from listener.errors import ConfigError
+from listener.errors import ConfigError, DeviceError
 
 Callback = Callable[[npt.NDArray[np.float32]], object]
 _RETRY_SECONDS = 0.0005  # wait of a source that is not live when its consumer is full
@@ -152,3 +152,164 @@ class FileSource(ArraySource):
         seed: int = 0,
     ) -> None:
         super().__init__(load_audio(path), SAMPLE_RATE, block_size, realtime, seed, name=str(path))
+
+
+#: PortAudio's name for the JACK host API.
+JACK_HOST_API = "JACK Audio Connection Kit"
+
+
+def _sounddevice():
+    # sounddevice is imported only when a live input is asked for: everything else works on a
+    # machine without PortAudio
+    try:
+        import sounddevice
+    except ImportError as exc:
+        raise DeviceError(
+            "live input needs sounddevice: pip install sounddevice (and PortAudio: "
+            "apt-get install libportaudio2)"
+        ) from exc
+    except OSError as exc:
+        raise DeviceError(
+            f"live input needs the PortAudio library ({exc}): apt-get install libportaudio2"
+        ) from exc
+    return sounddevice
+
+
+def _restart_portaudio(sd) -> None:
+    # PortAudio lists devices when it initialises: start it afresh, so that a JACK server
+    # started after the import is seen
+    while sd._initialized > 0:
+        sd._terminate()
+    sd._initialize()
+
+
+def input_devices(jack: bool = False) -> list[dict]:
+    """Audio inputs PortAudio offers: ``index``, ``name``, ``hostapi``, ``channels``, ``rate``."""
+    sd = _sounddevice()
+    _restart_portaudio(sd)
+    apis = sd.query_hostapis()
+    found = []
+    for index, device in enumerate(sd.query_devices()):
+        api = apis[device["hostapi"]]["name"]
+        if device["max_input_channels"] > 0 and (not jack or api == JACK_HOST_API):
+            found.append(
+                {
+                    "index": index,
+                    "name": device["name"],
+                    "hostapi": api,
+                    "channels": device["max_input_channels"],
+                    "rate": device["default_samplerate"],
+                }
+            )
+    return found
+
+
+class SoundDeviceSource:
+    """A live input through PortAudio (sounddevice), in callback mode.
+
+    The callback copies the block into the consumer's callback (a ring's ``write``) and counts
+    PortAudio's status flags (input overflow and underflow: xruns); nothing else happens there.
+    A device that refuses 22050 Hz is opened at its own rate: :attr:`rate` says which, and the
+    consumer resamples (:class:`listener.audio.resample.StreamResampler`) outside the callback.
+
+    Parameters
+    ----------
+    device : int or str, optional
+        An input's index, or a part of its name; the default input without it.
+    jack : bool
+        Only PortAudio's JACK host API (a JACK server must run).
+    blocksize : int
+        Frames per callback (0: what the host API prefers).
+    """
+
+    def __init__(
+        self, device: int | str | None = None, jack: bool = False, blocksize: int = 0
+    ) -> None:
+        self.device_query = device
+        self.jack = jack
+        self.blocksize = blocksize
+        self.rate = SAMPLE_RATE
+        self.xruns = 0
+        self.notice: str | None = None  # said once when the device's rate is not 22050 Hz
+        self.name = "?"
+        self._stream = None
+
+    def _choose(self, sd) -> int:
+        inputs = input_devices(self.jack)
+        where = "JACK inputs" if self.jack else "audio inputs"
+        listing = "; ".join(f"{d['index']}: {d['name']} ({d['hostapi']})" for d in inputs)
+        if not inputs:
+            hint = " (is a JACK server running?)" if self.jack else ""
+            raise DeviceError(f"no {where}{hint}; `listener devices` lists what there is")
+        query = self.device_query
+        if query is None:
+            if self.jack:
+                return inputs[0]["index"]
+            default = sd.default.device[0]
+            return default if default is not None and default >= 0 else inputs[0]["index"]
+        if isinstance(query, int) or str(query).isdigit():
+            index = int(query)
+            if index not in [d["index"] for d in inputs]:
+                raise DeviceError(f"device {index} is not one of the {where}: {listing}")
+            return index
+        chosen = [d for d in inputs if str(query).lower() in d["name"].lower()]
+        if len(chosen) != 1:
+            what = "matches none" if not chosen else "matches several"
+            raise DeviceError(f"device {query!r} {what} of the {where}: {listing}")
+        return chosen[0]["index"]
+
+    def start(self, callback: Callback) -> None:
+        """Open the device and start calling ``callback(block)`` from PortAudio's thread."""
+        sd = _sounddevice()
+        index = self._choose(sd)
+        info = sd.query_devices(index)
+        self.name = info["name"]
+        try:
+            sd.check_input_settings(index, channels=1, dtype="float32", samplerate=SAMPLE_RATE)
+            self.rate = SAMPLE_RATE
+        except sd.PortAudioError:
+            self.rate = int(info["default_samplerate"])
+            self.notice = (
+                f"{self.name} refuses {SAMPLE_RATE} Hz: opened at {self.rate} Hz and resampled "
+                f"to {SAMPLE_RATE} Hz at the edge"
+            )
+        flags = sd.CallbackFlags
+
+        def on_block(indata, frames, time_info, status: flags) -> None:
+            if status.input_overflow or status.input_underflow:
+                self.xruns += 1
+            callback(indata[:, 0])
+
+        try:
+            self._stream = sd.InputStream(
+                device=index,
+                channels=1,
+                dtype="float32",
+                samplerate=self.rate,
+                blocksize=self.blocksize,
+                callback=on_block,
+            )
+            self._stream.start()
+        except sd.PortAudioError as exc:
+            raise DeviceError(f"cannot open {self.name!r} at {self.rate} Hz: {exc}") from exc
+
+    def stop(self) -> None:
+        """Stop and close the stream, then terminate PortAudio."""
+        sd = _sounddevice()
+        if self._stream is not None:
+            try:
+                self._stream.stop()
+                self._stream.close()
+            finally:
+                self._stream = None
+        while sd._initialized > 0:
+            sd._terminate()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Say whether the input has ended: a live one ends only when stopped."""
+        return self._stream is None
+
+    @property
+    def running(self) -> bool:
+        """Whether the stream is open and running."""
+        return self._stream is not None and self._stream.active

@@ -1,0 +1,146 @@
+"""``listener listen``: the engine on a live input, or on a file played as if live."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import TextIO
+
+from listener.errors import ConfigError
+
+
+def add_parser(commands) -> None:
+    """Add ``listen`` to the command line's subcommands."""
+    p = commands.add_parser(
+        "listen",
+        help="listen live (sound card, JACK, or a file as if live): genre decisions and tunes",
+        description="Listen to a live input or a file: describe it every 23 ms, decide its "
+        "genre as it goes (rolling decisions), and answer with folk tunes composed as it "
+        "listens, played over MIDI. Prints JSON lines (decision, tune, stats) on standard "
+        "output or into --jsonl, flushed one by one; on a terminal, a status line on stderr.",
+        epilog="examples:\n"
+        "  listener listen --list-devices\n"
+        "  listener listen --device 'USB' --virtual listener        # a sound card\n"
+        "  listener listen --jack --port fluidsynth --duration 300  # through JACK\n"
+        "  listener listen --file song.wav --realtime --compose every:20\n"
+        "  listener listen --file song.wav --fast --compose off --jsonl out.jsonl\n"
+        "stats lines: frames, overflows (ring), xruns (PortAudio), latency_ms_p50/p99/max\n"
+        "(a frame's last sample arriving -> its decision updated), overruns (frames over the\n"
+        "23.2 ms budget); the last one covers the whole run.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    src = p.add_argument_group("input")
+    src.add_argument("--device", help="input index or a part of its name (default input)")
+    src.add_argument("--list-devices", action="store_true", help="list inputs and exit")
+    src.add_argument("--jack", action="store_true", help="PortAudio's JACK host API")
+    src.add_argument("--file", help="an audio file instead of a device")
+    pace = src.add_mutually_exclusive_group()
+    pace.add_argument("--realtime", action="store_true", help="play --file at real speed")
+    pace.add_argument("--fast", action="store_true", help="read --file as fast as it goes")
+    src.add_argument("--duration", type=float, help="stop after this many seconds of audio")
+    out = p.add_argument_group("output")
+    out.add_argument("--jsonl", help="write the JSON lines here instead of standard output")
+    out.add_argument("--stats-every", type=float, default=5.0, help="seconds (default 5)")
+    out.add_argument("--port", help="play tunes into this MIDI output (name or part)")
+    out.add_argument("--virtual", help="make a MIDI output of this name for the tunes")
+    out.add_argument("--api", choices=["auto", "alsa", "jack"], default="auto")
+    out.add_argument("--program", type=int, help="General MIDI program 0..127")
+    out.add_argument("--channel", type=int, default=1, help="MIDI channel 1..16")
+    comp = p.add_argument_group("composing")
+    comp.add_argument(
+        "--compose", default="on-change", help="off, on-change (default) or every:SECONDS"
+    )
+    comp.add_argument("--prime", default="", help="tokens every tune starts from")
+    comp.add_argument("--meter", default="follow", help="follow (default) or 6/8, 4/4, ...")
+    comp.add_argument("--mode", default="follow", help="follow (default) or maj, min, dor, mix")
+    comp.add_argument("--tempo", type=float, help="quarter notes per minute (default: heard)")
+    comp.add_argument("--temperature", type=float, default=1.0)
+    comp.add_argument("--seed", type=int, help="first seed (default: random)")
+    comp.add_argument("--model", help="genre model .npz (default: the shipped one)")
+    comp.add_argument("--composer", help="ONNX step model (default: the shipped one)")
+
+
+def _writer(stream: TextIO):
+    def emit(event: dict) -> None:
+        stream.write(json.dumps(event) + "\n")
+        stream.flush()
+
+    return emit
+
+
+def listen(args: argparse.Namespace) -> int:
+    """Run ``listener listen``; returns the exit status (130 after Ctrl-C)."""
+    from listener.audio.sources import FileSource, SoundDeviceSource, input_devices
+    from listener.engine import ComposeSettings, Engine
+    from listener.genres.model import GenreModel
+
+    if args.list_devices:
+        for d in input_devices(args.jack):
+            print(
+                f"{d['index']:3d}  {d['name']}  ({d['hostapi']}, {d['channels']} channels, "
+                f"{d['rate']:g} Hz)"
+            )
+        return 0
+    if (args.realtime or args.fast) and not args.file:
+        raise ConfigError("--realtime and --fast pace a --file; a device is always live")
+    if args.file and (args.device or args.jack):
+        raise ConfigError("--file replaces the device: not both")
+    if args.port and args.virtual:
+        raise ConfigError("--port plays into an existing MIDI input, --virtual makes one: not both")
+    compose = ComposeSettings(
+        when=args.compose,
+        prime=args.prime,
+        meter=args.meter,
+        mode=args.mode,
+        temperature=args.temperature,
+        seed=args.seed,
+        tempo=args.tempo,
+    )
+    compose.interval()  # a malformed --compose fails here, before anything opens
+    model = GenreModel.load(args.model) if args.model else GenreModel.load()
+    composer = None
+    if compose.when != "off":
+        from listener.tunes.lstm import DEFAULT_FOLK_MODEL, FolkLSTM
+
+        composer = FolkLSTM(args.composer or DEFAULT_FOLK_MODEL)
+    stream = open(args.jsonl, "w") if args.jsonl else sys.stdout  # noqa: SIM115
+    status = None
+    if sys.stderr.isatty():
+
+        def status(line: str) -> None:
+            sys.stderr.write("\r" + line[:150].ljust(150))
+            sys.stderr.flush()
+
+    sink = None
+    try:
+        if args.port or args.virtual:  # MIDI ports before the audio stream
+            from listener.midi import MidiSink
+
+            sink = MidiSink.open(args.port, args.virtual, args.api, args.channel - 1, args.program)
+        if args.file:
+            live = not args.fast
+            source = FileSource(args.file, block_size=(256, 1024), realtime=live)
+        else:
+            live = True
+            source = SoundDeviceSource(args.device, jack=args.jack)
+        engine = Engine(model, _writer(stream), composer, sink, compose, args.stats_every, status)
+        try:
+            final = engine.run(source, args.duration, live=live)
+        except KeyboardInterrupt:
+            print("\nstopped: audio closed, every note released", file=sys.stderr)
+            return 130
+    finally:
+        if sink is not None:
+            sink.close()  # after the audio stream has stopped
+        if args.jsonl:
+            stream.close()
+    if status is not None:
+        sys.stderr.write("\n")
+    print(
+        f"{final['frames']} frames; latency p50 {final['latency_ms_p50']:.2f} ms, p99 "
+        f"{final['latency_ms_p99']:.2f} ms, max {final['latency_ms_max']:.2f} ms; "
+        f"{final['overruns']} over budget, {final['overflows']} overflows, {final['xruns']} xruns",
+        file=sys.stderr,
+    )
+    return 0
