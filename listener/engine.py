@@ -221,12 +221,10 @@ class Engine:
         dict
             The last stats event (the whole run).
         """
-        rate = int(getattr(source, "rate", SAMPLE_RATE))
         ring = RingBuffer(1 << 17)
         on_block, ends, times, count = self._arrivals(ring, live)
         features = GenreFeatures()
         online = OnlineGenre(self.model)
-        resampler = StreamResampler(rate) if rate != SAMPLE_RATE else None
         latency = _Latency()
         composer = None
         if self.composer is not None and self.compose.when != "off":
@@ -243,6 +241,8 @@ class Engine:
         decision = None
         started = time.monotonic()
         source.start(on_block)
+        rate = int(getattr(source, "rate", SAMPLE_RATE))  # a device knows it once open
+        resampler = StreamResampler(rate) if rate != SAMPLE_RATE else None
         if getattr(source, "notice", None):
             print(source.notice, file=sys.stderr)
         try:

@@ -1,0 +1,182 @@
+"""The engine end to end: a file as if live, and real audio through JACK and PortAudio."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+
+import numpy as np
+import pytest
+from conftest import need_module, need_program
+
+from listener.audio.io import load_audio
+from listener.audio.resample import StreamResampler
+from listener.audio.sources import ArraySource
+from listener.config import FRAME, SAMPLE_RATE
+from listener.engine import FRAME_SECONDS, ComposeSettings, Engine
+from listener.genres.model import GenreModel
+from listener.tunes.lstm import FolkLSTM
+
+
+@pytest.fixture(scope="module")
+def model() -> GenreModel:
+    return GenreModel.load()
+
+
+@pytest.fixture(scope="module")
+def composer() -> FolkLSTM:
+    return FolkLSTM()
+
+
+@pytest.fixture(scope="module")
+def clip(gtzan) -> np.ndarray:
+    return load_audio(gtzan / "genres" / "country" / "country.00000.wav")
+
+
+def test_streaming_resampler_is_blockwise_exact():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal(48000)
+    whole = StreamResampler(48000).process(x)
+    r = StreamResampler(48000)
+    parts, i = [], 0
+    while i < x.size:
+        n = int(rng.integers(1, 2000))
+        parts.append(r.process(x[i : i + n]))
+        i += n
+    assert np.array_equal(np.concatenate(parts), whole)
+    assert whole.size == 22050
+    # a 1 kHz tone keeps its frequency and its level
+    t = np.arange(44100) / 44100
+    y = StreamResampler(44100).process(np.sin(2 * np.pi * 1000 * t))[1000:-1000]
+    spectrum = np.abs(np.fft.rfft(y * np.hanning(y.size)))
+    assert abs(np.argmax(spectrum) * SAMPLE_RATE / y.size - 1000) < 2
+    assert abs(np.sqrt(2 * np.mean(y**2)) - 1) < 1e-3
+
+
+def test_a_file_as_fast_as_it_goes(model, composer, clip):
+    events = []
+    engine = Engine(model, events.append, composer, compose=ComposeSettings("every:4", seed=3))
+    source = ArraySource(clip, block_size=(100, 3000))
+    final = engine.run(source, live=False)
+    frames = clip.size // FRAME
+    assert final["whole_run"] and final["frames"] == frames
+    assert final["overflows"] == 0 and final["t"] == pytest.approx(clip.size / SAMPLE_RATE, abs=1e-4)
+    decisions = [e for e in events if e["type"] == "decision"]
+    assert decisions and all(0 < e["t"] <= final["t"] for e in decisions)
+    assert [e["t"] for e in decisions] == sorted(e["t"] for e in decisions)
+    ends = [e for e in events if e["type"] == "tune" and e["event"] == "end"]
+    assert ends and all("X:" in e["abc"] and e["tokens"] > 10 for e in ends)
+    stats = [e for e in events if e["type"] == "stats"]
+    assert stats[-1] is not final or stats[-1]["whole_run"]
+    assert not any(np.isnan(v) for e in stats for v in e.values() if isinstance(v, float))
+
+
+def test_duration_and_live_pace(model, clip):
+    events = []
+    engine = Engine(model, events.append, compose=ComposeSettings("off"))
+    source = ArraySource(clip[: 4 * SAMPLE_RATE], block_size=FRAME, realtime=True)
+    t0 = time.monotonic()
+    final = engine.run(source, duration=3.0, live=True)
+    elapsed = time.monotonic() - t0
+    assert final["t"] == 3.0 and final["frames"] == 3 * SAMPLE_RATE // FRAME
+    assert 2.8 < elapsed < 4.0  # stream time follows the audio, not the clock of the machine
+    assert final["overflows"] == 0 and final["overruns"] == 0
+    # latency: the per-frame budget, the one timed guard (with room for a noisy machine)
+    assert final["latency_ms_p99"] < FRAME_SECONDS * 1e3
+
+
+class _JackPlayer:
+    """A JACK client that plays an array into its output port, once told to start."""
+
+    def __init__(self, server: str, samples: np.ndarray) -> None:
+        import jack
+
+        self.client = jack.Client("player", servername=server, no_start_server=True)
+        self.port = self.client.outports.register("out")
+        self.samples = samples.astype(np.float32)
+        self.position = 0
+        self.go = threading.Event()
+        self.client.set_process_callback(self._process)
+        self.client.activate()
+
+    def _process(self, frames: int) -> None:
+        out = self.port.get_array()
+        if not self.go.is_set():
+            out[:] = 0
+            return
+        n = max(0, min(frames, self.samples.size - self.position))
+        out[:n] = self.samples[self.position : self.position + n]
+        out[n:] = 0
+        self.position += n
+
+    def feed(self, timeout: float = 10.0) -> None:
+        """Connect to PortAudio's input (once it is there) instead of the dummy capture."""
+        deadline = time.monotonic() + timeout
+        while True:
+            inputs = self.client.get_ports("PortAudio", is_input=True, is_audio=True)
+            if inputs:
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError("PortAudio's JACK input never appeared")
+            time.sleep(0.02)
+        for source in self.client.get_all_connections(inputs[0]):
+            self.client.disconnect(source, inputs[0])
+        self.client.connect(self.port, inputs[0])
+        self.go.set()
+
+    def close(self) -> None:
+        self.client.deactivate()
+        self.client.close()
+
+
+@pytest.mark.parametrize("rate", [22050, 44100])
+def test_live_through_jack_and_portaudio(rate, model, composer, clip, tmp_path):
+    need_program("jackd", "jackd2")
+    need_module("jack")
+    need_module("sounddevice")
+    from jack_server import dummy_jack
+    from test_midi import Receiver
+
+    from listener.audio.io import resample
+    from listener.audio.sources import SoundDeviceSource
+    from listener.midi import MidiSink
+
+    seconds = 10.0
+    fed = resample(clip[: int(11 * SAMPLE_RATE)], SAMPLE_RATE, rate)
+    with dummy_jack(rate=rate, period=512 if rate == SAMPLE_RATE else 1024) as server:
+        receiver = Receiver()
+        player = _JackPlayer(server, fed)
+        sink = MidiSink.open("harness:sink", api="jack")  # MIDI before the audio stream
+        events = []
+        engine = Engine(
+            model, events.append, composer, sink, ComposeSettings("on-change", seed=2, tempo=240)
+        )
+        source = SoundDeviceSource(jack=True)
+        result = {}
+        thread = threading.Thread(
+            target=lambda: result.update(engine.run(source, duration=seconds)), daemon=True
+        )
+        thread.start()
+        player.feed()
+        thread.join(60)
+        assert not thread.is_alive()
+        time.sleep(0.3)
+        sink.close()  # after the audio stream
+        player.close()
+        notes = receiver.notes_on()
+        sounding = receiver.sounding()
+        receiver.close()
+    assert source.rate == rate
+    if rate != SAMPLE_RATE:
+        assert f"opened at {rate} Hz" in source.notice
+    assert result["t"] == seconds
+    assert result["frames"] == int(seconds * SAMPLE_RATE) // FRAME
+    assert result["xruns"] == 0 and result["overflows"] == 0
+    assert result["latency_ms_p99"] < FRAME_SECONDS * 1e3
+    decisions = [e for e in events if e["type"] == "decision"]
+    assert decisions and decisions[-1]["genre"] == "country"  # (silence comes first)
+    assert all(0 < e["t"] <= seconds for e in decisions)
+    assert any(e["type"] == "tune" and e["event"] == "start" for e in events)
+    assert len(notes) > 0  # the composed tune, received over JACK MIDI
+    assert sounding == Counter()
