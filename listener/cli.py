@@ -41,14 +41,17 @@ def _build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser(
         "demo",
-        help="stream the built-in performance through the engine: features, tempo, genre",
-        description="Synthesise a short performance and stream it through the engine as if it "
-        "came from a sound card, printing texture features, tempo and the rolling genre (with "
-        "how familiar the music is to the model) as they come. Needs no audio device and no "
-        "data.",
+        help="the whole machine on a built-in performance: listen, decide, answer (30 s)",
+        description="The composer writes a tune, a small built-in synthesiser plays it, and "
+        "the performance streams into the engine as if from a sound card: the rolling genre "
+        "decisions print as they change, and the composer answers with a continuation primed "
+        "with the opening of what it heard. Writes demo.jsonl (every event), demo.abc (the "
+        "tune heard and the answers) and demo.mid (the first answer). Needs no audio device "
+        "and no data.",
     )
-    demo.add_argument("--seconds", type=float, default=12.0, help="length (default 12)")
+    demo.add_argument("--seconds", type=float, default=30.0, help="length (default 30)")
     demo.add_argument("--fast", action="store_true", help="as fast as possible, not at live pace")
+    demo.add_argument("--folder", default=".", help="where the three files go (default: here)")
 
     feats = commands.add_parser(
         "features",
@@ -84,8 +87,11 @@ def _build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser(
         "bench",
         help="measure speed against the tools people would otherwise use",
-        description="Benchmarks, each with its anchors measured in the same run.",
+        description="Benchmarks, each with its anchors measured in the same run. With no "
+        "TARGET, all of them on the built-in 30 s performance, and the whole engine on it at "
+        "full speed with the composer running (per-frame latency, real-time factor).",
     )
+    bench.add_argument("--json", action="store_true", help="print one JSON object")
     targets = bench.add_subparsers(dest="target", metavar="TARGET")
     bf = targets.add_parser(
         "features",
@@ -124,9 +130,8 @@ def _build_parser() -> argparse.ArgumentParser:
     bl.add_argument(
         "--cpu",
         type=int,
-        default=-1,
-        help="CPU to pin the timed thread to, as the engine pins its composer "
-        "(default: the last one; -2: do not pin)",
+        default=None,
+        help="also time the step pinned to this CPU (-1: the last one)",
     )
     return parser
 
@@ -479,7 +484,50 @@ def _cmd_features(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_all(as_json: bool) -> int:
+    from listener.audio.synth import demo_signal
+    from listener.bench import (
+        bench_engine,
+        bench_features,
+        bench_genres,
+        bench_lstm,
+        format_lstm_report,
+        format_report,
+    )
+
+    samples, source = demo_signal(30.0), "the built-in 30 s performance"
+    result = {
+        "source": source,
+        "features": bench_features(samples),
+        "genres": bench_genres(samples),
+        "lstm": bench_lstm(),
+        "engine": bench_engine(samples),
+    }
+    if as_json:
+        print(json.dumps(result))
+        return 0
+    print(format_report(result["features"], source))
+    print()
+    print(
+        "genre side: "
+        + ", ".join(f"{k} {v:.2f}" for k, v in result["genres"].items() if isinstance(v, float))
+    )
+    print()
+    print(format_lstm_report(result["lstm"]))
+    print()
+    e = result["engine"]
+    print(
+        f"whole engine on {source} at full speed, composer writing a tune every 5 s: "
+        f"{e['frames']} frames in {e['seconds']:.2f} s ({e['realtime_factor']:.0f}x real time), "
+        f"{e['tunes']} tunes; per-frame latency p50 {e['latency_ms_p50']:.3f} ms, p99 "
+        f"{e['latency_ms_p99']:.3f} ms, max {e['latency_ms_max']:.3f} ms (budget 23.2 ms)"
+    )
+    return 0
+
+
 def _cmd_bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    if args.target is None:
+        return _bench_all(args.json)
     if args.target not in ("features", "genres", "lstm"):
         parser.parse_args(["bench", "--help"])
         return 2
@@ -487,8 +535,7 @@ def _cmd_bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         from listener.bench import bench_lstm, format_lstm_report
         from listener.tunes.lstm import DEFAULT_FOLK_MODEL
 
-        cpu = None if args.cpu == -2 else args.cpu
-        result = bench_lstm(args.model or DEFAULT_FOLK_MODEL, args.steps, args.passes, cpu=cpu)
+        result = bench_lstm(args.model or DEFAULT_FOLK_MODEL, args.steps, args.passes, cpu=args.cpu)
         print(json.dumps(result) if args.json else format_lstm_report(result))
         return 0
     from listener.audio import load_audio
@@ -556,7 +603,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "demo":
             from listener.demo import run_demo
 
-            run_demo(seconds=args.seconds, realtime=not args.fast)
+            run_demo(seconds=args.seconds, realtime=not args.fast, folder=args.folder)
             return 0
         parser.print_help()
         return 2

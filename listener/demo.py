@@ -1,113 +1,137 @@
-"""``listener demo``: the built-in performance streamed through the engine as if live.
+"""``listener demo``: the whole machine on a built-in performance, no sound card needed.
 
-Needs no sound card and no data: the synthesiser's signal is pushed in irregular blocks by a
-source thread (as an audio callback would push it) into the ring buffer, and the analysis loop
-reads the ring, computes the GTZAN vectors and the rolling genre decision (the shipped model),
-and prints texture features and the decision as they come.
+The composer writes a tune (a fixed seed), the small built-in synthesiser plays it (plucked
+notes, a kick on the beat), and the result streams into the engine as if live: the rolling
+genre decisions are printed as they change, and once the engine has decided, the composer
+answers with a continuation primed with the opening of the tune it heard. Everything it said
+goes to ``demo.jsonl``, the tune heard and the answers to ``demo.abc``, the first answer to
+``demo.mid``. About 30 s at live pace; ``--fast`` runs it as fast as it goes.
 """
 
 from __future__ import annotations
 
+import json
 import sys
-import time
+from pathlib import Path
 from typing import TextIO
 
-import numpy as np
-
-from listener.audio import ArraySource, RingBuffer
-from listener.audio.synth import demo_signal
-from listener.config import FRAME, SAMPLE_RATE, TEXTURE_FRAMES
-from listener.features.vector import GENRE_COLUMNS, GenreFeatures
+from listener.audio.sources import ArraySource
+from listener.audio.synth import render_notes
+from listener.engine import ComposeSettings, Engine
 from listener.genres.model import GenreModel
-from listener.genres.online import OnlineGenre
+from listener.midi.files import write_midi
+from listener.tunes.abc import Tune, clean_body
+from listener.tunes.interpret import interpret
+from listener.tunes.lstm import FolkLSTM
+
+#: The built-in performance: what the composer is asked for, and how fast it is played.
+PERFORMANCE = {"meter": "6/8", "mode": "dor", "seed": 7, "tempo": 165.0}
+#: Tokens of the heard tune's opening that prime the answer: meter, key and about two bars.
+OPENING_TOKENS = 14
 
 
-def _line(t: float, row: np.ndarray, online: OnlineGenre) -> str:
-    v = dict(zip(GENRE_COLUMNS, row, strict=True))
-    genre = f"{online.decision} {online.confidence:4.2f}" if online.decision else "-"
-    if online.decision and online.familiar < 0.5:
-        genre += f" (unfamiliar music: {online.familiar:.0%} of it like the training)"
-    return (
-        f"{t:6.2f} s  centroid {v['mean_centroid']:5.0f} Hz  rolloff {v['mean_rolloff']:5.0f} Hz"
-        f"  zcr {v['mean_zcr']:.3f}  flux {v['mean_flux']:.4f}  low energy {v['low_energy']:.2f}"
-        f"  tempo {v['P1']:5.1f}  genre {genre}"
-    )
+def _opening(tune: Tune) -> str:
+    words = tune.tokens()[:OPENING_TOKENS]
+    while len(words) > 2 and words[-1] not in ("|", "|:", ":|"):  # end on a bar line
+        words.pop()
+    return " ".join(words)
 
 
 def run_demo(
-    seconds: float = 12.0, realtime: bool = True, every: float = 1.0, out: TextIO = sys.stdout
-) -> dict[str, float | int | str | None]:
-    """Stream the built-in signal through the engine and print features and decisions live.
+    seconds: float = 30.0,
+    realtime: bool = True,
+    out: TextIO = sys.stdout,
+    folder: str | Path = ".",
+) -> dict:
+    """Perform, listen, answer; print as it goes; write demo.jsonl, demo.abc and demo.mid.
 
     Parameters
     ----------
     seconds : float
-        Length of the performance.
+        Length of the performance heard.
     realtime : bool
-        Pace the source at the signal's speed (False: as fast as possible).
-    every : float
-        Seconds of stream time between printed lines.
+        At live pace (False: as fast as it goes).
     out : TextIO
-        Where the lines go (flushed one by one).
+        Where the running commentary goes.
+    folder : path
+        Where the three files are written.
 
     Returns
     -------
     dict
-        ``frames``, ``vectors``, ``overflows``, ``dropped``, ``genre`` (the last decision), and
-        ``process_us_p50`` / ``process_us_max``: the analysis cost per frame.
+        The engine's last stats event, with ``files`` (the paths written) and ``decision``.
     """
-    ring = RingBuffer()
-    source = ArraySource(demo_signal(seconds), block_size=(64, 1024), realtime=realtime)
-    features = GenreFeatures()
-    model = GenreModel.load()
-    online = OnlineGenre(model)
-    buf = np.empty(ring.capacity, dtype=np.float32)
-    step = max(1, round(every * SAMPLE_RATE / FRAME))
-    costs: list[float] = []
-    vectors = 0
-    clips = model.provenance.get("data", {}).get("clips", "?")
+    folder = Path(folder)
+    composer = FolkLSTM()
+    heard_tokens = list(
+        composer.generate(
+            meter=PERFORMANCE["meter"], mode=PERFORMANCE["mode"], seed=PERFORMANCE["seed"]
+        )
+    )
+    heard, _ = Tune.from_sampled(heard_tokens)
+    heard = Tune(heard.meter, heard.key, clean_body(heard.body)[0])
+    signal = render_notes(interpret(heard.tokens()), PERFORMANCE["tempo"], seconds)
+    prime = _opening(heard)
     print(
-        f"listening to the built-in performance ({seconds:.0f} s, "
-        f"{'live pace' if realtime else 'as fast as possible'}): texture over the last 1 s, "
-        f"tempo over 3 s, genre over 10 s by the shipped model (trained on {clips} GTZAN clips; "
-        "a synthesiser is outside what it knows)",
+        f"performing a {PERFORMANCE['meter']} tune in C dorian (the composer's, seed "
+        f"{PERFORMANCE['seed']}) on the built-in synthesiser for {seconds:.0f} s, "
+        f"{'at live pace' if realtime else 'as fast as it goes'}; the engine listens, decides "
+        f"its genre with the shipped model (GTZAN's ten genres: folk music is not one of them) "
+        f"and answers with a tune primed with what it heard: {prime}",
         file=out,
         flush=True,
     )
-    # live pace: a late consumer loses samples, counted; as fast as possible: the source waits
-    source.start(ring.write if realtime else ring.offer)
-    while source.running or ring.available:
-        n = ring.read_into(buf)
-        if n == 0:
-            time.sleep(0.002)
-            continue
-        t0 = time.perf_counter()
-        before = features.timbral.frames_done
-        got = features.process(buf[:n])
-        online.process(got)
-        frames = features.timbral.frames_done - before
-        if frames:
-            costs.append((time.perf_counter() - t0) * 1e6 / frames)
-        for i, row in enumerate(got.vectors):
-            index = got.start + i
-            vectors += 1
-            if (index - TEXTURE_FRAMES + 1) % step == 0:
-                print(_line((index + 1) * FRAME / SAMPLE_RATE, row, online), file=out, flush=True)
-    source.join()
-    stats = {
-        "frames": features.timbral.frames_done,
-        "vectors": vectors,
-        "overflows": ring.overflows,
-        "dropped": ring.dropped,
-        "genre": online.decision,
-        "process_us_p50": float(np.percentile(costs, 50)) if costs else 0.0,
-        "process_us_max": float(np.max(costs)) if costs else 0.0,
-    }
+    events: list[dict] = []
+    last = {"genre": None}
+
+    def emit(event: dict) -> None:
+        events.append(event)
+        if event["type"] == "decision" and event["genre"] != last["genre"]:
+            last["genre"] = event["genre"]
+            top = sorted(event["posterior"].items(), key=lambda kv: -kv[1])[:3]
+            shown = ", ".join(f"{g} {p:.2f}" for g, p in top)
+            print(
+                f"{event['t']:6.2f} s  decision {event['genre']}  ({shown})", file=out, flush=True
+            )
+        elif event["type"] == "tune" and event["event"] == "start":
+            print(
+                f"{event['t']:6.2f} s  composing an answer ({event['reason']})",
+                file=out,
+                flush=True,
+            )
+        elif event["type"] == "tune" and event["event"] == "end":
+            print(
+                f"{'':9}the answer, {event['tokens']} tokens:\n{event['abc']}", file=out, flush=True
+            )
+
+    engine = Engine(
+        GenreModel.load(),
+        emit,
+        composer,
+        compose=ComposeSettings("on-change", prime=prime, mode="dor", seed=1),
+    )
+    source = ArraySource(signal, block_size=(128, 1024), realtime=realtime)
+    final = engine.run(source, live=realtime)
+    files = [folder / "demo.jsonl", folder / "demo.abc", folder / "demo.mid"]
+    files[0].write_text("".join(json.dumps(e) + "\n" for e in events))
+    answers = [t["abc"] for t in engine.tunes]
+    files[1].write_text("\n".join([heard.abc(1, "the tune the engine heard"), *answers]))
+    if engine.tunes:
+        answer = engine.tunes[0]
+        answer_tune, _ = Tune.from_sampled(answer["tokens"])
+        write_midi(interpret(answer_tune.tokens()), files[2], answer["tempo"], answer["meter"])
+    else:
+        files.pop()
+    timing = (
+        f"latency from a frame's last sample to its decision p50 {final['latency_ms_p50']:.2f} "
+        f"ms, p99 {final['latency_ms_p99']:.2f} ms (budget 23.2 ms)"
+        if realtime
+        else f"{final['realtime_factor']:.0f}x faster than real time"
+    )
     print(
-        f"done: {stats['frames']} frames, {vectors} GTZAN vectors, {stats['overflows']} ring "
-        f"overflows ({stats['dropped']} samples dropped); analysis per frame of 23.2 ms: p50 "
-        f"{stats['process_us_p50']:.0f} us, max {stats['process_us_max']:.0f} us",
+        f"done: {final['frames']} frames, {timing}, {final['overflows']} ring overflows; "
+        f"wrote {', '.join(str(f) for f in files)}",
         file=out,
         flush=True,
     )
-    return stats
+    return {**final, "files": [str(f) for f in files], "decision": last["genre"]}

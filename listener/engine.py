@@ -153,6 +153,9 @@ class Engine:
         Seconds of stream time between stats events.
     status : callable, optional
         Called with a one-line summary a few times a second (a terminal's status line).
+    ring_size : int
+        Samples the ring between the callback and the analysis holds (131072: 5.9 s at 22050
+        Hz, 2.7 s at 48 kHz). A source that waits (a file read fast) can be ahead by that much.
     """
 
     def __init__(
@@ -164,6 +167,7 @@ class Engine:
         compose: ComposeSettings | None = None,
         stats_every: float = 5.0,
         status: Callable[[str], None] | None = None,
+        ring_size: int = 1 << 17,
     ) -> None:
         self.model = model
         self.emit = emit
@@ -173,9 +177,11 @@ class Engine:
         self._interval = self.compose.interval()
         self.stats_every = stats_every
         self.status = status
+        self.ring_size = ring_size
         self.tunes: list[dict] = []  # every tune composed: tokens, abc, notes, tempo
         self._requests: queue.Queue = queue.Queue(maxsize=1)
-        self._stopping = threading.Event()
+        self._stopping = threading.Event()  # stop at once
+        self._finishing = threading.Event()  # finish what is asked, then stop
         self._emit_lock = threading.Lock()
 
     def _say(self, event: dict) -> None:
@@ -221,7 +227,7 @@ class Engine:
         dict
             The last stats event (the whole run).
         """
-        ring = RingBuffer(1 << 17)
+        ring = RingBuffer(self.ring_size)
         on_block, ends, times, count = self._arrivals(ring, live)
         features = GenreFeatures()
         online = OnlineGenre(self.model)
@@ -288,11 +294,16 @@ class Engine:
                     next_status = time.monotonic() + 0.25
                 if limit is not None and seen >= limit:
                     break
+        except BaseException:
+            self._stopping.set()  # Ctrl-C or an error: everything stops now
+            raise
         finally:
             source.stop()  # the audio first; PortAudio is terminated by a live source
-            self._stopping.set()
+            # at the end of the audio, the tune being composed (and any asked for) is
+            # finished; its playback is cut short with every note released
+            self._finishing.set()
             if composer is not None:
-                composer.join(10.0)
+                composer.join(30.0)
         final = self._stats(seen / SAMPLE_RATE, features, ring, source, latency, 0)
         final["whole_run"] = True
         final["realtime_factor"] = round(
@@ -336,6 +347,8 @@ class Engine:
             try:
                 t, reason, vector = self._requests.get(timeout=0.05)
             except queue.Empty:
+                if self._finishing.is_set():
+                    return
                 continue
             try:
                 self._compose_one(t, reason, vector, seed)
@@ -417,6 +430,6 @@ class Engine:
         )
         if scheduler is not None:
             while not scheduler.wait(0.1):
-                if self._stopping.is_set():
+                if self._stopping.is_set() or self._finishing.is_set():
                     scheduler.stop()
                     break

@@ -7,6 +7,7 @@ import json
 import sys
 from typing import TextIO
 
+from listener.config import FRAME
 from listener.errors import ConfigError
 
 
@@ -124,7 +125,11 @@ def listen(args: argparse.Namespace) -> int:
         else:
             live = True
             source = SoundDeviceSource(args.device, jack=args.jack)
-        engine = Engine(model, _writer(stream), composer, sink, compose, args.stats_every, status)
+        # read fast, a file waits on a ring of two frames: latency is the engine's, no queue
+        ring = 2 * FRAME if args.fast else 1 << 17
+        engine = Engine(
+            model, _writer(stream), composer, sink, compose, args.stats_every, status, ring
+        )
         try:
             final = engine.run(source, args.duration, live=live)
         except KeyboardInterrupt:

@@ -100,10 +100,21 @@ def test_bench_features_json(wav):
     assert result["stream_us_p50"] <= result["stream_us_p99"] <= result["stream_us_max"]
 
 
-def test_demo_runs_fast(capsys):
-    assert main(["demo", "--seconds", "3", "--fast"]) == 0
+def test_demo_performs_listens_and_answers(capsys, tmp_path):
+    import mido
+
+    assert main(["demo", "--seconds", "12", "--fast", "--folder", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "centroid" in out and "0 ring overflows" in out
+    assert "decision" in out and "composing an answer" in out and "0 ring overflows" in out
+    events = [json.loads(line) for line in (tmp_path / "demo.jsonl").read_text().splitlines()]
+    kinds = {e["type"] for e in events}
+    assert kinds == {"decision", "tune", "stats"} and events[-1]["whole_run"]
+    abc = (tmp_path / "demo.abc").read_text()
+    assert abc.count("X:") >= 2  # the tune heard and at least one answer
+    heard, answer = abc.split("X:")[1:3]
+    opening = heard.splitlines()[5][:6]
+    assert answer.splitlines()[5].startswith(opening)  # the answer starts as the tune heard
+    assert mido.MidiFile(tmp_path / "demo.mid").length > 5
 
 
 def test_bench_genres_json(wav):

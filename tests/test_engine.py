@@ -61,7 +61,9 @@ def test_a_file_as_fast_as_it_goes(model, composer, clip):
     final = engine.run(source, live=False)
     frames = clip.size // FRAME
     assert final["whole_run"] and final["frames"] == frames
-    assert final["overflows"] == 0 and final["t"] == pytest.approx(clip.size / SAMPLE_RATE, abs=1e-4)
+    assert final["overflows"] == 0 and final["t"] == pytest.approx(
+        clip.size / SAMPLE_RATE, abs=1e-4
+    )
     decisions = [e for e in events if e["type"] == "decision"]
     assert decisions and all(0 < e["t"] <= final["t"] for e in decisions)
     assert [e["t"] for e in decisions] == sorted(e["t"] for e in decisions)
@@ -180,3 +182,35 @@ def test_live_through_jack_and_portaudio(rate, model, composer, clip, tmp_path):
     assert any(e["type"] == "tune" and e["event"] == "start" for e in events)
     assert len(notes) > 0  # the composed tune, received over JACK MIDI
     assert sounding == Counter()
+
+
+def test_listen_command_writes_json_lines(clip, tmp_path):
+    import json
+
+    import soundfile as sf
+
+    from listener.cli import main
+
+    wav = tmp_path / "clip.wav"
+    sf.write(wav, clip[: 8 * SAMPLE_RATE], SAMPLE_RATE)
+    out = tmp_path / "out.jsonl"
+    args = ["listen", "--file", str(wav), "--fast", "--compose", "every:3", "--seed", "5"]
+    assert main([*args, "--jsonl", str(out), "--stats-every", "2"]) == 0
+    events = [json.loads(line) for line in out.read_text().splitlines()]
+    assert {e["type"] for e in events} == {"decision", "tune", "stats"}
+    stats = [e for e in events if e["type"] == "stats"]
+    assert [round(e["t"]) for e in stats[:3]] == [2, 4, 6] and stats[-1]["whole_run"]
+    for key in ("frames", "overflows", "xruns", "latency_ms_p50", "latency_ms_p99"):
+        assert key in stats[-1]
+    assert all("t" in e for e in events)
+    assert main(["listen", "--compose", "sometimes", "--file", str(wav)]) == 1
+
+
+def test_bench_engine_figures():
+    from listener.audio.synth import demo_signal
+    from listener.bench import bench_engine
+
+    result = bench_engine(demo_signal(6.0), compose_every=2.0)
+    assert result["frames"] == 6 * SAMPLE_RATE // FRAME and result["tunes"] >= 1
+    assert 0 < result["latency_ms_p50"] <= result["latency_ms_p99"] <= result["latency_ms_max"]
+    assert result["realtime_factor"] > 1

@@ -89,3 +89,42 @@ def demo_signal(seconds: float = 8.0, seed: int = 0, rate: int = SAMPLE_RATE):
         out[start:] += 0.02 * rng.standard_normal(n - start)
     out += 1e-4 * rng.standard_normal(n)  # a room's noise floor (-80 dB), as a microphone hears
     return np.clip(out, -1.0, 1.0).astype(np.float32)
+
+
+def render_notes(
+    notes, tempo: float, seconds: float | None = None, rate: int = SAMPLE_RATE, seed: int = 0
+) -> npt.NDArray[np.float32]:
+    """Play notes (onsets and durations in beats) on the plucked voice, with a kick on the beat.
+
+    Parameters
+    ----------
+    notes : iterable of NoteEvent
+        From :func:`listener.tunes.interpret.interpret`.
+    tempo : float
+        Quarter notes per minute.
+    seconds : float, optional
+        Length; the notes' own length (and a second of ring) without it.
+    rate : int
+        Sample rate in Hz.
+    seed : int
+        Seed of the noise floor.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 mono within [-1, 1].
+    """
+    beat = 60.0 / tempo
+    notes = list(notes)
+    end = max((float(n.end) for n in notes), default=0.0) * beat + 1.0
+    n = int(round((seconds if seconds is not None else end) * rate))
+    out = np.zeros(n)
+    for note in notes:
+        length = min(float(note.duration) * beat + 0.3, 2.0)
+        _add(out, int(float(note.onset) * beat * rate), pluck(midi_to_hz(note.pitch), length, rate))
+    kick_t = np.arange(int(0.12 * rate)) / rate
+    kick = 0.4 * np.sin(2 * np.pi * 55 * kick_t) * np.exp(-kick_t * 30)
+    for b in np.arange(0.0, n / rate, beat):
+        _add(out, int(b * rate), kick)
+    out += 1e-4 * np.random.default_rng(seed).standard_normal(n)
+    return np.clip(out, -1.0, 1.0).astype(np.float32)
