@@ -42,7 +42,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from listener.audio.resample import StreamResampler
+from listener.audio.resampler import StreamResampler
 from listener.audio.ring import RingBuffer
 from listener.config import FRAME, SAMPLE_RATE
 from listener.errors import ConfigError

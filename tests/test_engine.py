@@ -11,7 +11,7 @@ import pytest
 from conftest import need_module, need_program
 
 from listener.audio.io import load_audio
-from listener.audio.resample import StreamResampler
+from listener.audio.resampler import StreamResampler
 from listener.audio.sources import ArraySource
 from listener.config import FRAME, SAMPLE_RATE
 from listener.engine import FRAME_SECONDS, ComposeSettings, Engine

@@ -210,7 +210,7 @@ class SoundDeviceSource:
     The callback copies the block into the consumer's callback (a ring's ``write``) and counts
     PortAudio's status flags (input overflow and underflow: xruns); nothing else happens there.
     A device that refuses 22050 Hz is opened at its own rate: :attr:`rate` says which, and the
-    consumer resamples (:class:`listener.audio.resample.StreamResampler`) outside the callback.
+    consumer resamples (:class:`listener.audio.resampler.StreamResampler`) outside the callback.
 
     Parameters
     ----------
