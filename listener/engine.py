@@ -112,26 +112,46 @@ def follow(vector: np.ndarray) -> tuple[str, str, float]:
 
 
 class _Latency:
-    # Per-frame latencies in ms: all of them (for the whole run) and since the last report.
+    # Per-frame latencies, kept as histograms (10 us bins up to 1 s) so that memory does not
+    # grow with the length of the run: one for the whole run, one since the last report.
+    BIN_MS = 0.01
+    BINS = 100_000
+
     def __init__(self) -> None:
-        self.all: list[float] = []
-        self.mark = 0
+        self.whole = np.zeros(self.BINS, dtype=np.int64)
+        self.recent = np.zeros(self.BINS, dtype=np.int64)
+        self.max_whole = self.max_recent = 0.0
         self.overruns = 0
 
     def add(self, ms: float) -> None:
-        self.all.append(ms)
+        b = min(int(ms / self.BIN_MS), self.BINS - 1)
+        self.whole[b] += 1
+        self.recent[b] += 1
+        self.max_whole = max(self.max_whole, ms)
+        self.max_recent = max(self.max_recent, ms)
         if ms > FRAME_SECONDS * 1e3:
             self.overruns += 1
 
-    def figures(self, since: int = 0) -> dict[str, float]:
-        values = np.asarray(self.all[since:])
-        if values.size == 0:
+    def figures(self, recent: bool = False) -> dict[str, float]:
+        counts = self.recent if recent else self.whole
+        total = int(counts.sum())
+        if total == 0:
             return {"latency_ms_p50": 0.0, "latency_ms_p99": 0.0, "latency_ms_max": 0.0}
+        cumulative = np.cumsum(counts)
+
+        def percentile(q: float) -> float:  # upper edge of the bin holding it
+            return (int(np.searchsorted(cumulative, q / 100 * total)) + 1) * self.BIN_MS
+
+        top = self.max_recent if recent else self.max_whole
         return {
-            "latency_ms_p50": round(float(np.percentile(values, 50)), 4),
-            "latency_ms_p99": round(float(np.percentile(values, 99)), 4),
-            "latency_ms_max": round(float(values.max()), 4),
+            "latency_ms_p50": round(min(percentile(50), top), 3),
+            "latency_ms_p99": round(min(percentile(99), top), 3),
+            "latency_ms_max": round(top, 3),
         }
+
+    def restart_recent(self) -> None:
+        self.recent[:] = 0
+        self.max_recent = 0.0
 
 
 class Engine:
@@ -286,8 +306,8 @@ class Engine:
                     self._request(round(t, 4), f"every {self._interval:g} s", last_vector)
                     next_tune += self._interval
                 if t >= next_stats:
-                    self._say(self._stats(t, features, ring, source, latency, latency.mark))
-                    latency.mark = len(latency.all)
+                    self._say(self._stats(t, features, ring, source, latency, recent=True))
+                    latency.restart_recent()
                     next_stats += self.stats_every
                 if self.status is not None and time.monotonic() >= next_status:
                     self.status(self._status_line(t, online, latency, source))
@@ -304,7 +324,7 @@ class Engine:
             self._finishing.set()
             if composer is not None:
                 composer.join(30.0)
-        final = self._stats(seen / SAMPLE_RATE, features, ring, source, latency, 0)
+        final = self._stats(seen / SAMPLE_RATE, features, ring, source, latency)
         final["whole_run"] = True
         final["realtime_factor"] = round(
             (seen / SAMPLE_RATE) / max(time.monotonic() - started, 1e-9), 3
@@ -312,7 +332,7 @@ class Engine:
         self._say(final)
         return final
 
-    def _stats(self, t, features, ring, source, latency: _Latency, since: int) -> dict:
+    def _stats(self, t, features, ring, source, latency: _Latency, recent: bool = False) -> dict:
         return {
             "type": "stats",
             "t": round(t, 4),
@@ -320,14 +340,14 @@ class Engine:
             "overflows": ring.overflows,
             "dropped": ring.dropped,
             "xruns": int(getattr(source, "xruns", 0)),
-            **latency.figures(since),
+            **latency.figures(recent),
             "overruns": latency.overruns,
         }
 
     def _status_line(self, t: float, online: OnlineGenre, latency: _Latency, source) -> str:
         top = sorted(online.posterior.items(), key=lambda kv: -kv[1])[:3]
         bars = "  ".join(f"{g} {'#' * round(p * 10):<10} {p:4.2f}" for g, p in top)
-        recent = latency.figures(max(0, len(latency.all) - 200))
+        recent = latency.figures(recent=True)
         return (
             f"{t:7.1f} s  {bars}  latency p99 {recent['latency_ms_p99']:.2f} ms  "
             f"xruns {int(getattr(source, 'xruns', 0))}"

@@ -1,0 +1,167 @@
+"""Measure the engine against issue 6's targets: a long live run through JACK, and an hour fast.
+
+    python scripts/measure_engine.py jack --seconds 300     # live through JACK and PortAudio
+    python scripts/measure_engine.py soak --seconds 3600    # an hour of audio at full speed
+
+``jack`` starts a dummy JACK server (22050 Hz, periods of 512), plays the gtzan-mini clips one
+after another into PortAudio's input from a JACK client, runs the engine on the real sounddevice
+path with the composer writing a tune every 10 s and playing it over JACK MIDI, and prints the
+whole run's stats. ``soak`` streams a clip looped for the given time through the engine as fast
+as it goes (a ring of two frames) with the composer on, and prints the resident memory after the
+first minute and at the end, NaN checks, and the drift between the stream time and the samples
+fed. Both need the dev extra (JACK-Client) and jackd2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from listener.audio.io import load_audio  # noqa: E402
+from listener.config import FRAME, SAMPLE_RATE  # noqa: E402
+from listener.engine import ComposeSettings, Engine  # noqa: E402
+from listener.genres.model import GenreModel  # noqa: E402
+from listener.tunes.lstm import FolkLSTM  # noqa: E402
+
+GTZAN = ROOT.parent / "shared" / "data" / "gtzan-mini" / "genres"
+
+
+def rss_mb() -> float:
+    """Resident memory of this process now, in MB (from /proc)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def measure_jack(seconds: float) -> dict:
+    from jack_server import dummy_jack
+    from test_engine import _JackPlayer
+    from test_midi import Receiver
+
+    from listener.audio.sources import SoundDeviceSource
+    from listener.midi import MidiSink
+
+    clips = sorted(GTZAN.glob("*/*.wav"))
+    audio = np.concatenate([load_audio(c) for c in clips[:: max(1, len(clips) // 12)]])
+    audio = np.tile(audio, int(np.ceil((seconds + 5) * SAMPLE_RATE / audio.size)))
+    with dummy_jack(rate=SAMPLE_RATE, period=FRAME) as server:
+        receiver = Receiver()
+        player = _JackPlayer(server, audio)
+        sink = MidiSink.open("harness:sink", api="jack")
+        events: list[dict] = []
+        engine = Engine(
+            GenreModel.load(), events.append, FolkLSTM(), sink, ComposeSettings("every:10", seed=1)
+        )
+        source = SoundDeviceSource(jack=True)
+        result: dict = {}
+        thread = threading.Thread(target=lambda: result.update(engine.run(source, seconds)))
+        thread.start()
+        player.feed()
+        thread.join()
+        time.sleep(0.3)
+        sink.close()
+        player.close()
+        notes = len(receiver.notes_on())
+        stuck = sum(receiver.sounding().values())
+        receiver.close()
+    result["midi_notes_received"] = notes
+    result["notes_sounding_after"] = stuck
+    result["tunes"] = sum(1 for e in events if e["type"] == "tune" and e["event"] == "end")
+    result["decisions"] = sum(1 for e in events if e["type"] == "decision")
+    return result
+
+
+class LoopSource:
+    """A clip pushed again and again, as fast as the consumer takes it, up to ``seconds``."""
+
+    def __init__(self, clip: np.ndarray, seconds: float) -> None:
+        self.clip = clip.astype(np.float32)
+        self.total = int(seconds * SAMPLE_RATE)
+        self.fed = 0
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    def start(self, callback) -> None:
+        def run() -> None:
+            pos = 0
+            while self.fed < self.total and not self._stop.is_set():
+                n = min(FRAME, self.total - self.fed, self.clip.size - pos)
+                block = self.clip[pos : pos + n]
+                taken = callback(block)
+                self.fed += taken
+                pos = (pos + taken) % self.clip.size
+                if taken < n:
+                    time.sleep(0.0002)
+
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+
+def measure_soak(seconds: float) -> dict:
+    clip = load_audio(GTZAN / "country" / "country.00000.wav")
+    events: list[dict] = []
+    memory: dict[str, float] = {}
+
+    def emit(event: dict) -> None:
+        events.append(event) if event["type"] != "decision" else None
+        bad = [k for k, v in event.items() if isinstance(v, float) and not np.isfinite(v)]
+        if bad or any(not np.isfinite(v) for v in event.get("posterior", {}).values()):
+            memory["nan_events"] = memory.get("nan_events", 0) + 1
+        if event["type"] == "stats" and "after_first_minute" not in memory and event["t"] >= 60:
+            memory["after_first_minute"] = rss_mb()
+
+    engine = Engine(
+        GenreModel.load(),
+        emit,
+        FolkLSTM(),
+        compose=ComposeSettings("every:60", seed=1),
+        stats_every=30.0,
+        ring_size=2 * FRAME,
+    )
+    source = LoopSource(clip, seconds)
+    t0 = time.monotonic()
+    final = engine.run(source, live=False)
+    return {
+        **final,
+        "wall_seconds": time.monotonic() - t0,
+        "samples_fed": source.fed,
+        "drift_samples": source.fed - round(final["t"] * SAMPLE_RATE),
+        "frames_expected": source.fed // FRAME,
+        "rss_mb_after_first_minute": memory.get("after_first_minute"),
+        "rss_mb_end": rss_mb(),
+        "events_with_nan": memory.get("nan_events", 0),
+        "tunes": sum(1 for e in events if e["type"] == "tune" and e["event"] == "end"),
+    }
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("what", choices=["jack", "soak"])
+    p.add_argument("--seconds", type=float, default=300.0)
+    args = p.parse_args()
+    result = measure_jack(args.seconds) if args.what == "jack" else measure_soak(args.seconds)
+    print(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
