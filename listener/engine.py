@@ -266,6 +266,10 @@ class Engine:
         last_vector = None
         decision = None
         started = time.monotonic()
+        # The audio callback is Python and needs the interpreter's lock: hand it over every
+        # millisecond (not every 5, the default) so a busy thread cannot hold up the callback.
+        switch = sys.getswitchinterval()
+        sys.setswitchinterval(min(switch, 0.001))
         source.start(on_block)
         rate = int(getattr(source, "rate", SAMPLE_RATE))  # a device knows it once open
         resampler = StreamResampler(rate) if rate != SAMPLE_RATE else None
@@ -319,6 +323,7 @@ class Engine:
             raise
         finally:
             source.stop()  # the audio first; PortAudio is terminated by a live source
+            sys.setswitchinterval(switch)
             # at the end of the audio, the tune being composed (and any asked for) is
             # finished; its playback is cut short with every note released
             self._finishing.set()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 import time
 import uuid
 from contextlib import contextmanager
@@ -22,10 +23,11 @@ def dummy_jack(rate: int = 48000, period: int = 128):
     saved = {k: os.environ.get(k) for k in ("JACK_DEFAULT_SERVER", "JACK_NO_AUDIO_RESERVATION")}
     os.environ["JACK_DEFAULT_SERVER"] = name
     os.environ["JACK_NO_AUDIO_RESERVATION"] = "1"
+    log = tempfile.TemporaryFile("w+")  # a pipe nobody reads would block jackd when full
     server = subprocess.Popen(
         ["jackd", "-n", name, "--no-realtime", "-d", "dummy", "-r", str(rate), "-p", str(period)],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
         text=True,
     )
     try:
@@ -36,7 +38,8 @@ def dummy_jack(rate: int = 48000, period: int = 128):
                 break
             except jack.JackError:
                 if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"jackd did not start: {server.stderr.read()}") from None
+                    log.seek(0)
+                    raise RuntimeError(f"jackd did not start: {log.read()}") from None
                 time.sleep(0.05)
         yield name
     finally:
@@ -45,6 +48,7 @@ def dummy_jack(rate: int = 48000, period: int = 128):
             server.wait(5)
         except subprocess.TimeoutExpired:
             server.kill()
+        log.close()
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
