@@ -77,7 +77,11 @@ def listen(args: argparse.Namespace) -> int:
     from listener.genres.model import GenreModel
 
     if args.list_devices:
-        for d in input_devices(args.jack):
+        found = input_devices(args.jack)
+        if not found:
+            hint = " (is a JACK server running?)" if args.jack else ""
+            print(f"no audio inputs{hint}")
+        for d in found:
             print(
                 f"{d['index']:3d}  {d['name']}  ({d['hostapi']}, {d['channels']} channels, "
                 f"{d['rate']:g} Hz)"
