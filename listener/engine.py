@@ -33,6 +33,7 @@ otherwise; the tempo is the strongest beat (P1), held between 80 and 200 quarter
 from __future__ import annotations
 
 import math
+import os
 import queue
 import sys
 import threading
@@ -367,6 +368,12 @@ class Engine:
             pass
 
     def _compose_loop(self) -> None:
+        # Composing can wait, the analysis cannot: this thread yields the CPU to it (Linux sets
+        # a nice value per thread). Its tokens are still far ahead of the notes they become.
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        except (AttributeError, OSError):
+            pass
         seed = self.compose.seed
         while not self._stopping.is_set():
             try:
