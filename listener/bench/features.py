@@ -17,7 +17,7 @@ from listener.config import FRAME, N_MELS, N_MFCC, POWER_FLOOR, ROLLOFF, SAMPLE_
 from listener.features import FeatureExtractor, extract
 from listener.features.filters import bin_frequencies, dct_matrix, hann, mel_filterbank
 
-from .timing import best_seconds
+from .timing import best_seconds, table
 
 
 def _stream_timings(x: npt.NDArray[np.float32], passes: int) -> tuple[float, npt.NDArray]:
@@ -157,7 +157,6 @@ def format_report(result: dict, source: str) -> str:
         f"feature engine on {source}: {result['frames']} frames of {FRAME} samples, "
         f"{result['passes']} streaming passes (percentiles of the median pass; offline figures "
         "the best of 7 runs, ours and librosa's alike)",
-        f"{'measure':<34}{'value':>12}  target",
     ]
     rows = [
         ("stream p50, us per frame", "stream_us_p50", "<= 6"),
@@ -170,10 +169,7 @@ def format_report(result: dict, source: str) -> str:
         ("anchor: librosa shared STFT, us", "librosa_us_per_frame", ""),
         ("offline speedup vs librosa", "speedup_vs_librosa", ">= 4x"),
     ]
-    for label, key, target in rows:
-        value = result[key]
-        shown = "n/a" if value is None else f"{value:.2f}"
-        lines.append(f"{label:<34}{shown:>12}  {target}")
+    lines += table(result, rows, width=34)
     p99 = result["stream_us_p99"]
     lines.append(
         f"per-frame budget {budget_us:.0f} us: p99 uses {100 * p99 / budget_us:.3f}% of it"

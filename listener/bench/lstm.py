@@ -20,6 +20,8 @@ import numpy as np
 from listener.tunes.lstm import DEFAULT_FOLK_MODEL, FolkLSTM
 from listener.tunes.vocab import INDEX, START, VOCAB
 
+from .timing import table
+
 #: Tokens in the "whole tune" measurement (a folk-rnn tune averages about 170).
 TUNE_TOKENS = 250
 
@@ -210,7 +212,6 @@ def format_lstm_report(result: dict) -> str:
         f"composer step on {result['model']} ({result['layers']} x {result['hidden']}): "
         f"{result['steps']} steps x {result['passes']} passes, one thread (percentiles "
         "of the median pass; anchors measured in the same run)",
-        f"{'measure':<40}{'value':>10}  target",
     ]
     rows = [
         ("step p50, ms", "step_ms_p50", "<= 0.25"),
@@ -223,8 +224,4 @@ def format_lstm_report(result: dict) -> str:
         ("anchor: PyTorch eager step p50 ms", "torch_step_ms_p50", ""),
         ("speedup vs PyTorch eager", "speedup_vs_torch", ">= 10x"),
     ]
-    for label, key, target in rows:
-        value = result[key]
-        shown = "n/a" if value is None else f"{value:.3f}"
-        lines.append(f"{label:<40}{shown:>10}  {target}")
-    return "\n".join(lines)
+    return "\n".join(lines + table(result, rows, width=40, digits=3))
