@@ -330,7 +330,7 @@ def _generation_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
-    from listener.tunes.abc import Tune, clean_body
+    from listener.tunes.abc import Tune
     from listener.tunes.lstm import DEFAULT_FOLK_MODEL, FolkLSTM
 
     model = FolkLSTM(args.model or DEFAULT_FOLK_MODEL)
@@ -344,9 +344,9 @@ def _cmd_generate(args: argparse.Namespace) -> int:
                 )
             )
             tune, ended = Tune.from_sampled(tokens)
-            body, dropped = clean_body(tune.body)
+            tune, dropped = tune.cleaned()
             title = f"listener seed {seed}" + ("" if ended else " (stopped at the token cap)")
-            abc = Tune(tune.meter, tune.key, body).abc(i + 1, title)
+            abc = tune.abc(i + 1, title)
             if dropped:
                 abc += f"% {dropped} malformed tokens left out\n"
             out.write(abc + "\n")
@@ -359,9 +359,9 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from listener.tunes.abc import AbcError, Tune, split_tunes, tune_from_abc
+    from listener.tunes.abc import Tune
     from listener.tunes.check import check_tunes
-    from listener.tunes.corpus import read_data_v2
+    from listener.tunes.corpus import read_tunes
 
     if (args.file is None) == (args.generate is None):
         raise ConfigError("give a FILE to check or --generate N, one of the two")
@@ -379,20 +379,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
             ended.append(done)
         source = f"{args.generate} tunes generated (seeds 1..{args.generate})"
     else:
-        if not args.file.exists():
-            raise ConfigError(f"{args.file}: no such file")
-        text = args.file.read_text(errors="replace")
-        if "X:" in text:
-            for headers, body in split_tunes(text):
-                try:
-                    tunes.append(tune_from_abc(headers, body))
-                except AbcError as exc:
-                    print(f"skipped tune X:{headers.get('X')}: {exc}", file=sys.stderr)
-                    continue
-                ended.append("token cap" not in headers.get("T", ""))
-        else:
-            tunes = read_data_v2(args.file)
-            ended = [True] * len(tunes)
+        read = read_tunes(args.file)
+        tunes, ended = [t for t, _ in read], [done for _, done in read]
         source = str(args.file)
     result = check_tunes(tunes, ended)
     if args.json:

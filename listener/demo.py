@@ -20,7 +20,7 @@ from listener.audio.synth import render_notes
 from listener.engine import ComposeSettings, Engine
 from listener.genres.model import GenreModel
 from listener.midi.files import write_midi
-from listener.tunes.abc import Tune, clean_body
+from listener.tunes.abc import Tune
 from listener.tunes.interpret import interpret
 from listener.tunes.lstm import FolkLSTM
 
@@ -68,8 +68,7 @@ def run_demo(
             meter=PERFORMANCE["meter"], mode=PERFORMANCE["mode"], seed=PERFORMANCE["seed"]
         )
     )
-    heard, _ = Tune.from_sampled(heard_tokens)
-    heard = Tune(heard.meter, heard.key, clean_body(heard.body)[0])
+    heard = Tune.from_sampled(heard_tokens)[0].cleaned()[0]
     signal = render_notes(interpret(heard.tokens()), PERFORMANCE["tempo"], seconds)
     prime = _opening(heard)
     print(

@@ -49,6 +49,7 @@ from listener.config import FRAME, SAMPLE_RATE
 from listener.errors import ConfigError
 from listener.features.vector import GENRE_COLUMNS, GenreFeatures
 from listener.genres.online import OnlineGenre
+from listener.tunes.vocab import END
 
 #: Seconds of audio in one frame: the per-frame latency budget.
 FRAME_SECONDS = FRAME / SAMPLE_RATE
@@ -392,7 +393,7 @@ class Engine:
     def _compose_one(self, t: float, reason: str, vector, seed: int | None) -> None:
         from listener.midi.player import play_tokens
         from listener.midi.scheduler import MidiScheduler, default_tempo
-        from listener.tunes.abc import Tune, clean_body
+        from listener.tunes.abc import _BARS, Tune
         from listener.tunes.interpret import TuneInterpreter
 
         settings = self.compose
@@ -433,7 +434,7 @@ class Engine:
                     return
                 tokens.append(token)
                 yield token
-                if token in ("|", "|:", ":|", "|1", "|2", "</s>"):  # a bar at a time
+                if token in _BARS or token == END:  # a bar at a time
                     self._say(
                         {"type": "tune", "t": t, "event": "tokens", "tokens": tokens[bar_start:]}
                     )
@@ -446,8 +447,7 @@ class Engine:
                 interpreter.process(token)
             interpreter.flush()
         tune, ended = Tune.from_sampled(tokens)
-        body, _ = clean_body(tune.body)
-        abc = Tune(tune.meter, tune.key, body).abc(len(self.tunes) + 1, f"listener, {reason}")
+        abc = tune.cleaned()[0].abc(len(self.tunes) + 1, f"listener, {reason}")
         self.tunes.append({"tokens": tokens, "abc": abc, "tempo": tempo, "meter": tune.meter})
         self._say(
             {

@@ -273,9 +273,8 @@ class SoundDeviceSource:
                 f"{self.name} refuses {SAMPLE_RATE} Hz: opened at {self.rate} Hz and resampled "
                 f"to {SAMPLE_RATE} Hz at the edge"
             )
-        flags = sd.CallbackFlags
 
-        def on_block(indata, frames, time_info, status: flags) -> None:
+        def on_block(indata, frames, time_info, status) -> None:
             if status.input_overflow or status.input_underflow:
                 self.xruns += 1
             callback(indata[:, 0])

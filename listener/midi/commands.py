@@ -18,30 +18,6 @@ from listener.tunes.abc import Tune
 GAP_BEATS = 2
 
 
-def read_tunes(path: Path) -> list[tuple[Tune, bool]]:
-    """Tunes of an ABC file (in their written keys) or a data_v2 file, each with "it ended".
-
-    ABC tunes that folk-rnn's tokens cannot express are skipped with a line on stderr.
-    """
-    from listener.tunes.abc import AbcError, split_tunes, tune_from_abc
-    from listener.tunes.corpus import read_data_v2
-
-    if not path.exists():
-        raise ConfigError(f"{path}: no such file")
-    text = path.read_text(errors="replace")
-    if "X:" not in text:
-        return [(t, True) for t in read_data_v2(path)]
-    tunes = []
-    for headers, body in split_tunes(text):
-        try:
-            tune = tune_from_abc(headers, body)
-        except AbcError as exc:
-            print(f"skipped tune X:{headers.get('X')}: {exc}", file=sys.stderr)
-            continue
-        tunes.append((tune, "token cap" not in headers.get("T", "")))
-    return tunes
-
-
 def _shifted(notes, beats: Fraction, semitones: int):
     from listener.tunes.interpret import NoteEvent
 
@@ -61,6 +37,7 @@ def play(args: argparse.Namespace) -> int:
     """Run ``listener tunes play``; returns the exit status (130 after Ctrl-C)."""
     from listener.midi import MidiScheduler, MidiSink, default_tempo
     from listener.midi.player import play_tokens
+    from listener.tunes.corpus import read_tunes
     from listener.tunes.interpret import TuneInterpreter, interpret
 
     if (args.file is None) == (not args.generate):
@@ -106,8 +83,8 @@ def play(args: argparse.Namespace) -> int:
                     notes += player.process(token)
                 notes += player.flush()
             tune, _ = Tune.from_sampled(sampled)
-            tunes = [tune]
-            if scheduler is not None:
+            tunes = [tune.cleaned()[0]]
+            if scheduler is not None and args.output:  # the notes played, for the file
                 notes = interpret(tune.tokens())
             if player.warnings:
                 print(f"interpreter: {dict(player.warnings)}", file=sys.stderr)

@@ -220,6 +220,11 @@ class Tune:
         key = body.pop(0) if body and body[0].startswith("K:") else "K:Cmaj"
         return cls(meter, key, body), ended
 
+    def cleaned(self) -> tuple[Tune, int]:
+        """Return the tune without what ABC cannot hold (:func:`clean_body`), and the count."""
+        body, dropped = clean_body(self.body)
+        return Tune(self.meter, self.key, body, self.offset), dropped
+
     def tokens(self) -> list[str]:
         """Meter, key and body: what the model reads after ``<s>``."""
         return [self.meter, self.key, *self.body]

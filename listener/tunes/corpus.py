@@ -10,10 +10,11 @@ files always give the same corpus, in the same order.
 from __future__ import annotations
 
 import importlib.util
+import sys
 from collections import Counter
 from pathlib import Path
 
-from listener.errors import DataError
+from listener.errors import ConfigError, DataError
 from listener.tunes.abc import AbcError, Tune, split_tunes, tune_from_abc
 
 #: The music21 collections the corpus is made of (essenFolksong is left out: non-commercial).
@@ -83,4 +84,26 @@ def read_data_v2(path: str | Path) -> list[Tune]:
         lines = [line.strip() for line in block.strip().splitlines()]
         if len(lines) >= 3:
             tunes.append(Tune(lines[0], lines[1], lines[2].split()))
+    return tunes
+
+
+def read_tunes(path: str | Path) -> list[tuple[Tune, bool]]:
+    """Tunes of an ABC file (in their written keys) or a data_v2 file, each with "it ended".
+
+    ABC tunes that folk-rnn's tokens cannot express are skipped with a line on stderr.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{path}: no such file")
+    text = path.read_text(errors="replace")
+    if "X:" not in text:
+        return [(t, True) for t in read_data_v2(path)]
+    tunes = []
+    for headers, body in split_tunes(text):
+        try:
+            tune = tune_from_abc(headers, body)
+        except AbcError as exc:
+            print(f"skipped tune X:{headers.get('X')}: {exc}", file=sys.stderr)
+            continue
+        tunes.append((tune, "token cap" not in headers.get("T", "")))
     return tunes
