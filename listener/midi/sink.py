@@ -45,7 +45,7 @@ class MidiSink:
     channel : int
         MIDI channel, 0..15.
     program : int, optional
-        General MIDI program (0..127) sent once at the start.
+        General MIDI program (0..127), sent once, before the first note.
 
     Notes
     -----
@@ -61,10 +61,11 @@ class MidiSink:
         self.port = port
         self.channel = channel
         self._sounding: Counter[int] = Counter()
-        if program is not None:
-            if not 0 <= program <= 127:
-                raise DeviceError(f"MIDI program {program} is not in 0..127")
-            self._send("program_change", program=program)
+        if program is not None and not 0 <= program <= 127:
+            raise DeviceError(f"MIDI program {program} is not in 0..127")
+        # sent with the first note, not now: a JACK connection made at open is not yet in
+        # the graph, and what is sent before it is lost
+        self._program = program
 
     @classmethod
     def open(
@@ -123,6 +124,9 @@ class MidiSink:
 
     def note_on(self, pitch: int, velocity: int = 80) -> None:
         """Strike ``pitch`` (struck again if it sounds already)."""
+        if self._program is not None:
+            self._send("program_change", program=self._program)
+            self._program = None
         if self._sounding[pitch]:
             self._send("note_off", note=pitch, velocity=0)
         self._sounding[pitch] += 1
