@@ -13,6 +13,7 @@ import numpy as np
 from listener import __version__
 from listener.config import FRAME, SAMPLE_RATE, TEXTURE_FRAMES
 from listener.errors import ConfigError, ListenerError
+from listener.listen import gate_level
 
 _EPILOG_FEATURES = f"""\
 rows: one per frame of {FRAME} samples ({1000 * FRAME / SAMPLE_RATE:.1f} ms at {SAMPLE_RATE} Hz);
@@ -140,14 +141,17 @@ _EPILOG_GENRES = """\
 collections: a folder with one subfolder of audio files per label (GTZAN's layout; a genres/
   level is looked through). Features (the 30-dim GTZAN vector at each 1 s texture window) are
   extracted once, in parallel, and cached by file content (~/.cache/listener or $LISTENER_CACHE).
-classifiers: gaussian (default; one full-covariance Gaussian per class, pooled and shrunk),
-  gmm:K or gmm:K:diag (K Gaussians per class), knn:K (K nearest windows).
+classifiers: gaussian (default; one full-covariance Gaussian per class, its covariance drawn
+  75% toward the one pooled over classes), gaussian:POOLING:SHRINKAGE to set both, gmm:K or
+  gmm:K:diag (K Gaussians per class), knn:K (K nearest windows). --tune chooses a gaussian's or
+  a knn's settings by cross-validation inside each training fold (nested: honest figures).
 features: full (all 30) or timbral (the 19 texture dimensions, the paper's real-time set).
 examples:
   listener genres evaluate ../shared/data/gtzan-mini --table
+  listener genres evaluate DIR --tune --rolling 10
   listener genres evaluate DIR --by-artist --folds 3 --plot confusion.png
   listener genres evaluate DIR --split-dir DIR/splits/fault-filtered --json
-  listener genres train DIR -o models/my-genres
+  listener genres train DIR -o models/my-genres --tune
   listener genres classify song.wav --realtime
 """
 
@@ -167,13 +171,20 @@ def _add_genres(commands) -> None:
         p.add_argument(
             "--classifier",
             default="gaussian",
-            help="gaussian | gmm:K[:diag] | knn:K (default gaussian)",
+            help="gaussian[:POOLING:SHRINKAGE] | gmm:K[:diag] | knn:K (default gaussian, "
+            "which is gaussian:0.75:0)",
         )
         p.add_argument(
             "--features",
             choices=("full", "timbral"),
             default="full",
             help="feature set (default full, 30 dims)",
+        )
+        p.add_argument(
+            "--tune",
+            action="store_true",
+            help="choose the classifier's settings (gaussian: pooling and shrinkage; knn: K) by "
+            "cross-validation inside each training fold, so that no test clip takes part",
         )
         p.add_argument("--cache", type=Path, help="feature cache folder")
         p.add_argument("--workers", type=int, help="extraction processes (default: cores)")
@@ -247,6 +258,14 @@ def _add_genres(commands) -> None:
         help="seconds of evidence behind a decision (default 10)",
     )
     cl.add_argument("--decay", type=float, help="fading memory in seconds instead of a window")
+    cl.add_argument(
+        "--gate",
+        type=gate_level,
+        default=-60.0,
+        metavar="DB",
+        help="windows with a frame below DB dBFS are silence and bring no evidence "
+        "(default -60; off: every window counts)",
+    )
 
 
 def _add_tunes(commands) -> None:

@@ -11,6 +11,7 @@ goes to ``demo.jsonl``, the tune heard and the answers to ``demo.abc``, the firs
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -21,7 +22,7 @@ from listener.engine import ComposeSettings, Engine
 from listener.genres.model import GenreModel
 from listener.midi.files import write_midi
 from listener.tunes.abc import Tune
-from listener.tunes.interpret import interpret
+from listener.tunes.interpret import NoteEvent, interpret
 from listener.tunes.lstm import FolkLSTM
 
 #: The built-in performance: what the composer is asked for, and how fast it is played.
@@ -35,6 +36,18 @@ def _opening(tune: Tune) -> str:
     while len(words) > 2 and words[-1] not in ("|", "|:", ":|"):  # end on a bar line
         words.pop()
     return " ".join(words)
+
+
+def _again_and_again(notes: list[NoteEvent], seconds: float) -> tuple[list[NoteEvent], int]:
+    # The tune played over and over, each time from the next whole beat after it ended, until
+    # the performance is long enough: music all the way, as a player would fill the time.
+    beats = seconds * PERFORMANCE["tempo"] / 60.0
+    length = math.ceil(max(float(n.end) for n in notes))
+    times = max(1, math.ceil(beats / length))
+    again = [
+        NoteEvent(n.pitch, n.onset + k * length, n.duration) for k in range(times) for n in notes
+    ]
+    return [n for n in again if n.onset < beats], times
 
 
 def run_demo(
@@ -69,11 +82,13 @@ def run_demo(
         )
     )
     heard = Tune.from_sampled(heard_tokens)[0].cleaned()[0]
-    signal = render_notes(interpret(heard.tokens()), PERFORMANCE["tempo"], seconds)
+    notes, times = _again_and_again(list(interpret(heard.tokens())), seconds)
+    signal = render_notes(notes, PERFORMANCE["tempo"], seconds)
     prime = _opening(heard)
     print(
         f"performing a {PERFORMANCE['meter']} tune in C dorian (the composer's, seed "
-        f"{PERFORMANCE['seed']}) on the built-in synthesiser for {seconds:.0f} s, "
+        f"{PERFORMANCE['seed']}) on the built-in synthesiser, {times} times through in "
+        f"{seconds:.0f} s, "
         f"{'at live pace' if realtime else 'as fast as it goes'}; the engine listens, decides "
         f"its genre with the shipped model (GTZAN's ten genres: folk music is not one of them) "
         f"and answers with a tune primed with what it heard: {prime}",
@@ -81,11 +96,22 @@ def run_demo(
         flush=True,
     )
     events: list[dict] = []
-    last = {"genre": None}
+    last = {"genre": None, "decision": None}
 
     def emit(event: dict) -> None:
         events.append(event)
-        if event["type"] == "decision" and event["genre"] != last["genre"]:
+        if event["type"] == "decision":
+            last["decision"] = event
+        if event["type"] == "stats" and not event.get("whole_run") and last["decision"]:
+            d = last["decision"]  # every few seconds: still listening, and how surely
+            line = f"{event['t']:6.2f} s  {d['genre']} {d['confidence']:.2f}, familiar "
+            line += f"{100 * d['familiar']:.0f}%"
+            if realtime:  # read as fast as it goes, a frame waits for the analysis: no latency
+                line += f", latency p99 {event['latency_ms_p99']:.2f} ms"
+            print(line, file=out, flush=True)
+        elif event["type"] == "decision" and event["quiet"]:
+            print(f"{event['t']:6.2f} s  quiet: decision held", file=out, flush=True)
+        elif event["type"] == "decision" and event["genre"] != last["genre"]:
             last["genre"] = event["genre"]
             top = sorted(event["posterior"].items(), key=lambda kv: -kv[1])[:3]
             shown = ", ".join(f"{g} {p:.2f}" for g, p in top)

@@ -178,6 +178,9 @@ class Engine:
     ring_size : int
         Samples the ring between the callback and the analysis holds (131072: 5.9 s at 22050
         Hz, 2.7 s at 48 kHz). A source that waits (a file read fast) can be ahead by that much.
+    gate_db : float or None
+        Windows with a frame below this level (dBFS) bring the genre decision no evidence, so
+        that it holds through silence (see :class:`~listener.genres.online.OnlineGenre`).
     """
 
     def __init__(
@@ -190,8 +193,10 @@ class Engine:
         stats_every: float = 5.0,
         status: Callable[[str], None] | None = None,
         ring_size: int = 1 << 17,
+        gate_db: float | None = -60.0,
     ) -> None:
         self.model = model
+        self.gate_db = gate_db
         self.emit = emit
         self.composer = composer
         self.sink = sink
@@ -252,7 +257,7 @@ class Engine:
         ring = RingBuffer(self.ring_size)
         on_block, ends, times, count = self._arrivals(ring, live)
         features = GenreFeatures()
-        online = OnlineGenre(self.model)
+        online = OnlineGenre(self.model, gate_db=self.gate_db)
         latency = _Latency()
         composer = None
         if self.composer is not None and self.compose.when != "off":
@@ -354,6 +359,8 @@ class Engine:
     def _status_line(self, t: float, online: OnlineGenre, latency: _Latency, source) -> str:
         top = sorted(online.posterior.items(), key=lambda kv: -kv[1])[:3]
         bars = "  ".join(f"{g} {'#' * round(p * 10):<10} {p:4.2f}" for g, p in top)
+        if online.quiet:
+            bars += "  (quiet: held)"
         recent = latency.figures(recent=True)
         return (
             f"{t:7.1f} s  {bars}  latency p99 {recent['latency_ms_p99']:.2f} ms  "

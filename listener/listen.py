@@ -40,6 +40,14 @@ def add_parser(commands) -> None:
     pace.add_argument("--realtime", action="store_true", help="play --file at real speed")
     pace.add_argument("--fast", action="store_true", help="read --file as fast as it goes")
     src.add_argument("--duration", type=float, help="stop after this many seconds of audio")
+    src.add_argument(
+        "--gate",
+        type=gate_level,
+        default=-60.0,
+        metavar="DB",
+        help="windows with a frame below DB dBFS are silence: the genre decision holds through "
+        "them (default -60; off: every window counts)",
+    )
     out = p.add_argument_group("output")
     out.add_argument("--jsonl", help="write the JSON lines here instead of standard output")
     out.add_argument("--stats-every", type=float, default=5.0, help="seconds (default 5)")
@@ -60,6 +68,19 @@ def add_parser(commands) -> None:
     comp.add_argument("--seed", type=int, help="first seed (default: random)")
     comp.add_argument("--model", help="genre model .npz (default: the shipped one)")
     comp.add_argument("--composer", help="ONNX step model (default: the shipped one)")
+
+
+def gate_level(text: str) -> float | None:
+    """Parse ``--gate``: a level in dBFS (at most 0), or ``off``."""
+    if text.strip().lower() == "off":
+        return None
+    try:
+        level = float(text)
+    except ValueError:
+        level = 1.0
+    if not level <= 0.0:
+        raise argparse.ArgumentTypeError(f"{text!r}: a level in dBFS such as -60, or off")
+    return level
 
 
 def _writer(stream: TextIO):
@@ -132,7 +153,15 @@ def listen(args: argparse.Namespace) -> int:
         # read fast, a file waits on a ring of two frames: latency is the engine's, no queue
         ring = 2 * FRAME if args.fast else 1 << 17
         engine = Engine(
-            model, _writer(stream), composer, sink, compose, args.stats_every, status, ring
+            model,
+            _writer(stream),
+            composer,
+            sink,
+            compose,
+            args.stats_every,
+            status,
+            ring,
+            args.gate,
         )
         try:
             final = engine.run(source, args.duration, live=live)

@@ -119,14 +119,32 @@ def test_genre_vectors_stream_equals_offline(gtzan, rng):
     assert len(GENRE_COLUMNS) == 30 and offline.vectors.shape[1] == 30
     assert offline.start == 42 and np.isfinite(offline.vectors).all()
     gf = GenreFeatures()
-    parts, pos = [], 0
+    parts, levels, pos = [], [], 0
     while pos < x.size:
         n = int(rng.integers(1, 4097))
         got = gf.process(x[pos : pos + n])
+        assert got.levels.shape == (got.vectors.shape[0],)
         if got.vectors.size:
             parts.append(got.vectors)
+            levels.append(got.levels)
         pos += n
     np.testing.assert_allclose(np.concatenate(parts), offline.vectors, rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(np.concatenate(levels), offline.levels, rtol=1e-9)
+
+
+def test_window_level_is_its_quietest_frame():
+    from listener.features.vector import genre_vectors
+
+    t = np.arange(SAMPLE_RATE * 3) / SAMPLE_RATE
+    x = 0.5 * np.sin(2 * np.pi * 10 * SAMPLE_RATE / FRAME * t)  # 10 periods a frame
+    x[FRAME * 50 : FRAME * 53] *= 0.01  # frames 50, 51 and 52 40 dB down
+    got = genre_vectors(x)
+    loud = 20 * np.log10(0.5 / np.sqrt(2))
+    frame = np.arange(got.vectors.shape[0]) + got.start  # the last frame of each window
+    holds_dip = (frame >= 50) & (frame - 42 <= 52)
+    np.testing.assert_allclose(got.levels[~holds_dip], loud, atol=0.01)
+    assert np.all(got.levels[holds_dip] < loud - 39)
+    assert genre_vectors(np.zeros(SAMPLE_RATE)).levels[0] == -200.0
 
 
 def test_short_signals_give_no_vectors():

@@ -45,7 +45,7 @@ def bench_genres(
     clock = time.perf_counter_ns
     times = np.empty(got.vectors.shape[0])
     for i in range(times.size):
-        one = GenreVectors(got.start + i, got.vectors[i : i + 1])
+        one = GenreVectors(got.start + i, got.vectors[i : i + 1], got.levels[i : i + 1])
         t0 = clock()
         online.process(one)
         times[i] = clock() - t0

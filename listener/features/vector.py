@@ -4,6 +4,11 @@ A vector exists for every frame whose 1 s texture window is full (from frame 42 
 and pitch parts describe the 2.97 s ending with the same frame (with silence before the stream
 started). :class:`GenreFeatures` computes them as a stream, :func:`genre_vectors` for a whole
 signal, with the same numbers.
+
+The vector leaves out loudness on purpose (it does not depend on the input gain), so each comes
+with the level of its texture window beside it: the RMS of the window's quietest frame, in dB
+relative to full scale. A listener uses it to tell music from silence and from windows that
+silence cuts into, whose texture describes the cut more than the music.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import numpy.typing as npt
 from listener.config import FRAME, SAMPLE_RATE, TEXTURE_FRAMES
 from listener.errors import AudioError
 from listener.features.extractor import FeatureExtractor, extract
-from listener.features.frame import split_frames
+from listener.features.frame import FRAME_COLUMNS, split_frames
 from listener.features.pitch import PITCH_COLUMNS, PitchFeatures
 from listener.features.rhythm import RHYTHM_COLUMNS, RhythmFeatures
 from listener.features.texture import TEXTURE_COLUMNS
@@ -25,6 +30,15 @@ from listener.features.texture import TEXTURE_COLUMNS
 GENRE_COLUMNS = TEXTURE_COLUMNS + RHYTHM_COLUMNS + PITCH_COLUMNS
 #: The timbral texture part of a GTZAN vector (the real-time "RT" classifier uses it alone).
 TIMBRAL = slice(0, len(TEXTURE_COLUMNS))
+_RMS = FRAME_COLUMNS.index("rms")
+
+
+def _window_levels(rms: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    # dBFS of the smallest of each run of TEXTURE_FRAMES consecutive frame RMS values
+    if rms.shape[0] < TEXTURE_FRAMES:
+        return np.zeros(0)
+    quietest = np.lib.stride_tricks.sliding_window_view(rms, TEXTURE_FRAMES).min(axis=1)
+    return 20.0 * np.log10(np.maximum(quietest, 1e-10))
 
 
 class GenreVectors(NamedTuple):
@@ -36,10 +50,14 @@ class GenreVectors(NamedTuple):
         Stream index of the frame of ``vectors[0]`` (the last frame of its texture window).
     vectors : numpy.ndarray
         float64, shape ``(m, 30)``, columns ``GENRE_COLUMNS``.
+    levels : numpy.ndarray or None
+        float64, shape ``(m,)``: the RMS of the quietest frame of each vector's texture window,
+        in dBFS (floored at -200); None where the source did not say.
     """
 
     start: int
     vectors: npt.NDArray[np.float64]
+    levels: npt.NDArray[np.float64] | None = None
 
     @property
     def times(self) -> npt.NDArray[np.float64]:
@@ -54,7 +72,7 @@ class GenreFeatures:
         self.timbral = FeatureExtractor()
         self.rhythm = RhythmFeatures()
         self.pitch = PitchFeatures()
-        self._pending = np.zeros(0, dtype=np.float32)
+        self.reset()
 
     def reset(self) -> None:
         """Start a new stream."""
@@ -62,6 +80,7 @@ class GenreFeatures:
         self.rhythm.reset()
         self.pitch.reset()
         self._pending = np.zeros(0, dtype=np.float32)
+        self._rms = np.zeros(0)  # the last frames' RMS, for the next window levels
 
     def process(self, block: npt.ArrayLike) -> GenreVectors:
         """Take the next samples (any length); return the vectors of the frames they complete."""
@@ -77,7 +96,10 @@ class GenreFeatures:
         pitch = self.pitch.process(frames)
         m = got.texture.shape[0]
         vectors = np.hstack([got.texture, rhythm[n - m :], pitch[n - m :]])
-        return GenreVectors(got.texture_start, vectors)
+        rms = np.concatenate([self._rms, got.frames[:, _RMS]])
+        self._rms = rms[-(TEXTURE_FRAMES - 1) :]
+        levels = _window_levels(rms)
+        return GenreVectors(got.texture_start, vectors, levels[levels.shape[0] - m :])
 
 
 def genre_vectors(samples: npt.ArrayLike, threads: int | None = None) -> GenreVectors:
@@ -100,8 +122,9 @@ def genre_vectors(samples: npt.ArrayLike, threads: int | None = None) -> GenreVe
         raise AudioError(f"genre_vectors() takes a mono signal of shape (n,), got {x.shape}")
     frames = split_frames(x)
     n = frames.shape[0]
-    texture = extract(x, threads).texture
-    m = texture.shape[0]
+    got = extract(x, threads)
+    m = got.texture.shape[0]
     rhythm = RhythmFeatures().process(frames)[n - m :]
     pitch = PitchFeatures().process(frames)[n - m :]
-    return GenreVectors(TEXTURE_FRAMES - 1, np.hstack([texture, rhythm, pitch]))
+    vectors = np.hstack([got.texture, rhythm, pitch])
+    return GenreVectors(TEXTURE_FRAMES - 1, vectors, _window_levels(got.frames[:, _RMS])[:m])

@@ -172,7 +172,7 @@ def cross_validate(
     vectors: Sequence[npt.NDArray[np.float64]],
     labels: Sequence[str],
     folds: list[Split],
-    make: Callable[[], GenreClassifier],
+    make: Callable[[], GenreClassifier] | Sequence[Callable[[], GenreClassifier]],
     columns: slice = slice(None),
 ) -> Report:
     """Train on each fold's training clips, decide its test clips, gather the figures.
@@ -185,8 +185,8 @@ def cross_validate(
         Per clip, its label.
     folds : list of (train, test) index arrays
         The partitions.
-    make : callable
-        Returns a new, unfitted classifier.
+    make : callable or sequence of callables
+        Returns a new, unfitted classifier; or one such per fold (settings chosen per fold).
     columns : slice
         Which feature columns to use (``TIMBRAL`` for the 19 timbral ones).
     """
@@ -199,10 +199,10 @@ def cross_validate(
         clip_confusion=np.zeros((k, k), np.int64),
         window_confusion=np.zeros((k, k), np.int64),
     )
-    for train, test in folds:
+    for (train, test), maker in zip(folds, _per_fold(make, len(folds)), strict=True):
         X = np.vstack([vectors[i][:, columns] for i in train])
         Y = np.concatenate([[y[i]] * vectors[i].shape[0] for i in train])
-        model = make().fit(X, Y)
+        model = maker().fit(X, Y)
         clip_right = window_right = windows = 0
         for i in test:
             scores = model.log_likelihood(vectors[i][:, columns])
@@ -218,6 +218,14 @@ def cross_validate(
         report.clip_accuracy.append(clip_right / len(test))
         report.window_accuracy.append(window_right / max(windows, 1))
     return report
+
+
+def _per_fold(make, n: int) -> list:
+    if callable(make):
+        return [make] * n
+    if len(make) != n:
+        raise ConfigError(f"{len(make)} classifiers for {n} folds")
+    return list(make)
 
 
 def format_confusion(confusion: npt.NDArray[np.int64], labels: list[str]) -> str:
@@ -237,7 +245,7 @@ def rolling_agreement(
     vectors: Sequence[npt.NDArray[np.float64]],
     labels: Sequence[str],
     folds: list[Split],
-    make: Callable[[], GenreClassifier],
+    make: Callable[[], GenreClassifier] | Sequence[Callable[[], GenreClassifier]],
     feature_set: str,
     seconds: float = 10.0,
 ) -> float:
@@ -245,7 +253,8 @@ def rolling_agreement(
 
     In each fold a model is trained on the training clips; each test clip's first ``seconds``
     are streamed through the online decision (a window of ``seconds``), and its decision then is
-    compared with the same model's decision on the whole clip.
+    compared with the same model's decision on the whole clip. ``make`` is as for
+    :func:`cross_validate`.
     """
     from listener.audio import load_audio
     from listener.config import SAMPLE_RATE
@@ -256,10 +265,10 @@ def rolling_agreement(
 
     y = np.asarray(labels)
     agree = total = 0
-    for train, test in folds:
+    for (train, test), maker in zip(folds, _per_fold(make, len(folds)), strict=True):
         X = np.vstack([prepare(vectors[i], feature_set) for i in train])
         Y = np.concatenate([[y[i]] * vectors[i].shape[0] for i in train])
-        model = GenreModel(make().fit(X, Y), feature_set)
+        model = GenreModel(maker().fit(X, Y), feature_set)
         for i in test:
             clip = model.labels[int(np.argmax(model.log_likelihood(vectors[i]).sum(axis=0)))]
             head = load_audio(paths[i])[: int(seconds * SAMPLE_RATE)]

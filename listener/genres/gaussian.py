@@ -58,12 +58,20 @@ class GaussianClassifier(GenreClassifier):
     Parameters
     ----------
     pooling : float
-        Weight of the pooled covariance in [0, 1] (default 0.5).
+        Weight of the pooled covariance in [0, 1] (default 0.75).
     shrinkage : float
-        Weight of the diagonal in [0, 1] (default 0.05).
+        Weight of the diagonal in [0, 1] (default 0).
+
+    Notes
+    -----
+    The defaults are what ``listener genres train --tune`` chooses on gtzan-mini's 30-dim
+    vectors (10-fold cross-validation over pooling 0..1 and shrinkage 0..0.05); inside each
+    training fold of a nested cross-validation it chose pooling 0.75 in 17 of 20 folds and 0.5
+    in the others, and shrinkage 0 in 19. Any shrinkage toward the diagonal cost accuracy
+    there: the correlations between the features carry information.
     """
 
-    def __init__(self, pooling: float = 0.5, shrinkage: float = 0.05) -> None:
+    def __init__(self, pooling: float = 0.75, shrinkage: float = 0.0) -> None:
         self.pooling = pooling
         self.shrinkage = shrinkage
 

@@ -18,7 +18,7 @@ import numpy.typing as npt
 from listener import __version__
 from listener.errors import ModelError
 from listener.genres.base import GenreClassifier
-from listener.genres.features import prepare
+from listener.genres.features import PREPARATION, prepare
 
 #: Where the shipped default model lies (beside the package, in the repository's models/).
 DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "genre-gaussian.npz"
@@ -79,12 +79,14 @@ class GenreModel:
             npz,
             kind=np.array(kind_of(self.classifier)),
             feature_set=np.array(self.feature_set),
+            preparation=np.array(PREPARATION),
             familiar_floor=np.array(np.nan if self.familiar_floor is None else self.familiar_floor),
             **arrays,
         )
         meta = {
             "kind": kind_of(self.classifier),
             "feature_set": self.feature_set,
+            "preparation": PREPARATION,
             "labels": self.labels,
             "listener_version": __version__,
             "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -114,6 +116,12 @@ class GenreModel:
         if kind not in kinds:
             raise ModelError(f"{npz}: unknown kind of model {kind!r}")
         feature_set = str(arrays.pop("feature_set"))
+        preparation = str(arrays.pop("preparation", "log-v1"))
+        if preparation != PREPARATION:
+            raise ModelError(
+                f"{npz}: trained on features prepared as {preparation!r}, this version prepares "
+                f"them as {PREPARATION!r}; train it again with `listener genres train DIR -o {npz}`"
+            )
         floor = float(arrays.pop("familiar_floor", np.nan))
         info = npz.with_suffix(".json")
         provenance = json.loads(info.read_text()) if info.exists() else {}

@@ -1,0 +1,149 @@
+"""Classifier specs (``gaussian:0.75:0``, ``knn:5`` ...) and choosing their settings honestly.
+
+A spec names a classifier and its settings in one string, so a setting chosen by
+cross-validation can be written down, printed and passed on. :func:`tune` picks the best spec of
+a grid by cross-validation inside a training set; :func:`nested_cross_validate` does that
+inside every training fold, so the test folds never take part in the choice and the reported
+accuracy is not flattered by it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from listener.errors import ConfigError
+from listener.genres.base import GenreClassifier
+from listener.genres.evaluate import Report, Split, cross_validate, stratified_folds
+
+#: Pooling and shrinkage a Gaussian is tuned over.
+GAUSSIAN_POOLING = (0.0, 0.25, 0.5, 0.75, 1.0)
+GAUSSIAN_SHRINKAGE = (0.0, 0.01, 0.05)
+#: Neighbours a k-NN is tuned over.
+KNN_K = (1, 3, 5, 7, 9)
+#: Inner folds of :func:`tune`.
+INNER_FOLDS = 5
+
+_SPEC_HELP = "use gaussian[:POOLING:SHRINKAGE], gmm:K[:diag] or knn:K"
+
+
+def classifier_factory(spec: str) -> Callable[[], GenreClassifier]:
+    """Turn a spec into a maker of unfitted classifiers.
+
+    ``gaussian`` (its default settings) or ``gaussian:POOLING:SHRINKAGE`` (each in [0, 1]);
+    ``gmm:K`` or ``gmm:K:diag``; ``knn:K``.
+
+    Raises
+    ------
+    ConfigError
+        The spec names no classifier, or a setting is out of range.
+    """
+    from listener.genres.gaussian import GaussianClassifier
+    from listener.genres.gmm import GMMClassifier
+    from listener.genres.knn import KNNClassifier
+
+    parts = spec.lower().split(":")
+    try:
+        if parts[0] == "gaussian" and len(parts) == 1:
+            return GaussianClassifier
+        if parts[0] == "gaussian" and len(parts) == 3:
+            pooling, shrinkage = float(parts[1]), float(parts[2])
+            if not (0.0 <= pooling <= 1.0 and 0.0 <= shrinkage <= 1.0):
+                raise ConfigError(f"{spec}: pooling and shrinkage are shares in [0, 1]")
+            return lambda: GaussianClassifier(pooling, shrinkage)
+        covariances = ("full", "diag")
+        if parts[0] == "gmm" and (len(parts) == 2 or len(parts) == 3 and parts[2] in covariances):
+            k = int(parts[1])
+            cov = parts[2] if len(parts) == 3 else "full"
+            return lambda: GMMClassifier(k, cov)
+        if parts[0] == "knn" and len(parts) == 2:
+            k = int(parts[1])
+            return lambda: KNNClassifier(k)
+    except ValueError:
+        pass
+    raise ConfigError(f"unknown classifier {spec!r}; {_SPEC_HELP} (K a number)")
+
+
+def tuning_grid(spec: str) -> list[str]:
+    """List the specs :func:`tune` chooses among for a kind of classifier (gaussian, knn)."""
+    kind = spec.lower().split(":")[0]
+    if kind == "gaussian":
+        return [f"gaussian:{p:g}:{s:g}" for p in GAUSSIAN_POOLING for s in GAUSSIAN_SHRINKAGE]
+    if kind == "knn":
+        return [f"knn:{k}" for k in KNN_K]
+    raise ConfigError(f"--tune chooses settings for gaussian and knn, not {spec!r}")
+
+
+def tune(
+    vectors: Sequence[npt.NDArray[np.float64]],
+    labels: Sequence[str],
+    specs: Sequence[str],
+    folds: int = INNER_FOLDS,
+    seed: int = 0,
+) -> tuple[str, list[dict]]:
+    """Choose the spec with the best cross-validated accuracy per 1 s window.
+
+    Per-window accuracy decides (it rests on 30 times more decisions than per-clip accuracy,
+    so it is steadier); per-clip accuracy breaks ties.
+
+    Parameters
+    ----------
+    vectors : sequence of numpy.ndarray
+        Per clip, its prepared window vectors.
+    labels : sequence of str
+        Per clip, its label.
+    specs : sequence of str
+        The candidates (see :func:`tuning_grid`).
+    folds, seed : int
+        The stratified folds of the choice.
+
+    Returns
+    -------
+    tuple
+        The chosen spec, and each candidate's figures (``spec``, ``window``, ``clip``).
+    """
+    k = min(folds, min(list(labels).count(label) for label in set(labels)))
+    if k < 2:
+        raise ConfigError("--tune needs at least 2 training clips of every label")
+    splits = stratified_folds(labels, k, seed)
+    scores = []
+    for spec in specs:
+        report = cross_validate(vectors, labels, splits, classifier_factory(spec))
+        scores.append(
+            {
+                "spec": spec,
+                "window": float(np.mean(report.window_accuracy)),
+                "clip": float(np.mean(report.clip_accuracy)),
+            }
+        )
+    best = max(scores, key=lambda s: (round(s["window"], 9), round(s["clip"], 9)))
+    return best["spec"], scores
+
+
+def nested_cross_validate(
+    vectors: Sequence[npt.NDArray[np.float64]],
+    labels: Sequence[str],
+    folds: list[Split],
+    specs: Sequence[str],
+    seed: int = 0,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> tuple[Report, list[str]]:
+    """Cross-validate with the settings chosen by :func:`tune` inside each training fold.
+
+    ``progress(fold, folds, spec)``, if given, is called as each fold's choice is made.
+
+    Returns
+    -------
+    tuple
+        The report over the outer folds, and the spec chosen in each.
+    """
+    chosen = []
+    for f, (train, _) in enumerate(folds):
+        spec, _ = tune([vectors[i] for i in train], [labels[i] for i in train], specs, seed=seed)
+        chosen.append(spec)
+        if progress is not None:
+            progress(f + 1, len(folds), spec)
+    makes = [classifier_factory(spec) for spec in chosen]
+    return cross_validate(vectors, labels, folds, makes), chosen
