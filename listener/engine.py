@@ -7,10 +7,14 @@ Threads and what joins them::
     analysis (the thread that calls Engine.run)
         ring -> resampler (a device not at 22050 Hz) -> GTZAN vectors -> rolling genre
         -> decision events; times each frame from its last sample's arrival to its decision
-    composer (a thread of its own)
+    composer (a thread of its own, at a lower priority)
         waits for a request (a new decision, or a clock), samples a tune with FolkLSTM and
         streams its tokens through the interpreter into a MIDI scheduler, which plays them
-        from its own thread
+        from its own thread. For a MIDI output it samples in a trickle, resting TOKEN_PAUSE
+        after each token and keeping about COMPOSE_AHEAD seconds ahead of the playing: the
+        whole tune sampled at once is a burst of CPU and of the interpreter's lock that, on a
+        2-core machine, delayed the audio callback into xruns (5-minute JACK runs with a tune
+        every 10 s: 4 xruns at once, 2 bar by bar, 0 in a trickle; 0 without composing)
 
 The analysis never waits for the composer (requests go through a queue that drops what it
 cannot hold) and the callback never waits for anything. Stop order: the audio stream first
@@ -54,6 +58,11 @@ from listener.tunes.vocab import END
 #: Seconds of audio in one frame: the per-frame latency budget.
 FRAME_SECONDS = FRAME / SAMPLE_RATE
 _ARRIVALS = 1 << 14  # blocks remembered with their arrival times
+#: Seconds of music the composer keeps sampled ahead of what the MIDI output plays.
+COMPOSE_AHEAD = 1.0
+#: Seconds the composer rests after each token it samples for a MIDI output (a step takes
+#: about 0.2 ms, a bar 10 to 20 tokens, and lasts a second or more: time enough).
+TOKEN_PAUSE = 0.001
 _COLUMN = {name: i for i, name in enumerate(GENRE_COLUMNS)}
 
 
@@ -397,6 +406,16 @@ class Engine:
             if seed is not None:
                 seed += 1
 
+    def _keep_just_ahead(self, scheduler, beats: float) -> None:
+        # Wait while what is composed reaches more than COMPOSE_AHEAD seconds past now; not
+        # once the audio has ended (the tune is then finished at once) or on a stop.
+        while (
+            scheduler.seconds_until(beats) > COMPOSE_AHEAD
+            and not self._finishing.is_set()
+            and not self._stopping.wait(0.05)
+        ):
+            pass
+
     def _compose_one(self, t: float, reason: str, vector, seed: int | None) -> None:
         from listener.midi.player import play_tokens
         from listener.midi.scheduler import MidiScheduler, default_tempo
@@ -441,11 +460,18 @@ class Engine:
                     return
                 tokens.append(token)
                 yield token
+                if scheduler is not None and not self._finishing.is_set():
+                    time.sleep(TOKEN_PAUSE)  # a trickle, not a burst: see COMPOSE_AHEAD
                 if token in _BARS or token == END:  # a bar at a time
                     self._say(
                         {"type": "tune", "t": t, "event": "tokens", "tokens": tokens[bar_start:]}
                     )
                     bar_start = len(tokens)
+                    # Compose just ahead of the playing: sampled all at once, a tune is a
+                    # burst of CPU (and of the interpreter's lock) that on a small machine
+                    # delays the audio callback into xruns; bar by bar it spreads thin.
+                    if scheduler is not None:
+                        self._keep_just_ahead(scheduler, float(interpreter.beats))
 
         if scheduler is not None:
             play_tokens(tokens_until_stopped(), scheduler, interpreter)

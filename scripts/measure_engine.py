@@ -4,12 +4,13 @@
     python scripts/measure_engine.py soak --seconds 3600    # an hour of audio at full speed
 
 ``jack`` starts a dummy JACK server (22050 Hz, periods of 512), plays the gtzan-mini clips one
-after another into PortAudio's input from a JACK client, runs the engine on the real sounddevice
-path with the composer writing a tune every 10 s and playing it over JACK MIDI, and prints the
-whole run's stats. ``soak`` streams a clip looped for the given time through the engine as fast
-as it goes (a ring of two frames) with the composer on, and prints the resident memory after the
-first minute and at the end, NaN checks, and the drift between the stream time and the samples
-fed. Both need the dev extra (JACK-Client) and jackd2.
+after another into PortAudio's input from a JACK client in a process of its own (which also
+counts the xruns JACK reports, whichever client caused them), runs the engine on the real
+sounddevice path with the composer writing a tune every 10 s and playing it over JACK MIDI, and
+prints the whole run's stats. ``soak`` streams a clip looped for the given time through the
+engine as fast as it goes (a ring of two frames) with the composer on, and prints the resident
+memory after the first minute and at the end, NaN checks, and the drift between the stream time
+and the samples fed. Both need the dev extra (JACK-Client) and jackd2.
 """
 
 from __future__ import annotations
@@ -45,7 +46,35 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def measure_jack(seconds: float) -> dict:
+def _audio(seconds: float) -> np.ndarray:
+    clips = sorted(GTZAN.glob("*/*.wav"))
+    audio = np.concatenate([load_audio(c) for c in clips[:: max(1, len(clips) // 12)]])
+    return np.tile(audio, int(np.ceil((seconds + 5) * SAMPLE_RATE / audio.size)))
+
+
+def play_in_own_process(server: str, seconds: float) -> int:
+    """The player, alone in a process: it plays into PortAudio's input and counts the server's
+    xruns (JACK's own report, whichever client was late), printed as JSON when done."""
+    import jack
+    from test_engine import _JackPlayer
+
+    player = _JackPlayer(server, _audio(seconds))
+    xruns = []
+    watcher = jack.Client("xrun-watch", servername=server, no_start_server=True)
+    watcher.set_xrun_callback(lambda delay: xruns.append(delay))
+    watcher.activate()
+    player.feed(timeout=60.0)
+    while player.position < (seconds + 1) * SAMPLE_RATE:
+        time.sleep(0.2)
+    player.close()
+    watcher.deactivate()
+    print(json.dumps({"server_xruns": len(xruns), "xrun_delays_us": xruns[:20]}), flush=True)
+    return 0
+
+
+def measure_jack(seconds: float, player_process: bool = True, compose: str = "every:10") -> dict:
+    import subprocess
+
     from jack_server import dummy_jack
     from test_engine import _JackPlayer
     from test_midi import Receiver
@@ -53,26 +82,36 @@ def measure_jack(seconds: float) -> dict:
     from listener.audio.sources import SoundDeviceSource
     from listener.midi import MidiSink
 
-    clips = sorted(GTZAN.glob("*/*.wav"))
-    audio = np.concatenate([load_audio(c) for c in clips[:: max(1, len(clips) // 12)]])
-    audio = np.tile(audio, int(np.ceil((seconds + 5) * SAMPLE_RATE / audio.size)))
     with dummy_jack(rate=SAMPLE_RATE, period=FRAME) as server:
         receiver = Receiver()
-        player = _JackPlayer(server, audio)
+        if player_process:  # its Python process callback does not compete for our GIL
+            command = ["_player", "--server", server, "--seconds", str(seconds)]
+            child = subprocess.Popen(
+                [sys.executable, __file__, *command],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+        else:
+            player = _JackPlayer(server, _audio(seconds))
         sink = MidiSink.open("harness:sink", api="jack")
         events: list[dict] = []
         engine = Engine(
-            GenreModel.load(), events.append, FolkLSTM(), sink, ComposeSettings("every:10", seed=1)
+            GenreModel.load(), events.append, FolkLSTM(), sink, ComposeSettings(compose, seed=1)
         )
         source = SoundDeviceSource(jack=True)
         result: dict = {}
         thread = threading.Thread(target=lambda: result.update(engine.run(source, seconds)))
         thread.start()
-        player.feed()
+        if not player_process:
+            player.feed()
         thread.join()
         time.sleep(0.3)
         sink.close()
-        player.close()
+        if player_process:
+            out, _ = child.communicate(timeout=120)
+            result.update(json.loads(out.strip().splitlines()[-1]))
+        else:
+            player.close()
         notes = len(receiver.notes_on())
         stuck = sum(receiver.sounding().values())
         receiver.close()
@@ -155,10 +194,23 @@ def measure_soak(seconds: float) -> dict:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("what", choices=["jack", "soak"])
+    p.add_argument("what", choices=["jack", "soak", "_player"])
     p.add_argument("--seconds", type=float, default=300.0)
+    p.add_argument(
+        "--player-thread",
+        action="store_true",
+        help="jack: play the audio from a JACK client in this process (as the tests do), not "
+        "from a process of its own",
+    )
+    p.add_argument("--compose", default="every:10", help="jack: when to compose (every:10)")
+    p.add_argument("--server", help=argparse.SUPPRESS)
     args = p.parse_args()
-    result = measure_jack(args.seconds) if args.what == "jack" else measure_soak(args.seconds)
+    if args.what == "_player":
+        return play_in_own_process(args.server, args.seconds)
+    if args.what == "jack":
+        result = measure_jack(args.seconds, not args.player_thread, args.compose)
+    else:
+        result = measure_soak(args.seconds)
     print(json.dumps(result, indent=1))
     return 0
 

@@ -14,7 +14,7 @@ from listener.audio.io import load_audio
 from listener.audio.resampler import StreamResampler
 from listener.audio.sources import ArraySource
 from listener.config import FRAME, SAMPLE_RATE
-from listener.engine import FRAME_SECONDS, ComposeSettings, Engine
+from listener.engine import COMPOSE_AHEAD, FRAME_SECONDS, ComposeSettings, Engine
 from listener.genres.model import GenreModel
 from listener.tunes.lstm import FolkLSTM
 
@@ -150,9 +150,14 @@ def test_live_through_jack_and_portaudio(rate, model, composer, clip, tmp_path):
         receiver = Receiver()
         player = _JackPlayer(server, fed)
         sink = MidiSink.open("harness:sink", api="jack")  # MIDI before the audio stream
-        events = []
+        events, stamped = [], []
+
+        def emit(event: dict) -> None:
+            events.append(event)
+            stamped.append((time.monotonic(), event))
+
         engine = Engine(
-            model, events.append, composer, sink, ComposeSettings("on-change", seed=2, tempo=240)
+            model, emit, composer, sink, ComposeSettings("on-change", seed=2, tempo=240)
         )
         source = SoundDeviceSource(jack=True)
         result = {}
@@ -185,6 +190,28 @@ def test_live_through_jack_and_portaudio(rate, model, composer, clip, tmp_path):
     assert any(e["type"] == "tune" and e["event"] == "start" for e in events)
     assert len(notes) > 0  # the composed tune, received over JACK MIDI
     assert sounding == Counter()
+    assert composed_ahead(stamped, tempo=240) < COMPOSE_AHEAD + 1.5  # a bar and some slack
+
+
+def composed_ahead(stamped: list, tempo: float) -> float:
+    """Most seconds of music the first tune had sampled beyond what was playing, while the
+    audio went on (at its end the tune is finished at once)."""
+    from listener.tunes.interpret import TuneInterpreter
+
+    start = next(when for when, e in stamped if e["type"] == "tune" and e["event"] == "start")
+    # the last stats line before the whole run's: the audio was still going on
+    audio_end = [when for when, e in stamped if e["type"] == "stats" and not e.get("whole_run")][-1]
+    interpreter = TuneInterpreter()
+    ahead = 0.0
+    for when, event in stamped:
+        if event["type"] == "tune" and event["event"] == "end":
+            break
+        if event["type"] == "tune" and event["event"] == "tokens" and when < audio_end:
+            for token in event["tokens"]:
+                interpreter.process(token)
+            due = start + 0.1 + float(interpreter.beats) * 60 / tempo  # the scheduler's lead
+            ahead = max(ahead, due - when)
+    return ahead
 
 
 def test_listen_command_writes_json_lines(clip, tmp_path):

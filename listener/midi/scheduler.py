@@ -131,6 +131,12 @@ class MidiScheduler:
         else:
             self._done.wait(5.0)
 
+    def seconds_until(self, beat: float) -> float:
+        """Seconds from now until ``beat`` is due (negative once it has passed)."""
+        if self.start_time is None:
+            raise RuntimeError("the scheduler has not started")
+        return self.start_time + beat * self.seconds_per_beat - self.clock()
+
     def lateness_ms(self) -> dict[str, float | int]:
         """How late messages went out against the clock: ``count``, ``p50``, ``p99``, ``max``."""
         late = np.asarray(self._late) * 1e3
