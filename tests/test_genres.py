@@ -256,6 +256,17 @@ def test_tune_chooses_the_settings_that_decide_best(rng):
     assert max(s["window"] for s in scores) > 0.95
 
 
+def test_tune_keeps_artists_apart_when_told(rng):
+    from listener.genres.tuning import tune, tuning_grid
+
+    vectors, labels = covariance_blobs(rng)
+    artists = [f"{label}{i % 4}" for i, label in enumerate(labels)]  # 4 artists a label
+    spec, _ = tune(vectors, labels, tuning_grid("gaussian"), groups=artists)
+    assert spec.startswith("gaussian:0:")
+    with pytest.raises(ConfigError, match="artists"):  # one artist: no grouped folds
+        tune(vectors, labels, tuning_grid("gaussian"), groups=["one"] * len(labels))
+
+
 def test_nested_cross_validation_chooses_inside_training_folds(rng):
     from listener.genres.tuning import nested_cross_validate, tune, tuning_grid
 

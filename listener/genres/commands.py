@@ -99,7 +99,7 @@ def duplicates(clips: list[Clip], vectors: list[np.ndarray], cache: FeatureCache
     return pairs
 
 
-def _validate(prepared, labels, folds, args):
+def _validate(prepared, labels, folds, args, groups=None):
     """Cross-validate as the arguments ask.
 
     With the classifier as given or, with ``--tune``, with its settings chosen inside each
@@ -119,7 +119,9 @@ def _validate(prepared, labels, folds, args):
         f"choosing among {len(grid)} settings by cross-validation inside each training fold",
         file=sys.stderr,
     )
-    report, chosen = nested_cross_validate(prepared, labels, folds, grid, progress=progress)
+    report, chosen = nested_cross_validate(
+        prepared, labels, folds, grid, progress=progress, groups=groups
+    )
     return report, chosen, [classifier_factory(spec) for spec in chosen]
 
 
@@ -287,10 +289,11 @@ def evaluate(args) -> int:
             "of a partition",
             file=sys.stderr,
         )
+    groups = artists if args.by_artist else None  # --tune: inner folds grouped as the outer
     if args.table:
-        return _table(vectors, labels, folds, protocol, args, folder)
+        return _table(vectors, labels, folds, protocol, args, folder, groups)
     prepared = [prepare(v, args.features) for v in vectors]
-    report, chosen, makes = _validate(prepared, labels, folds, args)
+    report, chosen, makes = _validate(prepared, labels, folds, args, groups)
     agreement = None
     if args.rolling:
         agreement = rolling_agreement(
@@ -336,12 +339,14 @@ def evaluate(args) -> int:
     return 0
 
 
-def _table(vectors, labels, folds, protocol, args, folder) -> int:
+def _table(vectors, labels, folds, protocol, args, folder, groups=None) -> int:
     rows = []
     for name, spec, feature_set, which, paper in PAPER_ROWS:
         prepared = [prepare(v, feature_set) for v in vectors]
         if args.tune and spec == "gaussian":  # the k-NN and GMM rows are their K
-            report, _ = nested_cross_validate(prepared, labels, folds, tuning_grid(spec))
+            report, _ = nested_cross_validate(
+                prepared, labels, folds, tuning_grid(spec), groups=groups
+            )
         else:
             report = cross_validate(prepared, labels, folds, classifier_factory(spec))
         s = report.summary(which)

@@ -16,7 +16,13 @@ import numpy.typing as npt
 
 from listener.errors import ConfigError
 from listener.genres.base import GenreClassifier
-from listener.genres.evaluate import Report, Split, cross_validate, stratified_folds
+from listener.genres.evaluate import (
+    Report,
+    Split,
+    cross_validate,
+    grouped_folds,
+    stratified_folds,
+)
 
 #: Pooling and shrinkage a Gaussian is tuned over.
 GAUSSIAN_POOLING = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -82,6 +88,7 @@ def tune(
     specs: Sequence[str],
     folds: int = INNER_FOLDS,
     seed: int = 0,
+    groups: Sequence[str] | None = None,
 ) -> tuple[str, list[dict]]:
     """Choose the spec with the best cross-validated accuracy per 1 s window.
 
@@ -98,16 +105,24 @@ def tune(
         The candidates (see :func:`tuning_grid`).
     folds, seed : int
         The stratified folds of the choice.
+    groups : sequence of str, optional
+        Per clip, its artist: the folds of the choice then keep each artist on one side, as
+        the outer folds of an artist-grouped evaluation do.
 
     Returns
     -------
     tuple
         The chosen spec, and each candidate's figures (``spec``, ``window``, ``clip``).
     """
-    k = min(folds, min(list(labels).count(label) for label in set(labels)))
-    if k < 2:
-        raise ConfigError("--tune needs at least 2 training clips of every label")
-    splits = stratified_folds(labels, k, seed)
+    if groups is not None:
+        if len(set(groups)) < 2:
+            raise ConfigError("--tune with folds grouped by artist needs 2 artists or more")
+        splits = grouped_folds(labels, groups, min(folds, len(set(groups))), seed)
+    else:
+        k = min(folds, min(list(labels).count(label) for label in set(labels)))
+        if k < 2:
+            raise ConfigError("--tune needs at least 2 training clips of every label")
+        splits = stratified_folds(labels, k, seed)
     scores = []
     for spec in specs:
         report = cross_validate(vectors, labels, splits, classifier_factory(spec))
@@ -129,10 +144,12 @@ def nested_cross_validate(
     specs: Sequence[str],
     seed: int = 0,
     progress: Callable[[int, int, str], None] | None = None,
+    groups: Sequence[str] | None = None,
 ) -> tuple[Report, list[str]]:
     """Cross-validate with the settings chosen by :func:`tune` inside each training fold.
 
     ``progress(fold, folds, spec)``, if given, is called as each fold's choice is made.
+    ``groups`` (per clip, its artist) makes the inner folds artist-grouped too.
 
     Returns
     -------
@@ -141,7 +158,10 @@ def nested_cross_validate(
     """
     chosen = []
     for f, (train, _) in enumerate(folds):
-        spec, _ = tune([vectors[i] for i in train], [labels[i] for i in train], specs, seed=seed)
+        inner = None if groups is None else [groups[i] for i in train]
+        spec, _ = tune(
+            [vectors[i] for i in train], [labels[i] for i in train], specs, seed=seed, groups=inner
+        )
         chosen.append(spec)
         if progress is not None:
             progress(f + 1, len(folds), spec)
