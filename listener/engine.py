@@ -14,7 +14,8 @@ Threads and what joins them::
         after each token and keeping about COMPOSE_AHEAD seconds ahead of the playing: the
         whole tune sampled at once is a burst of CPU and of the interpreter's lock that, on a
         2-core machine, delayed the audio callback into xruns (5-minute JACK runs with a tune
-        every 10 s: 4 xruns at once, 2 bar by bar, 0 in a trickle; 0 without composing)
+        every 10 s: 4 xruns at once, 2 bar by bar, none in a trickle when the host was quiet,
+        as without composing; a busy host gave a few either way)
 
 The analysis never waits for the composer (requests go through a queue that drops what it
 cannot hold) and the callback never waits for anything. Stop order: the audio stream first
