@@ -15,7 +15,7 @@ Threads and what joins them::
         whole tune sampled at once is a burst of CPU and of the interpreter's lock that, on a
         2-core machine, delayed the audio callback into xruns (5-minute JACK runs with a tune
         every 10 s: 4 xruns at once, 2 bar by bar, none in a trickle when the host was quiet,
-        as without composing; a busy host gave a few either way)
+        as without composing; a busy host gave xruns either way)
 
 The analysis never waits for the composer (requests go through a queue that drops what it
 cannot hold) and the callback never waits for anything. Stop order: the audio stream first
