@@ -13,7 +13,7 @@ import numpy as np
 from listener import __version__
 from listener.config import FRAME, SAMPLE_RATE, TEXTURE_FRAMES
 from listener.errors import ConfigError, ListenerError
-from listener.listen import gate_level
+from listener.listen import add_gate_argument
 
 _EPILOG_FEATURES = f"""\
 rows: one per frame of {FRAME} samples ({1000 * FRAME / SAMPLE_RATE:.1f} ms at {SAMPLE_RATE} Hz);
@@ -258,14 +258,7 @@ def _add_genres(commands) -> None:
         help="seconds of evidence behind a decision (default 10)",
     )
     cl.add_argument("--decay", type=float, help="fading memory in seconds instead of a window")
-    cl.add_argument(
-        "--gate",
-        type=gate_level,
-        default=-60.0,
-        metavar="DB",
-        help="windows with a frame below DB dBFS are silence and bring no evidence "
-        "(default -60; off: every window counts)",
-    )
+    add_gate_argument(cl)
 
 
 def _add_tunes(commands) -> None:

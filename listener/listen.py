@@ -40,14 +40,7 @@ def add_parser(commands) -> None:
     pace.add_argument("--realtime", action="store_true", help="play --file at real speed")
     pace.add_argument("--fast", action="store_true", help="read --file as fast as it goes")
     src.add_argument("--duration", type=float, help="stop after this many seconds of audio")
-    src.add_argument(
-        "--gate",
-        type=gate_level,
-        default=-60.0,
-        metavar="DB",
-        help="windows with a frame below DB dBFS are silence: the genre decision holds through "
-        "them (default -60; off: every window counts)",
-    )
+    add_gate_argument(src)
     out = p.add_argument_group("output")
     out.add_argument("--jsonl", help="write the JSON lines here instead of standard output")
     out.add_argument("--stats-every", type=float, default=5.0, help="seconds (default 5)")
@@ -68,6 +61,18 @@ def add_parser(commands) -> None:
     comp.add_argument("--seed", type=int, help="first seed (default: random)")
     comp.add_argument("--model", help="genre model .npz (default: the shipped one)")
     comp.add_argument("--composer", help="ONNX step model (default: the shipped one)")
+
+
+def add_gate_argument(parser) -> None:
+    """Add ``--gate DB|off`` (the level below which the genre decision hears silence)."""
+    parser.add_argument(
+        "--gate",
+        type=gate_level,
+        default=-60.0,
+        metavar="DB",
+        help="windows with a frame below DB dBFS are silence: the genre decision holds through "
+        "them (default -60; off: every window counts)",
+    )
 
 
 def gate_level(text: str) -> float | None:

@@ -189,7 +189,7 @@ class OnlineGenre:
         if self.gate_db is None or vectors.levels is None:
             return self._heard(vectors.vectors, vectors.start)
         loud = vectors.levels >= self.gate_db
-        if loud.all() and not self._quiet:  # music going on: the common case, kept quick
+        if loud.all():  # music going on: the common case, kept quick
             return self._heard(vectors.vectors, vectors.start)
         events = []
         # runs of loud and of quiet windows, in order
