@@ -2,7 +2,8 @@
 
 Threads and what joins them::
 
-    audio callback (PortAudio, or a file source's thread)
+    audio callback (PortAudio's thread, compiled: it never takes the interpreter's lock; or a
+    file source's thread)
         copies each block into the ring and notes when it arrived; nothing else
     analysis (the thread that calls Engine.run)
         ring -> resampler (a device not at 22050 Hz) -> GTZAN vectors -> rolling genre
@@ -49,7 +50,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from listener.audio.resampler import StreamResampler
-from listener.audio.ring import RingBuffer
+from listener.audio.ring import ARRIVAL_SLOTS, RingBuffer, monotonic_ns
 from listener.config import FRAME, SAMPLE_RATE
 from listener.errors import ConfigError
 from listener.features.vector import GENRE_COLUMNS, GenreFeatures
@@ -58,7 +59,6 @@ from listener.tunes.vocab import END
 
 #: Seconds of audio in one frame: the per-frame latency budget.
 FRAME_SECONDS = FRAME / SAMPLE_RATE
-_ARRIVALS = 1 << 14  # blocks remembered with their arrival times
 #: Seconds of music the composer keeps sampled ahead of what the MIDI output plays.
 COMPOSE_AHEAD = 1.0
 #: Seconds the composer rests after each token it samples for a MIDI output (a step takes
@@ -225,24 +225,6 @@ class Engine:
         with self._emit_lock:  # two threads speak: one line at a time
             self.emit(event)
 
-    # -- the callback side -------------------------------------------------------------------
-
-    def _arrivals(self, ring: RingBuffer, live: bool):
-        ends = np.zeros(_ARRIVALS, dtype=np.int64)
-        times = np.zeros(_ARRIVALS)
-        count = [0]
-        put = ring.write if live else ring.offer
-
-        def on_block(block) -> int:
-            taken = put(block)
-            slot = count[0] % _ARRIVALS
-            ends[slot] = ring.written  # samples in the ring so far (all of them reach analysis)
-            times[slot] = time.monotonic()
-            count[0] += 1  # published last
-            return taken
-
-        return on_block, ends, times, count
-
     # -- the analysis side -------------------------------------------------------------------
 
     def run(self, source, duration: float | None = None, live: bool = True) -> dict:
@@ -265,7 +247,7 @@ class Engine:
             The last stats event (the whole run).
         """
         ring = RingBuffer(self.ring_size)
-        on_block, ends, times, count = self._arrivals(ring, live)
+        arrivals = ring.arrivals  # per write: samples in the ring by its end, arrival in ns
         features = GenreFeatures()
         online = OnlineGenre(self.model, gate_db=self.gate_db)
         latency = _Latency()
@@ -283,11 +265,15 @@ class Engine:
         last_vector = None
         decision = None
         started = time.monotonic()
-        # The audio callback is Python and needs the interpreter's lock: hand it over every
-        # millisecond (not every 5, the default) so a busy thread cannot hold up the callback.
+        # A source's thread in Python (a file paced as if live, a Python audio callback) and the
+        # MIDI scheduler need the interpreter's lock: hand it over every millisecond (not every
+        # 5, the default) so that a busy thread cannot hold them up.
         switch = sys.getswitchinterval()
         sys.setswitchinterval(min(switch, 0.001))
-        source.start(on_block)
+        if hasattr(source, "feed"):  # a device: its callback writes into the ring itself
+            source.feed(ring)
+        else:
+            source.start(ring.write if live else ring.offer)
         rate = int(getattr(source, "rate", SAMPLE_RATE))  # a device knows it once open
         resampler = StreamResampler(rate) if rate != SAMPLE_RATE else None
         if getattr(source, "notice", None):
@@ -306,15 +292,16 @@ class Engine:
                 before = features.timbral.frames_done
                 vectors = features.process(block)
                 events = online.process(vectors)
-                done = time.monotonic()
+                done = monotonic_ns()
                 seen += block.shape[0]
                 # each frame completed: from its last sample's arrival to now
+                blocks = ring.blocks
                 for frame in range(before, features.timbral.frames_done):
                     needed = math.ceil((frame + 1) * FRAME * rate / SAMPLE_RATE)
-                    while cursor < count[0] and ends[cursor % _ARRIVALS] < needed:
+                    while cursor < blocks and arrivals[cursor % ARRIVAL_SLOTS, 0] < needed:
                         cursor += 1
-                    if cursor < count[0]:
-                        latency.add((done - times[cursor % _ARRIVALS]) * 1e3)
+                    if cursor < blocks:
+                        latency.add((done - arrivals[cursor % ARRIVAL_SLOTS, 1]) * 1e-6)
                 if vectors.vectors.shape[0]:
                     last_vector = vectors.vectors[-1]
                 t = seen / SAMPLE_RATE

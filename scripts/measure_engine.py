@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import resource
 import sys
+import tempfile
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -72,7 +75,13 @@ def play_in_own_process(server: str, seconds: float) -> int:
     return 0
 
 
-def measure_jack(seconds: float, player_process: bool = True, compose: str = "every:10") -> dict:
+def measure_jack(
+    seconds: float,
+    player_process: bool = True,
+    compose: str = "every:10",
+    compiled: bool = True,
+    realtime: bool = False,
+) -> dict:
     import subprocess
 
     from jack_server import dummy_jack
@@ -82,7 +91,8 @@ def measure_jack(seconds: float, player_process: bool = True, compose: str = "ev
     from listener.audio.sources import SoundDeviceSource
     from listener.midi import MidiSink
 
-    with dummy_jack(rate=SAMPLE_RATE, period=FRAME) as server:
+    log = tempfile.NamedTemporaryFile("r", suffix=".jackd.log")
+    with dummy_jack(SAMPLE_RATE, FRAME, log_to=log.name, realtime=realtime) as server:
         receiver = Receiver()
         if player_process:  # its Python process callback does not compete for our GIL
             command = ["_player", "--server", server, "--seconds", str(seconds)]
@@ -98,8 +108,8 @@ def measure_jack(seconds: float, player_process: bool = True, compose: str = "ev
         engine = Engine(
             GenreModel.load(), events.append, FolkLSTM(), sink, ComposeSettings(compose, seed=1)
         )
-        source = SoundDeviceSource(jack=True)
-        result: dict = {}
+        source = SoundDeviceSource(jack=True, compiled=compiled)
+        result: dict = {"compiled_callback": source.compiled, "realtime_jack": realtime}
         thread = threading.Thread(target=lambda: result.update(engine.run(source, seconds)))
         thread.start()
         if not player_process:
@@ -115,6 +125,9 @@ def measure_jack(seconds: float, player_process: bool = True, compose: str = "ev
         notes = len(receiver.notes_on())
         stuck = sum(receiver.sounding().values())
         receiver.close()
+    # the server names the client it found unfinished at each xrun
+    late = re.findall(r"client = (.+?) was not finished", log.read())
+    result["late_clients"] = dict(Counter(late))
     result["midi_notes_received"] = notes
     result["notes_sounding_after"] = stuck
     result["tunes"] = sum(1 for e in events if e["type"] == "tune" and e["event"] == "end")
@@ -203,12 +216,30 @@ def main() -> int:
         "from a process of its own",
     )
     p.add_argument("--compose", default="every:10", help="jack: when to compose (every:10)")
+    p.add_argument(
+        "--python-callback",
+        action="store_true",
+        help="jack: PortAudio calls a Python callback (which needs the interpreter's lock), "
+        "not the compiled one",
+    )
+    p.add_argument(
+        "--realtime-jack",
+        action="store_true",
+        help="jack: run the server (and so every JACK client's process thread) with real-time "
+        "priority, as on a stage; needs root or an rtprio limit",
+    )
     p.add_argument("--server", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.what == "_player":
         return play_in_own_process(args.server, args.seconds)
     if args.what == "jack":
-        result = measure_jack(args.seconds, not args.player_thread, args.compose)
+        result = measure_jack(
+            args.seconds,
+            not args.player_thread,
+            args.compose,
+            not args.python_callback,
+            args.realtime_jack,
+        )
     else:
         result = measure_soak(args.seconds)
     print(json.dumps(result, indent=1))

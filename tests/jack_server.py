@@ -11,11 +11,17 @@ from contextlib import contextmanager
 
 
 @contextmanager
-def dummy_jack(rate: int = 48000, period: int = 128):
+def dummy_jack(
+    rate: int = 48000, period: int = 128, log_to: str | None = None, realtime: bool = False
+):
     """Start ``jackd`` on the dummy backend; yield its name; stop it.
 
     Clients find it through ``JACK_DEFAULT_SERVER`` (set in this process's environment while
-    it runs, so that python-rtmidi's JACK client and child processes see it too).
+    it runs, so that python-rtmidi's JACK client and child processes see it too). With
+    ``log_to`` the server's messages are saved in that file when it stops: each xrun it
+    blames on a client names the client ("client = NAME was not finished"). With ``realtime``
+    the server and every client's process thread run with real-time (SCHED_FIFO) priority, as
+    on a stage (needs the privilege: root, or an rtprio limit); the tests run without it.
     """
     import jack
 
@@ -25,7 +31,8 @@ def dummy_jack(rate: int = 48000, period: int = 128):
     os.environ["JACK_NO_AUDIO_RESERVATION"] = "1"
     log = tempfile.TemporaryFile("w+")  # a pipe nobody reads would block jackd when full
     server = subprocess.Popen(
-        ["jackd", "-n", name, "--no-realtime", "-d", "dummy", "-r", str(rate), "-p", str(period)],
+        ["jackd", "-n", name, "--realtime" if realtime else "--no-realtime"]
+        + ["-d", "dummy", "-r", str(rate), "-p", str(period)],
         stdout=subprocess.DEVNULL,
         stderr=log,
         text=True,
@@ -48,6 +55,10 @@ def dummy_jack(rate: int = 48000, period: int = 128):
             server.wait(5)
         except subprocess.TimeoutExpired:
             server.kill()
+        if log_to is not None:
+            log.seek(0)
+            with open(log_to, "w") as out:
+                out.write(log.read())
         log.close()
         for key, value in saved.items():
             if value is None:

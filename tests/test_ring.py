@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import ctypes
 import threading
 import time
 
@@ -7,6 +8,7 @@ import numpy as np
 import pytest
 
 from listener.audio import RingBuffer
+from listener.audio.ring import monotonic_ns
 from listener.errors import ConfigError
 
 
@@ -53,12 +55,60 @@ def test_capacity_must_be_positive():
         RingBuffer(0)
 
 
+def compiled_writer(ring: RingBuffer):
+    """Call the compiled PortAudio callback as PortAudio would, through its C address.
+
+    ctypes lets go of the interpreter's lock for the call, so the callback runs truly
+    alongside the consumer, as on PortAudio's thread.
+    """
+    from listener.audio.portaudio_callback import input_callback
+
+    signature = ctypes.CFUNCTYPE(
+        ctypes.c_int,
+        ctypes.c_void_p,
+        ctypes.c_void_p,
+        ctypes.c_ulong,
+        ctypes.c_void_p,
+        ctypes.c_ulong,
+        ctypes.c_void_p,
+    )
+    call = signature(input_callback.address)
+
+    def write(block: np.ndarray, flags: int = 0) -> int:
+        block = np.ascontiguousarray(block, dtype=np.float32)
+        before = ring.written
+        assert call(block.ctypes.data, None, block.size, None, flags, ring.state.ctypes.data) == 0
+        return ring.written - before
+
+    return write
+
+
+def test_compiled_callback_writes_counts_and_stamps():
+    ring = RingBuffer(8)
+    write = compiled_writer(ring)
+    before = monotonic_ns()
+    assert write(np.arange(6)) == 6
+    assert write(np.arange(6, 11), flags=0x2) == 2  # paInputOverflow: an xrun
+    after = monotonic_ns()
+    assert ring.dropped == 3 and ring.overflows == 1 and ring.xruns == 1
+    assert np.array_equal(ring.read(), np.arange(8))
+    assert ring.blocks == 2
+    # each write: samples in the ring by its end, and when it arrived, on the Python clock
+    assert ring.arrivals[:2, 0].tolist() == [6, 8]
+    assert before <= ring.arrivals[0, 1] <= ring.arrivals[1, 1] <= after
+    write(np.zeros(3), flags=0x1)  # paInputUnderflow
+    assert ring.xruns == 2
+
+
+@pytest.mark.parametrize("producer", ["python", "compiled"])
 @pytest.mark.parametrize("capacity", [64, 1000, 4096])
-def test_threads_deliver_in_order_or_count_drops(capacity):
+def test_threads_deliver_in_order_or_count_drops(capacity, producer):
     # A producer thread writes a counting sequence in blocks of random size; a slower consumer
-    # thread reads. Every sample must be delivered in order or counted as dropped.
+    # thread reads. Every sample must be delivered in order or counted as dropped. The compiled
+    # producer runs without the interpreter's lock, so only the ring's fences keep order.
     total = 400_000  # below 2**24, so float32 holds every count exactly
     ring = RingBuffer(capacity)
+    put = ring.write if producer == "python" else compiled_writer(ring)
     seq = np.arange(total, dtype=np.float32)
     got: list[np.ndarray] = []
     done = threading.Event()
@@ -68,7 +118,7 @@ def test_threads_deliver_in_order_or_count_drops(capacity):
         pos = 0
         while pos < total:
             n = int(rng.integers(1, 700))
-            ring.write(seq[pos : pos + n])
+            put(seq[pos : pos + n])
             pos += n
             if rng.random() < 0.01:
                 time.sleep(0)  # let the consumer in now and then

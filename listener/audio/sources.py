@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from listener.audio.io import check_finite, load_audio, resample, to_mono
+from listener.audio.ring import RingBuffer
 from listener.config import FRAME, SAMPLE_RATE
 from listener.errors import ConfigError, DeviceError
 
@@ -207,8 +208,10 @@ def input_devices(jack: bool = False) -> list[dict]:
 class SoundDeviceSource:
     """A live input through PortAudio (sounddevice), in callback mode.
 
-    The callback copies the block into the consumer's callback (a ring's ``write``) and counts
-    PortAudio's status flags (input overflow and underflow: xruns); nothing else happens there.
+    The callback copies the block into a ring and counts PortAudio's status flags (input
+    overflow and underflow: xruns); nothing else happens there. :meth:`feed` does it with a
+    compiled callback that never takes the interpreter's lock, :meth:`start` with a Python one
+    that hands each block to any callable.
     A device that refuses 22050 Hz is opened at its own rate: :attr:`rate` says which, and the
     consumer resamples (:class:`listener.audio.resampler.StreamResampler`) outside the callback.
 
@@ -220,16 +223,25 @@ class SoundDeviceSource:
         Only PortAudio's JACK host API (a JACK server must run).
     blocksize : int
         Frames per callback (0: what the host API prefers).
+    compiled : bool
+        :meth:`feed` a ring through the compiled callback, which never waits for the
+        interpreter's lock (False: a Python callback, as :meth:`start` uses).
     """
 
     def __init__(
-        self, device: int | str | None = None, jack: bool = False, blocksize: int = 0
+        self,
+        device: int | str | None = None,
+        jack: bool = False,
+        blocksize: int = 0,
+        compiled: bool = True,
     ) -> None:
         self.device_query = device
         self.jack = jack
         self.blocksize = blocksize
         self.rate = SAMPLE_RATE
-        self.xruns = 0
+        self.compiled = compiled and hasattr(time, "clock_gettime_ns")
+        self._python_xruns = 0
+        self._ring: RingBuffer | None = None
         self.notice: str | None = None  # said once when the device's rate is not 22050 Hz
         self.name = "?"
         self._stream = None
@@ -258,9 +270,8 @@ class SoundDeviceSource:
             raise DeviceError(f"device {query!r} {what} of the {where}: {listing}")
         return chosen[0]["index"]
 
-    def start(self, callback: Callback) -> None:
-        """Open the device and start calling ``callback(block)`` from PortAudio's thread."""
-        sd = _sounddevice()
+    def _open(self, sd) -> int:
+        # choose the device and its rate; say once when it is not 22050 Hz
         index = self._choose(sd)
         info = sd.query_devices(index)
         self.name = info["name"]
@@ -273,24 +284,74 @@ class SoundDeviceSource:
                 f"{self.name} refuses {SAMPLE_RATE} Hz: opened at {self.rate} Hz and resampled "
                 f"to {SAMPLE_RATE} Hz at the edge"
             )
+        return index
+
+    def _run_stream(self, sd, make) -> None:
+        try:
+            self._stream = make()
+            self._stream.start()
+        except sd.PortAudioError as exc:
+            self._stream = None
+            raise DeviceError(f"cannot open {self.name!r} at {self.rate} Hz: {exc}") from exc
+
+    def feed(self, ring: RingBuffer) -> None:
+        """Open the device and have PortAudio's thread write each block into ``ring``.
+
+        With ``compiled`` (the default where the platform has ``clock_gettime``) the callback is
+        :mod:`listener.audio.portaudio_callback`'s compiled one, which never waits for the
+        interpreter; otherwise a Python callback calls ``ring.write``. Either way each block's
+        arrival is in ``ring.arrivals`` and its xrun flags in :attr:`xruns`.
+        """
+        if not self.compiled:
+            self.start(ring.write)
+            return
+        sd = _sounddevice()
+        from listener.audio.portaudio_callback import input_callback
+
+        index = self._open(sd)
+        self._ring = ring  # the stream writes into its memory: keep it alive
+        self._run_stream(
+            sd,
+            lambda: sd._StreamBase(
+                kind="input",
+                device=index,
+                channels=1,
+                dtype="float32",
+                samplerate=self.rate,
+                blocksize=self.blocksize,
+                callback=input_callback.address,
+                userdata=sd._ffi.cast("void *", ring.state.ctypes.data),
+                wrap_callback=None,
+            ),
+        )
+
+    def start(self, callback: Callback) -> None:
+        """Open the device and call ``callback(block)`` from PortAudio's thread (Python)."""
+        sd = _sounddevice()
+        index = self._open(sd)
 
         def on_block(indata, frames, time_info, status) -> None:
             if status.input_overflow or status.input_underflow:
-                self.xruns += 1
+                self._python_xruns += 1
             callback(indata[:, 0])
 
-        try:
-            self._stream = sd.InputStream(
+        self._run_stream(
+            sd,
+            lambda: sd.InputStream(
                 device=index,
                 channels=1,
                 dtype="float32",
                 samplerate=self.rate,
                 blocksize=self.blocksize,
                 callback=on_block,
-            )
-            self._stream.start()
-        except sd.PortAudioError as exc:
-            raise DeviceError(f"cannot open {self.name!r} at {self.rate} Hz: {exc}") from exc
+            ),
+        )
+
+    @property
+    def xruns(self) -> int:
+        """Blocks PortAudio flagged as input overflow or underflow."""
+        ring = self._ring
+        return self._python_xruns + (ring.xruns if ring is not None else 0)
 
     def stop(self) -> None:
         """Stop and close the stream, then terminate PortAudio."""
