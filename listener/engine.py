@@ -14,9 +14,10 @@ Threads and what joins them::
         from its own thread. For a MIDI output it samples in a trickle, resting TOKEN_PAUSE
         after each token and keeping about COMPOSE_AHEAD seconds ahead of the playing: the
         whole tune sampled at once is a burst of CPU and of the interpreter's lock that, on a
-        2-core machine, delayed the audio callback into xruns (5-minute JACK runs with a tune
-        every 10 s: 4 xruns at once, 2 bar by bar, none in a trickle when the host was quiet,
-        as without composing; a busy host gave xruns either way)
+        2-core machine, delayed the audio callback (in Python then) into xruns: 5-minute JACK
+        runs with a tune every 10 s gave 4 xruns at once, 2 bar by bar, none in a trickle. The
+        callback is compiled now and never waits for the lock; the trickle still keeps the
+        analysis thread's waits for it short
 
 The analysis never waits for the composer (requests go through a queue that drops what it
 cannot hold) and the callback never waits for anything. Stop order: the audio stream first
