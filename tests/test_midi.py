@@ -196,7 +196,8 @@ def test_ctrl_c_while_playing_leaves_no_note_sounding(receiver, tmp_path):
     source = tmp_path / "tune.abc"
     source.write_text(tune.abc())
     play = subprocess.Popen(
-        [sys.executable, "-m", "listener", "tunes", "play", str(source)]
+        # -X faulthandler: a hang below dumps every thread's stack (SIGABRT), to say where
+        [sys.executable, "-X", "faulthandler", "-m", "listener", "tunes", "play", str(source)]
         + ["--port", "harness:sink", "--api", "jack", "--tempo", "120"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -205,8 +206,14 @@ def test_ctrl_c_while_playing_leaves_no_note_sounding(receiver, tmp_path):
     deadline = time.monotonic() + 30
     while len(receiver.notes_on()) < 4 and time.monotonic() < deadline:
         time.sleep(0.05)
+    heard = len(receiver.notes_on())
     play.send_signal(signal.SIGINT)
-    _, err = play.communicate(timeout=30)
+    try:
+        _, err = play.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        play.send_signal(signal.SIGABRT)
+        _, err = play.communicate(timeout=10)
+        pytest.fail(f"no exit 30 s after Ctrl-C ({heard} notes heard before it); stacks:\n{err}")
     assert play.returncode == 130, err
     time.sleep(0.05)
     assert len(receiver.notes_on()) >= 4
