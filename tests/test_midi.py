@@ -202,6 +202,9 @@ def test_ctrl_c_while_playing_leaves_no_note_sounding(receiver, tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # a shell's background job inherits SIGINT ignored, and Python then leaves it ignored:
+        # give the player the terminal's default, as when a performer starts it
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 30
     while len(receiver.notes_on()) < 4 and time.monotonic() < deadline:
