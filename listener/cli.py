@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import BinaryIO
 
@@ -569,10 +571,27 @@ def _cmd_bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     return 0
 
 
+def _stop_on_terminate() -> dict:
+    # `kill`, `systemctl stop` and a closed terminal send SIGTERM or SIGHUP: stop as Ctrl-C
+    # does (audio first, then every note released and all notes off), not in mid-note.
+    # Returns the handlers replaced, for main() to put back.
+    def stop(signum, frame) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    replaced = {}
+    if threading.current_thread() is threading.main_thread():
+        for name in ("SIGTERM", "SIGHUP"):
+            number = getattr(signal, name, None)
+            if number is not None and signal.getsignal(number) == signal.SIG_DFL:
+                replaced[number] = signal.signal(number, stop)
+    return replaced
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the process exit status."""
     parser = _build_parser()
     args = parser.parse_args(argv)
+    replaced = _stop_on_terminate()
     try:
         if args.command == "features":
             return _cmd_features(args)
@@ -619,3 +638,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("listener: interrupted", file=sys.stderr)
         return 130
+    finally:
+        for number, handler in replaced.items():
+            signal.signal(number, handler)

@@ -266,6 +266,7 @@ class Engine:
         last_vector = None
         decision = None
         started = time.monotonic()
+        interrupted = False
         # A source's thread in Python (a file paced as if live, a Python audio callback) and the
         # MIDI scheduler need the interpreter's lock: hand it over every millisecond (not every
         # 5, the default) so that a busy thread cannot hold them up.
@@ -323,8 +324,12 @@ class Engine:
                     next_status = time.monotonic() + 0.25
                 if limit is not None and seen >= limit:
                     break
+        except KeyboardInterrupt:  # Ctrl-C (or SIGTERM, from the command line): a stop
+            self._stopping.set()
+            interrupted = True
+            raise
         except BaseException:
-            self._stopping.set()  # Ctrl-C or an error: everything stops now
+            self._stopping.set()  # an error: everything stops now
             raise
         finally:
             source.stop()  # the audio first; PortAudio is terminated by a live source
@@ -334,12 +339,20 @@ class Engine:
             self._finishing.set()
             if composer is not None:
                 composer.join(30.0)
+            if interrupted:  # the whole run's figures are said even when it is stopped
+                self._say(
+                    {**self._final(seen, started, features, ring, source, latency), "stopped": True}
+                )
+        final = self._final(seen, started, features, ring, source, latency)
+        self._say(final)
+        return final
+
+    def _final(self, seen, started, features, ring, source, latency: _Latency) -> dict:
         final = self._stats(seen / SAMPLE_RATE, features, ring, source, latency)
         final["whole_run"] = True
         final["realtime_factor"] = round(
             (seen / SAMPLE_RATE) / max(time.monotonic() - started, 1e-9), 3
         )
-        self._say(final)
         return final
 
     def _stats(self, t, features, ring, source, latency: _Latency, recent: bool = False) -> dict:

@@ -191,7 +191,9 @@ def test_fed_while_playing(receiver):
     in_order([p for _, p in receiver.notes_on()], list(range(60, 68)))
 
 
-def test_ctrl_c_while_playing_leaves_no_note_sounding(receiver, tmp_path):
+@pytest.mark.parametrize("stop", ["SIGINT", "SIGTERM", "SIGHUP"])
+def test_ctrl_c_while_playing_leaves_no_note_sounding(receiver, tmp_path, stop):
+    # Ctrl-C, `kill` or `systemctl stop`, a closed terminal: each stops with no note left on
     tune = read_data_v2(EXAMPLES / "data_v2-first-5-tunes.txt")[1]
     source = tmp_path / "tune.abc"
     source.write_text(tune.abc())
@@ -210,13 +212,13 @@ def test_ctrl_c_while_playing_leaves_no_note_sounding(receiver, tmp_path):
     while len(receiver.notes_on()) < 4 and time.monotonic() < deadline:
         time.sleep(0.05)
     heard = len(receiver.notes_on())
-    play.send_signal(signal.SIGINT)
+    play.send_signal(getattr(signal, stop))
     try:
         _, err = play.communicate(timeout=30)
     except subprocess.TimeoutExpired:
         play.send_signal(signal.SIGABRT)
         _, err = play.communicate(timeout=10)
-        pytest.fail(f"no exit 30 s after Ctrl-C ({heard} notes heard before it); stacks:\n{err}")
+        pytest.fail(f"no exit 30 s after {stop} ({heard} notes heard before it); stacks:\n{err}")
     assert play.returncode == 130, err
     time.sleep(0.05)
     assert len(receiver.notes_on()) >= 4
@@ -257,3 +259,39 @@ def test_midi_file_holds_the_notes_tempo_and_meter(tmp_path):
 def test_default_tempo_follows_the_dance():
     assert default_tempo("M:6/8") == default_tempo("6/8") == 165
     assert default_tempo("M:4/4") > default_tempo("M:3/4")
+
+
+def test_listen_stopped_by_sigterm_releases_notes_and_reports_the_run(receiver, gtzan, tmp_path):
+    # An installation stopped by `systemctl stop` (SIGTERM) while a composed tune plays: the
+    # audio stops, every note is released, and the whole run's stats line is still written.
+    import json
+
+    out = tmp_path / "run.jsonl"
+    listen = subprocess.Popen(
+        [sys.executable, "-X", "faulthandler", "-m", "listener", "listen"]
+        + ["--file", str(gtzan / "genres" / "country" / "country.00000.wav"), "--realtime"]
+        + ["--compose", "every:1", "--tempo", "240", "--seed", "3", "--jsonl", str(out)]
+        + ["--port", "harness:sink", "--api", "jack"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while len(receiver.notes_on()) < 6 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    heard = len(receiver.notes_on())
+    listen.send_signal(signal.SIGTERM)
+    try:
+        _, err = listen.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        listen.send_signal(signal.SIGABRT)
+        _, err = listen.communicate(timeout=10)
+        pytest.fail(f"no exit 30 s after SIGTERM ({heard} notes heard before it); stacks:\n{err}")
+    assert listen.returncode == 130, err
+    assert "stopped" in err
+    time.sleep(0.05)
+    assert heard >= 6
+    assert receiver.sounding() == Counter()
+    last = json.loads(out.read_text().splitlines()[-1])
+    assert last["type"] == "stats" and last["whole_run"] and last["stopped"]
+    assert 0 < last["t"] < 30 and last["frames"] > 0
