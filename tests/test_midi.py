@@ -191,6 +191,21 @@ def test_fed_while_playing(receiver):
     in_order([p for _, p in receiver.notes_on()], list(range(60, 68)))
 
 
+def stop_process(process: subprocess.Popen, stop: str, heard: int) -> str:
+    """Send signal ``stop`` and return the process's stderr once it has exited.
+
+    One that has not exited 30 s later is aborted: started with ``-X faulthandler``, it dumps
+    every thread's stack, and the test fails saying where it hung.
+    """
+    process.send_signal(getattr(signal, stop))
+    try:
+        return process.communicate(timeout=30)[1]
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGABRT)
+        err = process.communicate(timeout=10)[1]
+        pytest.fail(f"no exit 30 s after {stop} ({heard} notes heard before it); stacks:\n{err}")
+
+
 @pytest.mark.parametrize("stop", ["SIGINT", "SIGTERM", "SIGHUP"])
 def test_ctrl_c_while_playing_leaves_no_note_sounding(receiver, tmp_path, stop):
     # Ctrl-C, `kill` or `systemctl stop`, a closed terminal: each stops with no note left on
@@ -211,14 +226,7 @@ def test_ctrl_c_while_playing_leaves_no_note_sounding(receiver, tmp_path, stop):
     deadline = time.monotonic() + 30
     while len(receiver.notes_on()) < 4 and time.monotonic() < deadline:
         time.sleep(0.05)
-    heard = len(receiver.notes_on())
-    play.send_signal(getattr(signal, stop))
-    try:
-        _, err = play.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        play.send_signal(signal.SIGABRT)
-        _, err = play.communicate(timeout=10)
-        pytest.fail(f"no exit 30 s after {stop} ({heard} notes heard before it); stacks:\n{err}")
+    err = stop_process(play, stop, heard=len(receiver.notes_on()))
     assert play.returncode == 130, err
     time.sleep(0.05)
     assert len(receiver.notes_on()) >= 4
@@ -280,13 +288,7 @@ def test_listen_stopped_by_sigterm_releases_notes_and_reports_the_run(receiver, 
     while len(receiver.notes_on()) < 6 and time.monotonic() < deadline:
         time.sleep(0.05)
     heard = len(receiver.notes_on())
-    listen.send_signal(signal.SIGTERM)
-    try:
-        _, err = listen.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        listen.send_signal(signal.SIGABRT)
-        _, err = listen.communicate(timeout=10)
-        pytest.fail(f"no exit 30 s after SIGTERM ({heard} notes heard before it); stacks:\n{err}")
+    err = stop_process(listen, "SIGTERM", heard)
     assert listen.returncode == 130, err
     assert "stopped" in err
     time.sleep(0.05)
