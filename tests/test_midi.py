@@ -191,6 +191,16 @@ def test_fed_while_playing(receiver):
     in_order([p for _, p in receiver.notes_on()], list(range(60, 68)))
 
 
+def as_from_a_terminal() -> None:
+    """Give a child process the stop signals' default actions, as a terminal's shell does.
+
+    A background job inherits SIGINT ignored and `nohup` SIGHUP ignored, and a program then
+    leaves them so (rightly): the tests that send them must not depend on how pytest was run.
+    """
+    for stop in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(stop, signal.SIG_DFL)
+
+
 def stop_process(process: subprocess.Popen, stop: str, heard: int) -> str:
     """Send signal ``stop`` and return the process's stderr once it has exited.
 
@@ -219,9 +229,7 @@ def test_ctrl_c_while_playing_leaves_no_note_sounding(receiver, tmp_path, stop):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        # a shell's background job inherits SIGINT ignored, and Python then leaves it ignored:
-        # give the player the terminal's default, as when a performer starts it
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        preexec_fn=as_from_a_terminal,
     )
     deadline = time.monotonic() + 30
     while len(receiver.notes_on()) < 4 and time.monotonic() < deadline:
@@ -283,6 +291,7 @@ def test_listen_stopped_by_sigterm_releases_notes_and_reports_the_run(receiver, 
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=as_from_a_terminal,
     )
     deadline = time.monotonic() + 30
     while len(receiver.notes_on()) < 6 and time.monotonic() < deadline:
