@@ -242,7 +242,7 @@ class SoundDeviceSource:
         self.compiled = compiled and hasattr(time, "clock_gettime_ns")
         self._python_xruns = 0
         self._ring: RingBuffer | None = None
-        self.notice: str | None = None  # said once when the device's rate is not 22050 Hz
+        self.notice: str | None = None  # said once: a rate not 22050 Hz, a Python callback
         self.name = "?"
         self._stream = None
 
@@ -270,6 +270,10 @@ class SoundDeviceSource:
             raise DeviceError(f"device {query!r} {what} of the {where}: {listing}")
         return chosen[0]["index"]
 
+    def _note(self, text: str) -> None:
+        # what the engine says once on stderr when the input starts
+        self.notice = text if self.notice is None else f"{self.notice}; {text}"
+
     def _open(self, sd) -> int:
         # choose the device and its rate; say once when it is not 22050 Hz
         index = self._choose(sd)
@@ -280,7 +284,7 @@ class SoundDeviceSource:
             self.rate = SAMPLE_RATE
         except sd.PortAudioError:
             self.rate = int(info["default_samplerate"])
-            self.notice = (
+            self._note(
                 f"{self.name} refuses {SAMPLE_RATE} Hz: opened at {self.rate} Hz and resampled "
                 f"to {SAMPLE_RATE} Hz at the edge"
             )
@@ -302,12 +306,16 @@ class SoundDeviceSource:
         interpreter; otherwise a Python callback calls ``ring.write``. Either way each block's
         arrival is in ``ring.arrivals`` and its xrun flags in :attr:`xruns`.
         """
+        if self.compiled:
+            try:
+                from listener.audio.portaudio_callback import input_callback
+            except Exception as exc:  # numba could not build it here: a Python one will do
+                self.compiled = False
+                self._note(f"compiled audio callback unavailable ({exc}): using a Python one")
         if not self.compiled:
             self.start(ring.write)
             return
         sd = _sounddevice()
-        from listener.audio.portaudio_callback import input_callback
-
         index = self._open(sd)
         self._ring = ring  # the stream writes into its memory: keep it alive
         self._run_stream(
