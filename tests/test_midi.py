@@ -201,10 +201,33 @@ def as_from_a_terminal() -> None:
         signal.signal(stop, signal.SIG_DFL)
 
 
+def start_listener(args: list[str]) -> subprocess.Popen:
+    """Run ``listener ARGS`` in a process of its own, as a performer would from a terminal.
+
+    With ``-X faulthandler``, so that :func:`stop_process` can say where one hung; stderr is
+    kept for the test to read.
+    """
+    return subprocess.Popen(
+        [sys.executable, "-X", "faulthandler", "-m", "listener", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=as_from_a_terminal,
+    )
+
+
+def wait_for_notes(receiver: Receiver, count: int, seconds: float = 30.0) -> int:
+    """Wait until ``count`` notes have arrived (at most ``seconds``); return how many have."""
+    deadline = time.monotonic() + seconds
+    while len(receiver.notes_on()) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return len(receiver.notes_on())
+
+
 def stop_process(process: subprocess.Popen, stop: str, heard: int) -> str:
     """Send signal ``stop`` and return the process's stderr once it has exited.
 
-    One that has not exited 30 s later is aborted: started with ``-X faulthandler``, it dumps
+    One that has not exited 30 s later is aborted: started by :func:`start_listener`, it dumps
     every thread's stack, and the test fails saying where it hung.
     """
     process.send_signal(getattr(signal, stop))
@@ -222,19 +245,10 @@ def test_ctrl_c_while_playing_leaves_no_note_sounding(receiver, tmp_path, stop):
     tune = read_data_v2(EXAMPLES / "data_v2-first-5-tunes.txt")[1]
     source = tmp_path / "tune.abc"
     source.write_text(tune.abc())
-    play = subprocess.Popen(
-        # -X faulthandler: a hang below dumps every thread's stack (SIGABRT), to say where
-        [sys.executable, "-X", "faulthandler", "-m", "listener", "tunes", "play", str(source)]
-        + ["--port", "harness:sink", "--api", "jack", "--tempo", "120"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=as_from_a_terminal,
+    play = start_listener(
+        ["tunes", "play", str(source), "--port", "harness:sink", "--api", "jack", "--tempo", "120"]
     )
-    deadline = time.monotonic() + 30
-    while len(receiver.notes_on()) < 4 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    err = stop_process(play, stop, heard=len(receiver.notes_on()))
+    err = stop_process(play, stop, heard=wait_for_notes(receiver, 4))
     assert play.returncode == 130, err
     time.sleep(0.05)
     assert len(receiver.notes_on()) >= 4
@@ -283,20 +297,12 @@ def test_listen_stopped_by_sigterm_releases_notes_and_reports_the_run(receiver, 
     import json
 
     out = tmp_path / "run.jsonl"
-    listen = subprocess.Popen(
-        [sys.executable, "-X", "faulthandler", "-m", "listener", "listen"]
-        + ["--file", str(gtzan / "genres" / "country" / "country.00000.wav"), "--realtime"]
-        + ["--compose", "every:1", "--tempo", "240", "--seed", "3", "--jsonl", str(out)]
-        + ["--port", "harness:sink", "--api", "jack"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=as_from_a_terminal,
+    listen = start_listener(
+        ["listen", "--file", str(gtzan / "genres" / "country" / "country.00000.wav")]
+        + ["--realtime", "--compose", "every:1", "--tempo", "240", "--seed", "3"]
+        + ["--jsonl", str(out), "--port", "harness:sink", "--api", "jack"]
     )
-    deadline = time.monotonic() + 30
-    while len(receiver.notes_on()) < 6 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    heard = len(receiver.notes_on())
+    heard = wait_for_notes(receiver, 6)
     err = stop_process(listen, "SIGTERM", heard)
     assert listen.returncode == 130, err
     assert "stopped" in err
