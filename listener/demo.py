@@ -21,9 +21,9 @@ from listener.audio.synth import render_notes
 from listener.engine import ComposeSettings, Engine
 from listener.genres.model import GenreModel
 from listener.midi.files import write_midi
-from listener.tunes.abc import Tune
-from listener.tunes.interpret import NoteEvent, interpret
+from listener.tunes.interpret import NoteEvent, interpret, read_through
 from listener.tunes.lstm import FolkLSTM
+from listener.tunes.tune import Tune
 
 #: The built-in performance: what the composer is asked for, and how fast it is played.
 PERFORMANCE = {"meter": "6/8", "mode": "dor", "seed": 7, "tempo": 165.0}
@@ -144,7 +144,8 @@ def run_demo(
     if engine.tunes:
         answer = engine.tunes[0]
         answer_tune, _ = Tune.from_sampled(answer["tokens"])
-        write_midi(interpret(answer_tune.tokens()), files[2], answer["tempo"], answer["meter"])
+        notes, reader = read_through(answer_tune.tokens())
+        write_midi(notes, files[2], tempo=answer["tempo"], meter=reader.meters)
     else:
         files.pop()
     timing = (

@@ -421,8 +421,9 @@ class Engine:
     def _compose_one(self, t: float, reason: str, vector, seed: int | None) -> None:
         from listener.midi.player import play_tokens
         from listener.midi.scheduler import MidiScheduler, default_tempo
-        from listener.tunes.abc import _BARS, Tune
         from listener.tunes.interpret import TuneInterpreter
+        from listener.tunes.notation import BARS
+        from listener.tunes.tune import Tune
 
         settings = self.compose
         heard = follow(vector) if vector is not None else ("M:4/4", "maj", 120.0)
@@ -464,7 +465,7 @@ class Engine:
                 yield token
                 if scheduler is not None and not self._finishing.is_set():
                     time.sleep(TOKEN_PAUSE)  # a trickle, not a burst: see COMPOSE_AHEAD
-                if token in _BARS or token == END:  # a bar at a time
+                if token in BARS or token == END:  # a bar at a time
                     self._say(
                         {"type": "tune", "t": t, "event": "tokens", "tokens": tokens[bar_start:]}
                     )

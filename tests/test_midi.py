@@ -312,3 +312,37 @@ def test_listen_stopped_by_sigterm_releases_notes_and_reports_the_run(receiver, 
     last = json.loads(out.read_text().splitlines()[-1])
     assert last["type"] == "stats" and last["whole_run"] and last["stopped"]
     assert 0 < last["t"] < 30 and last["frames"] > 0
+
+
+def _time_signatures(path) -> list[tuple[int, int, int]]:
+    mido = need_module("mido")
+    found = []
+    for track in mido.MidiFile(path).tracks:
+        now = 0
+        for message in track:
+            now += message.time
+            if message.type == "time_signature":
+                found.append((now, message.numerator, message.denominator))
+    return sorted(set(found))
+
+
+def test_midi_file_changes_meter_where_the_tune_does(tmp_path):
+    # A meter change inside a repeat: each time signature where abc2midi writes it, and the
+    # first meter again where the repeat starts over (abc2midi leaves 3/4 there and warns
+    # that the bar "has 4 time units while the time signature has 3")
+    import subprocess
+
+    from conftest import need_program
+
+    from listener.tunes.interpret import read_through
+    from listener.tunes.tune import Tune
+
+    abc2midi = need_program("abc2midi", "abcmidi")
+    tune = Tune("M:4/4", "K:Cmaj", "|: C D E F G A B c | M:3/4 c B A G F E :| D 6 |".split())
+    notes, reader = read_through(tune.tokens())
+    ours = write_midi(notes, tmp_path / "ours.mid", tempo=120, meter=reader.meters)
+    (tmp_path / "t.abc").write_text(tune.abc())
+    subprocess.run([abc2midi, str(tmp_path / "t.abc"), "-o", str(tmp_path / "ref.mid")], check=True)
+    reference = _time_signatures(tmp_path / "ref.mid")
+    assert reference == [(0, 4, 4), (1920, 3, 4), (5280, 3, 4)]
+    assert _time_signatures(ours) == [(0, 4, 4), (1920, 3, 4), (3360, 4, 4), (5280, 3, 4)]

@@ -5,17 +5,11 @@ Used on the composer's output (``listener tunes check``) as folk-rnn's authors l
 
 from __future__ import annotations
 
-from fractions import Fraction
-
-from listener.tunes.abc import Tune, bar_lengths
+from listener.tunes.interpret import bar_lengths
+from listener.tunes.notation import bar_length
+from listener.tunes.tune import Tune
 
 _PART_ENDS = (":|", "|:", "|1", "|2")
-
-
-def bar_length(meter: str) -> Fraction:
-    """Length of a full bar in eighths (``M:6/8`` -> 6, ``M:4/4`` -> 8)."""
-    num, den = meter[2:].split("/")
-    return Fraction(8 * int(num), int(den))
 
 
 def check_tune(tune: Tune) -> dict:
@@ -30,19 +24,21 @@ def check_tune(tune: Tune) -> dict:
 
     Notes
     -----
-    Set aside, as folk tunes write them: the first bar (a pickup) and the last, a part's short
-    last bar (before ``:|``, ``|:`` or an ending), the pickup that completes it, and the empty
-    bars between back-to-back bar lines. A ``:|`` without a ``|:`` repeats from the start or
+    Bars are timed by the interpreter (:func:`~listener.tunes.interpret.bar_lengths`) and
+    judged against the meter in force where they end. Set aside, as folk tunes write them: the
+    first bar (a pickup) and the last, a part's short last bar (before ``:|``, ``|:`` or an
+    ending), the pickup that completes it, and the empty bars between back-to-back bar lines.
+    A ``:|`` without a ``|:`` repeats from the start or
     from the previous ``:|``, which ABC allows.
     """
-    want = bar_length(tune.meter)
-    bars = [b for b in bar_lengths(tune.body, tune.meter) if b[0] > 0]
+    bars = [b for b in bar_lengths(tune.body, tune.meter) if b.length > 0]
     ok = checked = 0
     for i in range(1, len(bars) - 1):
-        length, closing = bars[i]
+        length, closing, want = bars[i].length, bars[i].closing, bar_length(bars[i].meter)
         if closing in _PART_ENDS and length < want:
             continue  # a part's last bar, short where a pickup or the repeat makes it up
-        if bars[i - 1][1] in _PART_ENDS and bars[i - 1][0] + length == want:
+        before = bars[i - 1]
+        if before.closing in _PART_ENDS and before.length + length == want:
             continue  # the pickup that completes the previous part's last bar
         checked += 1
         ok += length == want

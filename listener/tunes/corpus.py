@@ -2,7 +2,7 @@
 
 Only the collections believed public domain are read (O'Neill's 1850, Ryan's Mammoth, Aird's
 Airs, a few folk tunes); music21 is used to find them on disk, nothing else. Every tune goes
-through :func:`~listener.tunes.abc.tune_from_abc`; one that folk-rnn's tokens cannot express is
+through :func:`~listener.tunes.reading.tune_from_abc`; one that folk-rnn's tokens cannot express is
 dropped and counted by reason, and a tune already seen (the same tokens) is kept once. The same
 files always give the same corpus, in the same order.
 """
@@ -15,7 +15,9 @@ from collections import Counter
 from pathlib import Path
 
 from listener.errors import ConfigError, DataError
-from listener.tunes.abc import AbcError, Tune, split_tunes, tune_from_abc
+from listener.tunes.notation import AbcError
+from listener.tunes.reading import split_tunes, tune_from_abc
+from listener.tunes.tune import Tune
 
 #: The music21 collections the corpus is made of (essenFolksong is left out: non-commercial).
 COLLECTIONS = ("oneills1850", "ryansMammoth", "airdsAirs", "miscFolk")

@@ -6,11 +6,16 @@ length or a broken rhythm may follow), two notes joined by a broken rhythm wait 
 one's length, a bar line settles everything. Repeats are played as a musician plays them: at
 ``:|`` the notes since the last ``|:`` (or since the last ``:|``, or the start) come again,
 without the first ending, and the second ending follows; a ``:|`` that closes a second ending
-plays the part before the endings once more, as abc2midi does.
+plays the part before the endings once more, and a ``|:`` inside an open repeat closes it first
+(as ``::``), as abc2midi does. A ``|2`` with no ``|1`` before it is played as written (abc2midi
+calls it an error and leaves the ending out).
 
-What the notes mean is the model of :mod:`listener.tunes.abc` (pitches, key signatures, lengths,
-tuplet ratios), so the tokeniser that writes the corpus and this interpreter agree by
-construction. The rules, and what abc2midi (the reference the tests hold this to) does:
+What the notes mean is the model of :mod:`listener.tunes.notation` (pitches, key signatures,
+lengths, tuplet ratios), so the tokeniser that writes the corpus and this interpreter agree by
+construction. This is the one model of ABC time: bar lengths (:func:`bar_lengths`, for
+``tunes check``), the cleaning of sampled tunes and the ABC writer's line breaks all read it.
+
+The rules, and what abc2midi (the reference the tests hold this to) does:
 
 * **Pitch**: C4 = MIDI 60; small letters an octave up, ``'`` and ``,`` an octave each. The key
   (``K:Cmaj``, ``K:Cmin``, ``K:Cdor``, ``K:Cmix``) flattens B, E and A as its mode says. An
@@ -20,7 +25,7 @@ construction. The rules, and what abc2midi (the reference the tests hold this to
   have one length, and is ignored otherwise; ``2>``, ``/2<``... are a length and a broken
   rhythm in one token. A tuplet ``(p`` plays its next p
   notes (rests and chords count) in the time of q, with ABC 2.1's default q
-  (:func:`listener.tunes.abc.tuplet_ratio`) for the meter the tune starts in (abc2midi does not
+  (:func:`listener.tunes.notation.tuplet_ratio`) for the meter the tune starts in (abc2midi does not
   follow a change of meter here). A chord lasts as long as its first note, times the
   length after ``]``. Rests keep time and give no note.
 * **Malformed input** never stops it: an unknown token, a length or broken rhythm with no note
@@ -34,13 +39,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from listener.tunes.abc import (
-    _BARS,
-    _BROKEN,
-    _LENGTHS,
-    _PITCH,
+from listener.tunes.notation import (
+    BARS,
+    BROKEN,
+    LENGTHS,
+    PITCH,
     Key,
-    _length,
+    length_of,
     parse_pitch,
     tuplet_ratio,
 )
@@ -64,6 +69,19 @@ class NoteEvent:
         return self.onset + self.duration
 
 
+@dataclass(frozen=True)
+class Bar:
+    """One bar as written (repeats not expanded): its length, closing bar line and meter.
+
+    ``length`` is in eighths (units of L:1/8); ``closing`` is the bar line that ends it (``""``
+    for a last bar with none); ``meter`` is the meter token in force where it ends.
+    """
+
+    length: Fraction
+    closing: str
+    meter: str
+
+
 @dataclass
 class _Pending:
     # A note, rest or chord whose duration may still change (a length or broken rhythm after it).
@@ -80,6 +98,9 @@ class _Section:
     start: Fraction
     notes: list[NoteEvent] = field(default_factory=list)
     end: Fraction | None = None  # where its first ending began, if it has one
+    meter: str = "M:4/4"  # the meter in force where it began
+    opened: bool = False  # begun by |: (not by the tune's start or a :|)
+    meters: list[tuple[Fraction, str]] = field(default_factory=list)  # changes inside it
 
 
 class TuneInterpreter:
@@ -123,9 +144,17 @@ class TuneInterpreter:
         self._left_kind = ">"
         self._tuplet_left = 0
         self._tuplet = Fraction(1)
-        self._section = _Section(Fraction(0))
+        self._section = _Section(Fraction(0), meter=self.meter)
         self._endings: _Section | None = None  # the last section closed with endings
         self._in_second = False  # inside its second ending
+        self.position = 0  # tokens taken so far
+        self.bars: list[Bar] = []  # every bar closed so far, as written
+        self._bar_start = Fraction(0)
+        #: Meter changes as played, repeats expanded: (beat, meter token), the first at beat 0.
+        self.meters: list[tuple[Fraction, str]] = [(Fraction(0), self.meter)]
+        #: Tokens skipped as malformed: (position, reason), for those who clean a tune.
+        self.skipped: list[tuple[int, str]] = []
+        self._left_at = 0  # position of the broken rhythm joining _left to its partner
 
     @property
     def beats(self) -> Fraction:
@@ -136,9 +165,31 @@ class TuneInterpreter:
         self.key = token
         self._signature = Key("C", 0, token[3:]).signature()
 
-    def _warn(self, what: str) -> list[NoteEvent]:
+    @property
+    def tuplet_open(self) -> bool:
+        """Whether a tuplet still has notes to take."""
+        return self._tuplet_left > 0
+
+    @property
+    def bar_so_far(self) -> Fraction:
+        """Eighths settled in the bar being written."""
+        return self.time - self._bar_start
+
+    def _warn(self, what: str, at: int | None = None) -> list[NoteEvent]:
         self.warnings[what] += 1
+        self.skipped.append((self.position - 1 if at is None else at, what))
         return []
+
+    def _set_meter(self, token: str, at: Fraction | None = None) -> None:
+        # the meter in force from `at` (units; default now), recorded when it changes
+        self.meter = token
+        if token == self.meters[-1][1]:
+            return
+        beat = (self.time if at is None else at) * BEATS_PER_UNIT
+        if self.meters[-1][0] == beat:  # two changes at one moment: the later one holds
+            self.meters.pop()
+        if not self.meters or self.meters[-1][1] != token:
+            self.meters.append((beat, token))
 
     def process(self, token: str) -> list[NoteEvent]:
         """Take one token; return the notes it settles, in the order they are played.
@@ -148,6 +199,7 @@ class TuneInterpreter:
         token : str
             A folk-rnn v2 token (``M:6/8``, ``K:Cdor``, ``^c'``, ``3/2``, ``>``, ``|:``...).
         """
+        self.position += 1
         if self.ended:
             return self._warn("token after </s>")
         if token == START:
@@ -158,7 +210,8 @@ class TuneInterpreter:
             return out
         if token.startswith("M:") and token in INDEX:
             out = self._settle()
-            self.meter = token
+            self._set_meter(token)
+            self._section.meters.append((self.time, token))
             if self._first_meter is None and self.time == 0:
                 self._first_meter = token
             return out
@@ -166,11 +219,11 @@ class TuneInterpreter:
             out = self._settle()
             self._set_key(token)
             return out
-        if _PITCH.fullmatch(token):
+        if PITCH.fullmatch(token):
             return self._pitch(token)
-        if token in _LENGTHS:
+        if token in LENGTHS:
             return self._length(token)
-        if _BROKEN.fullmatch(token) and token in INDEX:
+        if BROKEN.fullmatch(token) and token in INDEX:
             return self._broken(token)
         if token == "z":
             if self._chord is not None:
@@ -196,13 +249,12 @@ class TuneInterpreter:
         if token.startswith("(") and token[1:] in "23456789":  # (8 too, though not sampled
             out = self._settle()
             if self._tuplet_left:
-                self.warnings["tuplet inside a tuplet"] += 1
-                return out
+                return out + self._warn("tuplet inside a tuplet")
             self._tuplet_left = int(token[1:])
             # q follows the tune's first meter, as in abc2midi, not a change inside the tune
             self._tuplet = tuplet_ratio(self._tuplet_left, self._first_meter or self.meter)
             return out
-        if token in _BARS:
+        if token in BARS:
             return self._bar(token)
         return self._warn("unknown token")
 
@@ -213,7 +265,11 @@ class TuneInterpreter:
             if pitches:
                 self._pending = self._start(pitches)
                 self._pending.length = self._chord_length
-        return self._settle(final=True)
+        out = self._settle(final=True)
+        if self.bar_so_far > 0:
+            self.bars.append(Bar(self.bar_so_far, "", self.meter))
+            self._bar_start = self.time
+        return out
 
     # -- notes -------------------------------------------------------------------------------
 
@@ -246,12 +302,12 @@ class TuneInterpreter:
             if not self._chord:
                 return self._warn("length with no note")
             if self._chord_open_length:  # the first note's length is the chord's
-                self._chord_length = _length(token)
+                self._chord_length = length_of(token)
             self._chord_open_length = False
             return []
         if self._pending is None or self._pending.lengthened:
             return self._warn("length with no note")
-        self._pending.length *= _length(token)
+        self._pending.length *= length_of(token)
         self._pending.lengthened = True
         return []
 
@@ -263,21 +319,22 @@ class TuneInterpreter:
         if token[:-1]:
             if self._pending.lengthened:
                 return self._warn("length with no note")
-            self._pending.length *= _length(token[:-1])
+            self._pending.length *= length_of(token[:-1])
             self._pending.lengthened = True
         # The note before is complete, but its partner's length is not known yet: a broken
         # rhythm joins notes of one length only (abc2midi refuses the others and so do we).
         out = self._resolve(self._pending) if self._left is not None else []
         self._left, self._left_kind, self._pending = self._pending, token[-1], None
+        self._left_at = self.position - 1
         return out
 
     def _resolve(self, right: _Pending | None) -> list[NoteEvent]:
         # Apply the broken rhythm waiting between the left note and `right`; time the left one.
         left, self._left = self._left, None
         if right is None:
-            self.warnings["broken rhythm with no note after it"] += 1
+            self._warn("broken rhythm with no note after it", self._left_at)
         elif left.length != right.length:
-            self.warnings["broken rhythm between notes of different lengths"] += 1
+            self._warn("broken rhythm between notes of different lengths", self._left_at)
         else:
             longer, shorter = Fraction(3, 2), Fraction(1, 2)
             if self._left_kind == "<":
@@ -312,10 +369,19 @@ class TuneInterpreter:
         out = self._settle(final=True)
         if self._chord is not None:
             self._chord = None
-            self.warnings["unclosed chord"] += 1
+            self._warn("unclosed chord")
         self._accidentals.clear()
+        self.bars.append(Bar(self.bar_so_far, token, self.meter))
+        out += self._close_section(token)
+        self._bar_start = self.time
+        return out
+
+    def _close_section(self, token: str) -> list[NoteEvent]:
+        out: list[NoteEvent] = []
         if token == "|:":
-            self._section = _Section(self.time)
+            if self._section.opened and self.time > self._section.start:
+                out += self._repeat()  # a |: inside an open one: abc2midi reads it as ::
+            self._section = _Section(self.time, meter=self.meter, opened=True)
             self._endings, self._in_second = None, False
         elif token == "|1":
             if self._section.end is None:
@@ -342,20 +408,33 @@ class TuneInterpreter:
     def _replay(self, section: _Section) -> list[NoteEvent]:
         end = section.end if section.end is not None else self.time
         if end <= section.start:
-            self._section = _Section(self.time)
+            self._section = _Section(self.time, meter=self.meter)
             return self._warn(":| with nothing to repeat")
         shift = self.time * BEATS_PER_UNIT - section.start * BEATS_PER_UNIT
         last = end * BEATS_PER_UNIT
         again = [
             NoteEvent(n.pitch, n.onset + shift, n.duration) for n in section.notes if n.onset < last
         ]
+        # the meters of the part played again, as they change in it; then the one in force now
+        now = self.meter
+        self._set_meter(section.meter)
+        for at, token in section.meters:
+            if at < end:
+                self._set_meter(token, self.time + at - section.start)
         self.time += end - section.start
-        self._section = _Section(self.time)
+        self._set_meter(now)
+        self._section = _Section(self.time, meter=self.meter)
         return again
 
 
-def interpret(tokens: list[str], meter: str = "M:4/4", key: str = "K:Cmaj") -> list[NoteEvent]:
-    """All the notes of a token sequence (a whole tune), repeats expanded.
+def read_through(
+    tokens: list[str], meter: str = "M:4/4", key: str = "K:Cmaj"
+) -> tuple[list[NoteEvent], TuneInterpreter]:
+    """Interpret a whole tune: its notes, repeats expanded, and the interpreter that read it.
+
+    The interpreter holds what else was read: :attr:`~TuneInterpreter.bars`,
+    :attr:`~TuneInterpreter.meters`, :attr:`~TuneInterpreter.warnings` and
+    :attr:`~TuneInterpreter.skipped`.
 
     Parameters
     ----------
@@ -368,4 +447,22 @@ def interpret(tokens: list[str], meter: str = "M:4/4", key: str = "K:Cmaj") -> l
     notes: list[NoteEvent] = []
     for token in tokens:
         notes += player.process(token)
-    return notes + player.flush()
+    return notes + player.flush(), player
+
+
+def interpret(tokens: list[str], meter: str = "M:4/4", key: str = "K:Cmaj") -> list[NoteEvent]:
+    """All the notes of a token sequence (a whole tune), repeats expanded: :func:`read_through`."""
+    return read_through(tokens, meter, key)[0]
+
+
+def bar_lengths(tokens: list[str], meter: str = "M:4/4") -> list[Bar]:
+    """Every bar of a body as written, timed as it is played (see :class:`Bar`).
+
+    Parameters
+    ----------
+    tokens : list of str
+        Body tokens (a meter or key token inside them changes what follows).
+    meter : str
+        The meter the body starts in.
+    """
+    return read_through(tokens, meter)[1].bars

@@ -7,12 +7,13 @@ import json
 import sys
 from typing import TextIO
 
+from listener.cli import options
 from listener.config import FRAME
 from listener.errors import ConfigError
 
 
-def add_parser(commands) -> None:
-    """Add ``listen`` to the command line's subcommands."""
+def register(commands) -> None:
+    """Add ``listen`` to the command line."""
     p = commands.add_parser(
         "listen",
         help="listen live (sound card, JACK, or a file as if live): genre decisions and tunes",
@@ -33,59 +34,28 @@ def add_parser(commands) -> None:
     )
     src = p.add_argument_group("input")
     src.add_argument("--device", help="input index or a part of its name (default input)")
-    src.add_argument("--list-devices", action="store_true", help="list inputs and exit")
+    src.add_argument(
+        "--list-devices", action="store_true", help="list inputs and exit (as `listener devices`)"
+    )
     src.add_argument("--jack", action="store_true", help="PortAudio's JACK host API")
     src.add_argument("--file", help="an audio file instead of a device")
     pace = src.add_mutually_exclusive_group()
     pace.add_argument("--realtime", action="store_true", help="play --file at real speed")
     pace.add_argument("--fast", action="store_true", help="read --file as fast as it goes")
     src.add_argument("--duration", type=float, help="stop after this many seconds of audio")
-    add_gate_argument(src)
+    options.add_gate(src)
     out = p.add_argument_group("output")
     out.add_argument("--jsonl", help="write the JSON lines here instead of standard output")
     out.add_argument("--stats-every", type=float, default=5.0, help="seconds (default 5)")
-    out.add_argument("--port", help="play tunes into this MIDI output (name or part)")
-    out.add_argument("--virtual", help="make a MIDI output of this name for the tunes")
-    out.add_argument("--api", choices=["auto", "alsa", "jack"], default="auto")
-    out.add_argument("--program", type=int, help="General MIDI program 0..127")
-    out.add_argument("--channel", type=int, default=1, help="MIDI channel 1..16")
+    options.add_midi_output(out)
     comp = p.add_argument_group("composing")
     comp.add_argument(
         "--compose", default="on-change", help="off, on-change (default) or every:SECONDS"
     )
-    comp.add_argument("--prime", default="", help="tokens every tune starts from")
-    comp.add_argument("--meter", default="follow", help="follow (default) or 6/8, 4/4, ...")
-    comp.add_argument("--mode", default="follow", help="follow (default) or maj, min, dor, mix")
+    options.add_generation(comp, model_flag="--composer", follow=True)
     comp.add_argument("--tempo", type=float, help="quarter notes per minute (default: heard)")
-    comp.add_argument("--temperature", type=float, default=1.0)
-    comp.add_argument("--seed", type=int, help="first seed (default: random)")
     comp.add_argument("--model", help="genre model .npz (default: the shipped one)")
-    comp.add_argument("--composer", help="ONNX step model (default: the shipped one)")
-
-
-def add_gate_argument(parser) -> None:
-    """Add ``--gate DB|off`` (the level below which the genre decision hears silence)."""
-    parser.add_argument(
-        "--gate",
-        type=gate_level,
-        default=-60.0,
-        metavar="DB",
-        help="windows with a frame below DB dBFS are silence: the genre decision holds through "
-        "them (default -60; off: every window counts)",
-    )
-
-
-def gate_level(text: str) -> float | None:
-    """Parse ``--gate``: a level in dBFS (at most 0), or ``off``."""
-    if text.strip().lower() == "off":
-        return None
-    try:
-        level = float(text)
-    except ValueError:
-        level = 1.0
-    if not level <= 0.0:
-        raise argparse.ArgumentTypeError(f"{text!r}: a level in dBFS such as -60, or off")
-    return level
+    p.set_defaults(func=run)
 
 
 def _writer(stream: TextIO):
@@ -96,29 +66,34 @@ def _writer(stream: TextIO):
     return emit
 
 
-def listen(args: argparse.Namespace) -> int:
+def _status_line():
+    if not sys.stderr.isatty():
+        return None
+
+    def status(line: str) -> None:
+        sys.stderr.write("\r" + line[:150].ljust(150))
+        sys.stderr.flush()
+
+    return status
+
+
+def run(args: argparse.Namespace) -> int:
     """Run ``listener listen``; returns the exit status (130 after Ctrl-C)."""
-    from listener.audio.sources import FileSource, SoundDeviceSource, input_devices
+    from listener.audio.sources import FileSource, SoundDeviceSource
     from listener.engine import ComposeSettings, Engine
     from listener.genres.model import GenreModel
 
     if args.list_devices:
-        found = input_devices(args.jack)
-        if not found:
-            hint = " (is a JACK server running?)" if args.jack else ""
-            print(f"no audio inputs{hint}")
-        for d in found:
-            print(
-                f"{d['index']:3d}  {d['name']}  ({d['hostapi']}, {d['channels']} channels, "
-                f"{d['rate']:g} Hz)"
-            )
+        from listener.cli.devices import print_audio_inputs
+
+        print("audio inputs:")
+        print_audio_inputs(args.jack)
         return 0
     if (args.realtime or args.fast) and not args.file:
         raise ConfigError("--realtime and --fast pace a --file; a device is always live")
     if args.file and (args.device or args.jack):
         raise ConfigError("--file replaces the device: not both")
-    if args.port and args.virtual:
-        raise ConfigError("--port plays into an existing MIDI input, --virtual makes one: not both")
+    options.check_midi_output(args)
     compose = ComposeSettings(
         when=args.compose,
         prime=args.prime,
@@ -128,7 +103,7 @@ def listen(args: argparse.Namespace) -> int:
         seed=args.seed,
         tempo=args.tempo,
     )
-    compose.interval()  # a malformed --compose fails here, before anything opens
+    compose.check()  # every setting, before anything opens
     model = GenreModel.load(args.model) if args.model else GenreModel.load()
     composer = None
     if compose.when != "off":
@@ -136,19 +111,19 @@ def listen(args: argparse.Namespace) -> int:
 
         composer = FolkLSTM(args.composer or DEFAULT_FOLK_MODEL)
     stream = open(args.jsonl, "w") if args.jsonl else sys.stdout  # noqa: SIM115
-    status = None
-    if sys.stderr.isatty():
-
-        def status(line: str) -> None:
-            sys.stderr.write("\r" + line[:150].ljust(150))
-            sys.stderr.flush()
-
+    status = _status_line()
     sink = None
     try:
         if args.port or args.virtual:  # MIDI ports before the audio stream
             from listener.midi import MidiSink
 
-            sink = MidiSink.open(args.port, args.virtual, args.api, args.channel - 1, args.program)
+            sink = MidiSink.open(
+                args.port,
+                virtual=args.virtual,
+                api=args.api,
+                channel=args.channel - 1,
+                program=args.program,
+            )
         if args.file:
             live = not args.fast
             source = FileSource(args.file, block_size=(256, 1024), realtime=live)
@@ -156,20 +131,19 @@ def listen(args: argparse.Namespace) -> int:
             live = True
             source = SoundDeviceSource(args.device, jack=args.jack)
         # read fast, a file waits on a ring of two frames: latency is the engine's, no queue
-        ring = 2 * FRAME if args.fast else 1 << 17
         engine = Engine(
             model,
             _writer(stream),
-            composer,
-            sink,
-            compose,
-            args.stats_every,
-            status,
-            ring,
-            args.gate,
+            composer=composer,
+            sink=sink,
+            compose=compose,
+            stats_every=args.stats_every,
+            status=status,
+            ring_size=2 * FRAME if args.fast else 1 << 17,
+            gate_db=args.gate,
         )
         try:
-            final = engine.run(source, args.duration, live=live)
+            final = engine.run(source, duration=args.duration, live=live)
         except KeyboardInterrupt:
             print("\nstopped: audio closed, every note released", file=sys.stderr)
             return 130

@@ -1,17 +1,18 @@
-"""What ``listener genres train | evaluate | classify`` do (the argument parsing is in cli.py)."""
+"""``listener genres train | evaluate | classify``: models from folder-per-label collections."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from listener.errors import ConfigError, DataError
+from listener.cli import options
+from listener.errors import DataError
 from listener.genres.dataset import Clip, FeatureCache, extract_collection, find_clips, load_artists
 from listener.genres.evaluate import (
-    Report,
     cross_validate,
     format_confusion,
     grouped_folds,
@@ -21,6 +22,7 @@ from listener.genres.evaluate import (
     stratified_folds,
 )
 from listener.genres.features import prepare
+from listener.genres.report import CAVEAT_GTZAN_MINI, PAPER_ROWS, duplicates, plot_confusion
 from listener.genres.tuning import (
     classifier_factory,
     nested_cross_validate,
@@ -28,24 +30,133 @@ from listener.genres.tuning import (
     tuning_grid,
 )
 
-CAVEAT_GTZAN_MINI = (
-    "gtzan-mini: within a genre these clips are mostly one artist (blues all John Lee Hooker, "
-    "classical all Bach, reggae all Bob Marley, rock all Morphine), so any random split puts the "
-    "same artist in training and test and inflates accuracy; see the artist-grouped figures."
-)
+_EPILOG_GENRES = """\
+collections: a folder with one subfolder of audio files per label (GTZAN's layout; a genres/
+  level is looked through). Features (the 30-dim GTZAN vector at each 1 s texture window) are
+  extracted once, in parallel, and cached by file content (~/.cache/listener or $LISTENER_CACHE).
+classifiers: gaussian (default; one full-covariance Gaussian per class, its covariance drawn
+  75% toward the one pooled over classes), gaussian:POOLING:SHRINKAGE to set both, gmm:K or
+  gmm:K:diag (K Gaussians per class), knn:K (K nearest windows). --tune chooses a gaussian's or
+  a knn's settings by cross-validation inside each training fold (nested: honest figures).
+features: full (all 30) or timbral (the 19 texture dimensions, the paper's real-time set).
+examples:
+  listener genres evaluate ../shared/data/gtzan-mini --table
+  listener genres evaluate DIR --tune --rolling 10
+  listener genres evaluate DIR --by-artist --folds 3 --plot confusion.png
+  listener genres evaluate DIR --split-dir DIR/splits/fault-filtered --json
+  listener genres train DIR -o models/my-genres --tune
+  listener genres classify song.wav --realtime
+"""
 
-#: The paper's figures (Tzanetakis & Cook 2002, 10 genres, accuracy % mean +- std).
-PAPER_ROWS = [
-    ("RT GS", "gaussian", "timbral", "window", (44, 2)),
-    ("GS", "gaussian", "full", "clip", (59, 4)),
-    ("GMM(2)", "gmm:2", "full", "clip", (60, 4)),
-    ("GMM(3)", "gmm:3", "full", "clip", (61, 4)),
-    ("GMM(4)", "gmm:4", "full", "clip", (61, 4)),
-    ("GMM(5)", "gmm:5", "full", "clip", (61, 4)),
-    ("KNN(1)", "knn:1", "full", "clip", (59, 4)),
-    ("KNN(3)", "knn:3", "full", "clip", (60, 4)),
-    ("KNN(5)", "knn:5", "full", "clip", (56, 3)),
-]
+
+def register(commands) -> None:
+    """Add ``genres`` and its actions to the command line."""
+    genres = commands.add_parser(
+        "genres",
+        help="genre decisions: train, evaluate, classify",
+        description="Decide the genre of music from its GTZAN features (Tzanetakis & Cook 2002).",
+        epilog=_EPILOG_GENRES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    genres.set_defaults(func=None, help_parser=genres)
+    sub = genres.add_subparsers(dest="genres_command", metavar="ACTION")
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("dir", type=Path, help="collection: one subfolder of audio per label")
+        p.add_argument(
+            "--classifier",
+            default="gaussian",
+            help="gaussian[:POOLING:SHRINKAGE] | gmm:K[:diag] | knn:K (default gaussian, "
+            "which is gaussian:0.75:0)",
+        )
+        p.add_argument(
+            "--features",
+            choices=("full", "timbral"),
+            default="full",
+            help="feature set (default full, 30 dims)",
+        )
+        p.add_argument(
+            "--tune",
+            action="store_true",
+            help="choose the classifier's settings (gaussian: pooling and shrinkage; knn: K) by "
+            "cross-validation inside each training fold, so that no test clip takes part",
+        )
+        p.add_argument("--cache", type=Path, help="feature cache folder")
+        p.add_argument("--workers", type=int, help="extraction processes (default: cores)")
+
+    train = sub.add_parser(
+        "train",
+        help="fit a model on a whole collection",
+        description="Fit a classifier on every clip of a collection and "
+        "write MODEL.npz with MODEL.json (provenance, 10-fold figures).",
+    )
+    common(train)
+    train.add_argument("-o", "--output", type=Path, required=True, help="model file (.npz)")
+    train.set_defaults(func=train_command)
+
+    ev = sub.add_parser(
+        "evaluate",
+        help="cross-validate: accuracy, confusion, precision, recall",
+        description="Cross-validate on a collection and report accuracy mean "
+        "+- std over folds, the confusion table, precision and recall, per 1 s "
+        "window (the real-time decision) and per clip.",
+        epilog=_EPILOG_GENRES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    common(ev)
+    ev.add_argument("--folds", type=int, help="k folds (default 10; 3 with --by-artist)")
+    ev.add_argument("--seed", type=int, default=0, help="shuffling seed (default 0)")
+    ev.add_argument(
+        "--split-dir", type=Path, help="folder of *train*.txt / *test*.txt file lists (one split)"
+    )
+    ev.add_argument(
+        "--holdout",
+        type=float,
+        metavar="SHARE",
+        help="one split holding out SHARE (e.g. 0.2) of each label's clips",
+    )
+    ev.add_argument(
+        "--by-artist", action="store_true", help="folds grouped by artist: no artist on both sides"
+    )
+    ev.add_argument(
+        "--artists",
+        type=Path,
+        help="artist index, lines 'file ::: artist ::: title' (default: found in DIR)",
+    )
+    ev.add_argument(
+        "--table",
+        action="store_true",
+        help="the paper's rows (RT GS, GS, GMM(2-5), KNN(1,3,5)) beside its figures",
+    )
+    ev.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    ev.add_argument("--plot", type=Path, help="confusion tables as a PNG")
+    ev.add_argument(
+        "--rolling",
+        type=float,
+        metavar="SECONDS",
+        help="also measure how often the rolling decision after SECONDS of a clip agrees with "
+        "the whole clip's decision",
+    )
+    ev.set_defaults(func=evaluate_command)
+
+    cl = sub.add_parser(
+        "classify",
+        help="rolling genre decisions on a file, as JSON lines",
+        description="Stream a file through the features and the online "
+        "decision, printing each decision as a JSON line as it is made.",
+    )
+    cl.add_argument("file", type=Path, help="audio file")
+    cl.add_argument("--model", type=Path, help="model .npz (default: the shipped one)")
+    cl.add_argument("--realtime", action="store_true", help="play the file at its own pace")
+    cl.add_argument(
+        "--window",
+        type=float,
+        default=10.0,
+        help="seconds of evidence behind a decision (default 10)",
+    )
+    cl.add_argument("--decay", type=float, help="fading memory in seconds instead of a window")
+    options.add_gate(cl)
+    cl.set_defaults(func=classify_command)
 
 
 def _collection(folder: Path, cache_dir: Path | None, workers: int | None):
@@ -71,32 +182,6 @@ def _artists_for(clips: list[Clip], folder: Path, index: Path | None) -> list[st
     if missing:
         raise DataError(f"{index}: no artist for {len(missing)} clips, e.g. {missing[0]}")
     return [artists[c.name] for c in clips]
-
-
-def duplicates(clips: list[Clip], vectors: list[np.ndarray], cache: FeatureCache) -> list:
-    """Pairs of clips that are identical files or near-identical audio.
-
-    Near-identical: the mean timbral vectors (standardised over the collection) lie closer than
-    a hundredth of the typical distance between clips of the same label.
-    """
-    keys = [cache.key(c.path, 0) for c in clips]
-    pairs = []
-    by_key: dict[str, int] = {}
-    for i, key in enumerate(keys):
-        if key in by_key:
-            pairs.append((by_key[key], i, "identical"))
-        by_key.setdefault(key, i)
-    means = np.array([prepare(v, "timbral").mean(axis=0) for v in vectors])
-    means = (means - means.mean(axis=0)) / (means.std(axis=0) + 1e-12)
-    dist = np.sqrt(((means[:, None] - means[None]) ** 2).sum(axis=-1))
-    labels = np.array([c.label for c in clips])
-    same = labels[:, None] == labels[None]
-    typical = np.median(dist[same & ~np.eye(len(clips), dtype=bool)])
-    seen = {(a, b) for a, b, _ in pairs}
-    for a, b in zip(*np.nonzero(np.triu(dist < typical / 100, 1)), strict=True):
-        if (a, b) not in seen:
-            pairs.append((int(a), int(b), "near-identical"))
-    return pairs
 
 
 def _validate(prepared, labels, folds, args, groups=None):
@@ -125,7 +210,7 @@ def _validate(prepared, labels, folds, args, groups=None):
     return report, chosen, [classifier_factory(spec) for spec in chosen]
 
 
-def train(args) -> int:
+def train_command(args) -> int:
     """Run ``listener genres train``."""
     from listener.genres.model import GenreModel
 
@@ -202,43 +287,7 @@ def train(args) -> int:
     return 0
 
 
-def _plot(report: Report, path: Path, title: str) -> None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as exc:
-        raise ConfigError("--plot needs matplotlib: pip install 'listener[plot]'") from exc
-    fig, axes = plt.subplots(1, 2, figsize=(13, 5.5))
-    for ax, which in zip(axes, ("clip", "window"), strict=True):
-        conf = np.array(report.summary(which)["confusion"], dtype=float)
-        share = conf / np.maximum(conf.sum(axis=1, keepdims=True), 1)
-        ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
-        for (i, j), v in np.ndenumerate(conf):
-            if v:
-                ax.text(
-                    j,
-                    i,
-                    int(v),
-                    ha="center",
-                    va="center",
-                    fontsize=8,
-                    color="white" if share[i, j] > 0.5 else "black",
-                )
-        s = report.summary(which)
-        ax.set_title(f"per {which}: {s['accuracy_mean']:.2f} +- {s['accuracy_std']:.2f}")
-        ax.set_xticks(range(len(report.labels)), report.labels, rotation=45, ha="right")
-        ax.set_yticks(range(len(report.labels)), report.labels)
-        ax.set_xlabel("decided")
-        ax.set_ylabel("true")
-    fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def evaluate(args) -> int:
+def evaluate_command(args) -> int:
     """Run ``listener genres evaluate``."""
     folder = Path(args.dir)
     clips, vectors = _collection(folder, args.cache, args.workers)
@@ -300,7 +349,9 @@ def evaluate(args) -> int:
             [c.path for c in clips], vectors, labels, folds, makes, args.features, args.rolling
         )
     if args.plot:
-        _plot(report, Path(args.plot), f"{args.classifier} on {args.features} features, {protocol}")
+        plot_confusion(
+            report, Path(args.plot), f"{args.classifier} on {args.features} features, {protocol}"
+        )
         print(f"wrote {args.plot}", file=sys.stderr)
     if args.json:
         extra = {}
@@ -377,7 +428,7 @@ def _table(vectors, labels, folds, protocol, args, folder, groups=None) -> int:
     return 0
 
 
-def classify(args) -> int:
+def classify_command(args) -> int:
     """Run ``listener genres classify``: rolling decisions on a file, as JSON lines."""
     from listener.audio import FileSource
     from listener.features.vector import GenreFeatures

@@ -8,7 +8,9 @@ import pytest
 from conftest import ROOT, missing, need_module
 
 from listener.errors import ConfigError
-from listener.tunes.abc import AbcError, Tune, parse_key, split_tunes, tune_from_abc
+from listener.tunes.notation import AbcError, parse_key
+from listener.tunes.reading import split_tunes, tune_from_abc
+from listener.tunes.tune import Tune
 from listener.tunes.vocab import VOCAB, check_tokens
 
 EXAMPLES = ROOT.parent / "shared" / "reference" / "folkrnn-examples"
@@ -214,7 +216,7 @@ def test_corpus_from_music21(tmp_path: Path):
 
 
 def test_clean_body_drops_what_abc_cannot_hold():
-    from listener.tunes.abc import clean_body
+    from listener.tunes.tune import clean_body
 
     tokens = ["3/2", "C", "2", ">", "D", "[", "E", "G", "]", "2", "[", "]", "|", "/2", "(3"]
     assert clean_body(tokens) == (["C", "2", "D", "[", "E", "G", "]", "2", "|"], 6)
