@@ -18,7 +18,8 @@ from typing import TextIO
 
 from listener.audio.sources import ArraySource
 from listener.audio.synth import render_notes
-from listener.engine import ComposeSettings, Engine
+from listener.composer import ComposeSettings
+from listener.engine import Engine
 from listener.genres.model import GenreModel
 from listener.midi.files import write_midi
 from listener.tunes.interpret import NoteEvent, interpret, read_through
@@ -132,7 +133,7 @@ def run_demo(
     engine = Engine(
         GenreModel.load(),
         emit,
-        composer,
+        composer=composer,
         compose=ComposeSettings("on-change", prime=prime, mode="dor", seed=1),
     )
     source = ArraySource(signal, block_size=(128, 1024), realtime=realtime)

@@ -15,7 +15,8 @@ from listener.audio.io import load_audio
 from listener.audio.resampler import StreamResampler
 from listener.audio.sources import ArraySource
 from listener.config import FRAME, SAMPLE_RATE
-from listener.engine import COMPOSE_AHEAD, FRAME_SECONDS, ComposeSettings, Engine
+from listener.composer import COMPOSE_AHEAD, ComposeSettings
+from listener.engine import FRAME_SECONDS, Engine
 from listener.genres.model import GenreModel
 from listener.tunes.lstm import FolkLSTM
 
@@ -57,7 +58,9 @@ def test_streaming_resampler_is_blockwise_exact():
 
 def test_a_file_as_fast_as_it_goes(model, composer, clip):
     events = []
-    engine = Engine(model, events.append, composer, compose=ComposeSettings("every:4", seed=3))
+    engine = Engine(
+        model, events.append, composer=composer, compose=ComposeSettings("every:4", seed=3)
+    )
     source = ArraySource(clip, block_size=(100, 3000))
     final = engine.run(source, live=False)
     frames = clip.size // FRAME
@@ -160,7 +163,11 @@ def _live_run(rate, model, composer, clip) -> dict:
             stamped.append((time.monotonic(), event))
 
         engine = Engine(
-            model, emit, composer, sink, ComposeSettings("on-change", seed=2, tempo=240)
+            model,
+            emit,
+            composer=composer,
+            sink=sink,
+            compose=ComposeSettings("on-change", seed=2, tempo=240),
         )
         source = SoundDeviceSource(jack=True)
         result = {}
@@ -200,7 +207,7 @@ def test_device_source_delivers_every_sample_in_order(callback, monkeypatch):
             monkeypatch.setitem(sys.modules, "listener.audio.portaudio_callback", None)
         source = SoundDeviceSource(jack=True, compiled=callback != "python")
         started = monotonic_ns()
-        source.feed(ring)
+        source.open(ring, live=True)
         try:
             player.feed()
             deadline = time.monotonic() + 10

@@ -13,7 +13,7 @@ from conftest import ROOT, need_module
 
 from listener.errors import ConfigError, ModelError
 from listener.tunes.lstm import FolkLSTM
-from listener.tunes.vocab import END, VOCAB
+from listener.tunes.vocab import END, INDEX, START, VOCAB
 
 TINY = ROOT / "tests" / "data" / "folk-lstm-tiny.onnx"  # 1 x 32, made by the training script
 
@@ -146,8 +146,15 @@ def test_prime_and_limits(lstm):
     tune = list(lstm.generate(prime=prime, seed=1, max_tokens=20))
     assert tune[:5] == prime.split() and len(tune) <= 25
     assert list(lstm.generate(prime=prime.split(), seed=1, max_tokens=20)) == tune
-    cold = list(lstm.generate(prime=prime, seed=1, temperature=0.05, max_tokens=50))
-    assert len(cold) >= 5
+    # nearly cold, sampling takes the most likely token at every step
+    cold = list(lstm.generate(prime=prime, seed=1, temperature=1e-3, max_tokens=50))
+    h, c = lstm.initial_state()
+    logits, h, c = lstm.step(INDEX[START], h, c)
+    for i, token in enumerate(cold):
+        if i >= 5:
+            assert token == VOCAB[int(np.argmax(logits))], (i, token)
+        logits, h, c = lstm.step(INDEX[token], h, c)
+    assert len(cold) > 5
 
 
 @pytest.mark.parametrize(
@@ -158,11 +165,12 @@ def test_prime_and_limits(lstm):
         ({"meter": "5/4"}, "meter '5/4' is not one of"),
         ({"mode": "lyd"}, "mode 'lyd' is not one of"),
         ({"temperature": 0}, "temperature must be positive"),
+        ({"max_tokens": 0}, "max_tokens must be at least 1"),
     ],
 )
-def test_bad_settings_are_named(lstm, kwargs, message):
+def test_bad_settings_are_named_when_asked_for(lstm, kwargs, message):
     with pytest.raises(ConfigError, match=message):
-        list(lstm.generate(**kwargs))
+        lstm.generate(**kwargs)  # at the call, not at the first token
 
 
 def test_missing_model(tmp_path):

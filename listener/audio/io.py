@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from math import gcd
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 import soundfile as sf
-from scipy.signal import resample_poly
 
+from listener.audio.resampler import StreamResampler
 from listener.config import SAMPLE_RATE
 from listener.errors import AudioError, DataError
 
@@ -43,7 +42,11 @@ def to_mono(samples: npt.ArrayLike) -> npt.NDArray[np.float32]:
 def resample(
     samples: npt.ArrayLike, rate_in: int, rate_out: int = SAMPLE_RATE
 ) -> npt.NDArray[np.float32]:
-    """Resample a whole signal with a polyphase filter (``scipy.signal.resample_poly``).
+    """Resample a whole signal with the streaming resampler a live device's blocks go through.
+
+    :class:`~listener.audio.resampler.StreamResampler` fed the signal a second at a time gives
+    the samples it gives any split of it into blocks, so a file and a live input at the same
+    rate give the same features.
 
     Parameters
     ----------
@@ -62,8 +65,10 @@ def resample(
     x = np.asarray(samples, dtype=np.float32)
     if rate_in == rate_out:
         return x
-    g = gcd(int(rate_in), int(rate_out))
-    return resample_poly(x, rate_out // g, rate_in // g).astype(np.float32)
+    resampler = StreamResampler(int(rate_in), int(rate_out))
+    step = int(rate_in)  # a second at a time: the filter's work arrays stay small
+    parts = [resampler.process(x[i : i + step]) for i in range(0, x.shape[0], step)]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
 
 
 def check_finite(samples: npt.NDArray[np.floating], source: str, rate: int = SAMPLE_RATE) -> None:

@@ -25,6 +25,8 @@ from listener.errors import ConfigError
 class StreamResampler:
     """Resample a stream from ``rate_in`` to ``rate_out`` (processor: ``process``, ``reset``).
 
+    Files go through it too (:func:`listener.audio.io.resample`), so live and offline agree.
+
     Parameters
     ----------
     rate_in : int

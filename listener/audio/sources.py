@@ -1,9 +1,11 @@
 """Block sources: audio pushed in blocks of any size, as an audio callback would push it.
 
-A source calls ``callback(block)`` for each block, from its own thread (:meth:`ArraySource.start`)
-or from the caller's (:meth:`ArraySource.run`). With ``realtime=True`` each block is delivered when
-its last sample would have arrived from a live input, so a file can be played as if live. The live
-sounddevice and JACK sources follow the same protocol.
+Every source keeps the :class:`BlockSource` contract: :meth:`~BlockSource.open` has it write
+into a ring from a thread of its own, :attr:`~BlockSource.finished` says that no more audio will
+come and :attr:`~BlockSource.error` why, when it failed. An array or a file is pushed from a
+Python thread, paced in real time (``realtime=True``: each block when its last sample would have
+arrived from a live input) or as fast as the consumer takes it; a live input through PortAudio
+(sounddevice, JACK included) from PortAudio's thread.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -23,6 +26,46 @@ from listener.errors import ConfigError, DeviceError
 
 Callback = Callable[[npt.NDArray[np.float32]], object]
 _RETRY_SECONDS = 0.0005  # wait of a source that is not live when its consumer is full
+
+
+class BlockSource(Protocol):
+    """What the engine asks of a source of audio.
+
+    Attributes
+    ----------
+    rate : int
+        Samples per second of what it writes (known once open).
+    name : str
+        What to call it in messages.
+    notice : str or None
+        Something to say once when it opens (a rate not 22050 Hz, a fallback).
+    """
+
+    rate: int
+    name: str
+    notice: str | None
+
+    def open(self, ring: RingBuffer, *, live: bool) -> None:
+        """Start writing blocks into ``ring`` from a thread of its own; returns at once.
+
+        ``live``: it cannot wait, so what the ring cannot hold is dropped and counted
+        (``ring.write``); otherwise it waits for room (``ring.offer``).
+        """
+
+    def stop(self) -> None:
+        """Stop writing (a device: close the stream)."""
+
+    @property
+    def finished(self) -> bool:
+        """Whether no more audio will come: the end of a file, or a stream that stopped."""
+
+    @property
+    def error(self) -> BaseException | None:
+        """Why it stopped, when it failed; None while it runs and after a clean end."""
+
+    @property
+    def xruns(self) -> int:
+        """Blocks the device flagged as overflow or underflow (0 where nothing can flag)."""
 
 
 class ArraySource:
@@ -62,8 +105,11 @@ class ArraySource:
         self.realtime = realtime
         self.seed = seed
         self.name = name
+        self.rate = SAMPLE_RATE
+        self.notice: str | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
 
     @property
     def duration(self) -> float:
@@ -109,10 +155,39 @@ class ArraySource:
         if self._thread is not None and self._thread.is_alive():
             raise ConfigError(f"source {self.name!r} is already running; stop() it first")
         self._stop.clear()
+        self._error = None
         self._thread = threading.Thread(
-            target=self.run, args=(callback,), name=f"source:{self.name}", daemon=True
+            target=self._run_noting_errors,
+            args=(callback,),
+            name=f"source:{self.name}",
+            daemon=True,
         )
         self._thread.start()
+
+    def _run_noting_errors(self, callback: Callback) -> None:
+        try:
+            self.run(callback)
+        except Exception as exc:  # the consumer's callback failed: the engine hears of it
+            self._error = exc
+
+    def open(self, ring: RingBuffer, *, live: bool) -> None:
+        """Push the blocks into ``ring`` from a new thread (see :class:`BlockSource`)."""
+        self.start(ring.write if live else ring.offer)
+
+    @property
+    def finished(self) -> bool:
+        """Whether the thread started by :meth:`start` has pushed its last block."""
+        return self._thread is not None and not self._thread.is_alive()
+
+    @property
+    def error(self) -> BaseException | None:
+        """What stopped the pushing, when something failed."""
+        return self._error
+
+    @property
+    def xruns(self) -> int:
+        """Always 0: an array cannot overflow."""
+        return 0
 
     def stop(self) -> None:
         """Ask the pushing to end after the current block."""
@@ -209,9 +284,10 @@ class SoundDeviceSource:
     """A live input through PortAudio (sounddevice), in callback mode.
 
     The callback copies the block into a ring and counts PortAudio's status flags (input
-    overflow and underflow: xruns); nothing else happens there. :meth:`feed` does it with a
+    overflow and underflow: xruns); nothing else happens there. :meth:`open` does it with a
     compiled callback that never takes the interpreter's lock, :meth:`start` with a Python one
-    that hands each block to any callable.
+    that hands each block to any callable. A stream that stops by itself (a device unplugged,
+    a server gone) says so through :attr:`finished` and :attr:`error`.
     A device that refuses 22050 Hz is opened at its own rate: :attr:`rate` says which, and the
     consumer resamples (:class:`listener.audio.resampler.StreamResampler`) outside the callback.
 
@@ -224,7 +300,7 @@ class SoundDeviceSource:
     blocksize : int
         Frames per callback (0: what the host API prefers).
     compiled : bool
-        :meth:`feed` a ring through the compiled callback, which never waits for the
+        :meth:`open` a ring through the compiled callback, which never waits for the
         interpreter's lock (False: a Python callback, as :meth:`start` uses).
     """
 
@@ -245,6 +321,9 @@ class SoundDeviceSource:
         self.notice: str | None = None  # said once: a rate not 22050 Hz, a Python callback
         self.name = "?"
         self._stream = None
+        self._finished = threading.Event()
+        self._stopping = False
+        self._error: BaseException | None = None
 
     def _choose(self, sd) -> int:
         inputs = input_devices(self.jack)
@@ -291,6 +370,9 @@ class SoundDeviceSource:
         return index
 
     def _run_stream(self, sd, make) -> None:
+        self._finished.clear()
+        self._stopping = False
+        self._error = None
         try:
             self._stream = make()
             self._stream.start()
@@ -298,13 +380,14 @@ class SoundDeviceSource:
             self._stream = None
             raise DeviceError(f"cannot open {self.name!r} at {self.rate} Hz: {exc}") from exc
 
-    def feed(self, ring: RingBuffer) -> None:
+    def open(self, ring: RingBuffer, *, live: bool = True) -> None:
         """Open the device and have PortAudio's thread write each block into ``ring``.
 
         With ``compiled`` (the default where the platform has ``clock_gettime``) the callback is
         :mod:`listener.audio.portaudio_callback`'s compiled one, which never waits for the
         interpreter; otherwise a Python callback calls ``ring.write``. Either way each block's
-        arrival is in ``ring.arrivals`` and its xrun flags in :attr:`xruns`.
+        arrival is in ``ring.arrivals`` and its xrun flags in :attr:`xruns`. A device is always
+        live: ``live`` is there for the :class:`BlockSource` contract.
         """
         if self.compiled:
             try:
@@ -330,6 +413,7 @@ class SoundDeviceSource:
                 callback=input_callback.address,
                 userdata=sd._ffi.cast("void *", ring.state.ctypes.data),
                 wrap_callback=None,
+                finished_callback=self._on_finished,
             ),
         )
 
@@ -352,8 +436,28 @@ class SoundDeviceSource:
                 samplerate=self.rate,
                 blocksize=self.blocksize,
                 callback=on_block,
+                finished_callback=self._on_finished,
             ),
         )
+
+    def _on_finished(self) -> None:
+        # PortAudio's word that the stream is inactive: asked for by stop(), or not
+        self._finished.set()
+        if not self._stopping:
+            self._error = DeviceError(
+                f"{self.name!r} stopped delivering audio (device unplugged, or its server "
+                "stopped); `listener devices` lists what is there now"
+            )
+
+    @property
+    def finished(self) -> bool:
+        """Whether the stream has stopped: by :meth:`stop`, or by itself (see :attr:`error`)."""
+        return self._finished.is_set()
+
+    @property
+    def error(self) -> BaseException | None:
+        """Why the stream stopped by itself; None while it runs and after :meth:`stop`."""
+        return self._error
 
     @property
     def xruns(self) -> int:
@@ -364,6 +468,7 @@ class SoundDeviceSource:
     def stop(self) -> None:
         """Stop and close the stream, then terminate PortAudio."""
         sd = _sounddevice()
+        self._stopping = True
         if self._stream is not None:
             try:
                 self._stream.stop()
@@ -372,12 +477,3 @@ class SoundDeviceSource:
                 self._stream = None
         while sd._initialized > 0:
             sd._terminate()
-
-    def join(self, timeout: float | None = None) -> bool:
-        """Say whether the input has ended: a live one ends only when stopped."""
-        return self._stream is None
-
-    @property
-    def running(self) -> bool:
-        """Whether the stream is open and running."""
-        return self._stream is not None and self._stream.active

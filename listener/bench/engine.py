@@ -26,7 +26,8 @@ def bench_engine(samples: npt.NDArray[np.float32], compose_every: float = 5.0) -
         ``frames``, ``tunes`` (composed meanwhile), ``overruns``, ``seconds``.
     """
     from listener.audio.sources import ArraySource
-    from listener.engine import ComposeSettings, Engine
+    from listener.composer import ComposeSettings
+    from listener.engine import Engine
     from listener.genres.model import GenreModel
     from listener.tunes.lstm import FolkLSTM
 
@@ -34,7 +35,7 @@ def bench_engine(samples: npt.NDArray[np.float32], compose_every: float = 5.0) -
     engine = Engine(
         GenreModel.load(),
         events.append,
-        FolkLSTM(),
+        composer=FolkLSTM(),
         compose=ComposeSettings(f"every:{compose_every:g}", seed=1),
         ring_size=2 * FRAME,
     )

@@ -430,14 +430,12 @@ def _table(vectors, labels, folds, protocol, args, folder, groups=None) -> int:
 
 def classify_command(args) -> int:
     """Run ``listener genres classify``: rolling decisions on a file, as JSON lines."""
+    from listener.analysis import Analysis
     from listener.audio import FileSource
-    from listener.features.vector import GenreFeatures
     from listener.genres.model import DEFAULT_MODEL, GenreModel
-    from listener.genres.online import OnlineGenre
 
     model = GenreModel.load(args.model or DEFAULT_MODEL)
-    online = OnlineGenre(model, window=args.window, decay=args.decay, gate_db=args.gate)
-    features = GenreFeatures()
+    analysis = Analysis(model, window=args.window, decay=args.decay, gate_db=args.gate)
     source = FileSource(args.file, realtime=args.realtime)
     trained_on = model.provenance.get("data", {}).get("folder", "unknown data")
     print(
@@ -453,7 +451,7 @@ def classify_command(args) -> int:
     )
     last = None
     for block in source.blocks():
-        for event in online.process(features.process(block)):
+        for event in analysis.process(block).events:
             print(json.dumps({"type": "decision", **event}), flush=True)
             last = event
     if last is None:
@@ -463,9 +461,9 @@ def classify_command(args) -> int:
             {
                 "type": "final",
                 "t": round(source.duration, 3),
-                "genre": online.decision,
-                "confidence": round(online.confidence, 4),
-                "familiar": round(online.familiar, 3),
+                "genre": analysis.online.decision,
+                "confidence": round(analysis.online.confidence, 4),
+                "familiar": round(analysis.online.familiar, 3),
             }
         ),
         flush=True,

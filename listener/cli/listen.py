@@ -80,7 +80,8 @@ def _status_line():
 def run(args: argparse.Namespace) -> int:
     """Run ``listener listen``; returns the exit status (130 after Ctrl-C)."""
     from listener.audio.sources import FileSource, SoundDeviceSource
-    from listener.engine import ComposeSettings, Engine
+    from listener.composer import ComposeSettings
+    from listener.engine import Engine
     from listener.genres.model import GenreModel
 
     if args.list_devices:

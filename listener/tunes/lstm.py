@@ -113,6 +113,7 @@ class FolkLSTM:
     def generate(
         self,
         prime: str | Sequence[str] = (),
+        *,
         meter: str | None = None,
         mode: str | None = None,
         temperature: float = 1.0,
@@ -121,11 +122,13 @@ class FolkLSTM:
     ) -> Iterator[str]:
         """Yield a tune's tokens one at a time: meter, key, prime, then each one as sampled.
 
+        The settings are checked when this is called (:func:`start_tokens`), not when the
+        first token is asked for, so a bad one fails before anything starts.
+
         Parameters
         ----------
         prime : str or sequence of str
-            Tokens to start from (``"M:6/8 K:Cmaj c d c"`` or a list); checked against the
-            vocabulary, an unknown one named with the closest valid ones.
+            Tokens to start from (``"M:6/8 K:Cmaj c d c"`` or a list).
         meter : str, optional
             ``6/8`` or ``M:6/8``, when the prime gives none.
         mode : str, optional
@@ -137,20 +140,14 @@ class FolkLSTM:
         max_tokens : int
             Tokens sampled at most; a tune normally ends earlier with ``</s>``, which is yielded.
         """
-        if temperature <= 0:
-            raise ConfigError(f"temperature must be positive, got {temperature}")
-        words = prime.split() if isinstance(prime, str) else list(prime)
-        head = []
-        if meter is not None and not (words and words[0].startswith("M:")):
-            token = meter if meter.startswith("M:") else f"M:{meter}"
-            if token not in METERS:
-                raise ConfigError(f"meter {meter!r} is not one of {', '.join(METERS)}")
-            head.append(token)
-        if mode is not None and not any(w.startswith("K:") for w in words[:2]):
-            if mode not in MODES:
-                raise ConfigError(f"mode {mode!r} is not one of {', '.join(MODES)}")
-            head.append(f"K:C{mode}")
-        tokens = check_tokens(head + words, "prime")
+        tokens = start_tokens(prime, meter=meter, mode=mode, temperature=temperature)
+        if max_tokens < 1:
+            raise ConfigError(f"max_tokens must be at least 1, got {max_tokens}")
+        return self._sample(tokens, temperature, seed, max_tokens)
+
+    def _sample(
+        self, tokens: list[str], temperature: float, seed: int | None, max_tokens: int
+    ) -> Iterator[str]:
         rng = np.random.default_rng(seed)
         last = len(VOCAB) - 1
         h, c = self.initial_state()
@@ -167,3 +164,36 @@ class FolkLSTM:
             if VOCAB[index] == END:
                 return
             logits, h, c = self.step(index, h, c)
+
+
+def start_tokens(
+    prime: str | Sequence[str] = (),
+    *,
+    meter: str | None = None,
+    mode: str | None = None,
+    temperature: float = 1.0,
+) -> list[str]:
+    """Check the composer's settings and return the tokens a tune starts with.
+
+    The meter and mode come first when the prime gives none; every token is checked against
+    the vocabulary, an unknown one named with the closest valid ones.
+
+    Raises
+    ------
+    ConfigError
+        A setting out of range, or a token not in the vocabulary.
+    """
+    if not temperature > 0:
+        raise ConfigError(f"temperature must be positive, got {temperature}")
+    words = prime.split() if isinstance(prime, str) else list(prime)
+    head = []
+    if meter is not None and not (words and words[0].startswith("M:")):
+        token = meter if meter.startswith("M:") else f"M:{meter}"
+        if token not in METERS:
+            raise ConfigError(f"meter {meter!r} is not one of {', '.join(METERS)}")
+        head.append(token)
+    if mode is not None and not any(w.startswith("K:") for w in words[:2]):
+        if mode not in MODES:
+            raise ConfigError(f"mode {mode!r} is not one of {', '.join(MODES)}")
+        head.append(f"K:C{mode}")
+    return check_tokens(head + words, "prime")

@@ -1,0 +1,285 @@
+"""The composer beside the engine: asked for a tune, it samples one and plays it as it samples.
+
+A request (a new genre decision, or a clock) carries the last GTZAN vector heard; the tune's
+meter, mode and tempo follow it (:func:`follow`) unless the settings fix them. Tokens stream
+from :class:`~listener.tunes.lstm.FolkLSTM` through the interpreter into a
+:class:`~listener.midi.scheduler.MidiScheduler`, a bar or so ahead of the playing
+(``COMPOSE_AHEAD``), in a trickle: a tune sampled all at once is a burst of CPU that the
+analysis would feel (see docs/design.md). The composer runs on a thread of its own at a lower
+priority; the analysis hands it requests through a queue that never waits.
+
+Following the music, from a GTZAN vector: the meter is 6/8 when the two strongest beat-histogram
+peaks are 3:2 or 3:1 apart (a compound pulse) and 4/4 otherwise; the mode is minor when the two
+strongest pitch classes are a minor third apart (IPO1 of 3 or 9 fifths), dorian for a whole
+tone (2 or 10), major otherwise; the tempo is the strongest beat (P1), held to 80-200 a minute.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from listener.errors import ConfigError
+from listener.features.vector import GENRE_COLUMNS
+from listener.tunes.vocab import END
+
+#: Seconds of music the composer keeps sampled ahead of what the MIDI output plays.
+COMPOSE_AHEAD = 1.0
+#: Seconds the composer rests after each token it samples for a MIDI output (a step takes
+#: about 0.2 ms, a bar 10 to 20 tokens, and lasts a second or more: time enough).
+TOKEN_PAUSE = 0.001
+_COLUMN = {name: i for i, name in enumerate(GENRE_COLUMNS)}
+
+
+@dataclass
+class ComposeSettings:
+    """When and what the composer plays.
+
+    Attributes
+    ----------
+    when : str
+        ``off``, ``on-change`` (a tune for each new genre decision) or ``every:SECONDS``.
+    prime : str
+        Tokens every tune starts from.
+    meter, mode : str
+        ``follow`` (from what is heard), a meter such as ``6/8`` or a mode such as ``dor``.
+    temperature : float
+        Of the sampling.
+    seed : int, optional
+        First seed (then one more per tune); random without it.
+    tempo : float, optional
+        Quarter notes per minute; follows the music (or the meter) without it.
+    max_tokens : int
+        Cap per tune.
+    """
+
+    when: str = "on-change"
+    prime: str = ""
+    meter: str = "follow"
+    mode: str = "follow"
+    temperature: float = 1.0
+    seed: int | None = None
+    tempo: float | None = None
+    max_tokens: int = 600
+
+    def interval(self) -> float | None:
+        """Seconds between tunes for ``every:SECONDS``, else None; ConfigError when malformed."""
+        if self.when in ("off", "on-change"):
+            return None
+        if self.when.startswith("every:"):
+            try:
+                seconds = float(self.when[6:])
+            except ValueError:
+                seconds = -1.0
+            if seconds > 0:
+                return seconds
+        raise ConfigError(f"--compose {self.when!r}: use off, on-change or every:SECONDS")
+
+    def check(self) -> None:
+        """Check every setting now, before anything opens; ConfigError naming the bad one."""
+        from listener.tunes.lstm import start_tokens
+
+        self.interval()
+        start_tokens(
+            self.prime,
+            meter=None if self.meter == "follow" else self.meter,
+            mode=None if self.mode == "follow" else self.mode,
+            temperature=self.temperature,
+        )
+        if self.tempo is not None and not self.tempo > 0:
+            raise ConfigError(f"--tempo {self.tempo:g}: quarter notes per minute, above 0")
+        if self.max_tokens < 1:
+            raise ConfigError(f"max_tokens {self.max_tokens}: at least 1")
+
+
+def follow(vector: np.ndarray) -> tuple[str, str, float]:
+    """Meter token, mode and tempo that follow a GTZAN vector (the rule in the module doc)."""
+    p1, p2 = float(vector[_COLUMN["P1"]]), float(vector[_COLUMN["P2"]])
+    ratio = max(p1, p2) / max(min(p1, p2), 1e-9)
+    meter = "M:6/8" if abs(ratio - 1.5) < 0.1 or abs(ratio - 3.0) < 0.15 else "M:4/4"
+    interval = int(round(float(vector[_COLUMN["IPO1"]]))) % 12
+    mode = {3: "min", 9: "min", 2: "dor", 10: "dor"}.get(interval, "maj")
+    tempo = float(np.clip(p1 if p1 > 0 else 120.0, 80.0, 200.0))
+    return meter, mode, tempo
+
+
+class Composer:
+    """Compose on request, on a thread of its own; play on a MIDI sink when there is one.
+
+    Parameters
+    ----------
+    model : FolkLSTM
+        The folk-rnn model.
+    say : callable
+        Receives the ``tune`` events: ``start``, ``tokens`` (a bar at a time), ``end``, and
+        ``error`` when a tune fails (the sampling, or the MIDI port).
+    sink : MidiSink, optional
+        Where tunes are played; without it they are only reported.
+    settings : ComposeSettings
+        What to compose.
+    """
+
+    def __init__(
+        self,
+        model,
+        say: Callable[[dict], None],
+        *,
+        sink=None,
+        settings: ComposeSettings | None = None,
+    ) -> None:
+        self.model = model
+        self.say = say
+        self.sink = sink
+        self.settings = settings or ComposeSettings()
+        self.tunes: list[dict] = []  # every tune composed: tokens, abc, tempo, meter
+        self._requests: queue.Queue = queue.Queue(maxsize=1)
+        self._stopping = threading.Event()  # stop at once
+        self._finishing = threading.Event()  # finish what is asked, then stop
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start the thread, with no request pending and no tune composed yet."""
+        self._stopping.clear()
+        self._finishing.clear()
+        self.tunes = []
+        while not self._requests.empty():
+            self._requests.get_nowait()
+        self._thread = threading.Thread(target=self._loop, name="composer", daemon=True)
+        self._thread.start()
+
+    def request(self, t: float, reason: str, vector: np.ndarray | None) -> None:
+        """Ask for a tune; never waits (one asked for while another is pending is dropped)."""
+        try:
+            self._requests.put_nowait((t, reason, None if vector is None else vector.copy()))
+        except queue.Full:
+            pass
+
+    def finish(self, timeout: float = 30.0) -> None:
+        """Finish the tune being composed (and one asked for) at once, then end the thread."""
+        self._finishing.set()
+        self._join(timeout)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop now: the tune being played is cut short, every note released."""
+        self._stopping.set()
+        self._join(timeout)
+
+    def _join(self, timeout: float) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        # Composing can wait, the analysis cannot: this thread yields the CPU to it (Linux sets
+        # a nice value per thread). Its tokens are still far ahead of the notes they become.
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        except (AttributeError, OSError):
+            pass
+        seed = self.settings.seed
+        while not self._stopping.is_set():
+            try:
+                t, reason, vector = self._requests.get(timeout=0.05)
+            except queue.Empty:
+                if self._finishing.is_set():
+                    return
+                continue
+            try:
+                self._compose_one(t, reason, vector, seed)
+            except Exception as exc:  # a failed tune is reported; listening goes on
+                self.say({"type": "tune", "t": t, "event": "error", "error": str(exc)})
+            if seed is not None:
+                seed += 1
+
+    def _keep_just_ahead(self, scheduler, beats: float) -> None:
+        # Wait while what is composed reaches more than COMPOSE_AHEAD seconds past now; not
+        # once the audio has ended (the tune is then finished at once) or on a stop.
+        while (
+            scheduler.seconds_until(beats) > COMPOSE_AHEAD
+            and not self._finishing.is_set()
+            and not self._stopping.wait(0.05)
+        ):
+            pass
+
+    def _plan(self, vector) -> tuple[str, str, float]:
+        # meter, mode and tempo of the next tune: from the settings, the prime, what was heard
+        from listener.midi.scheduler import default_tempo
+
+        settings = self.settings
+        heard = follow(vector) if vector is not None else ("M:4/4", "maj", 120.0)
+        meter = heard[0] if settings.meter == "follow" else settings.meter
+        mode = heard[1] if settings.mode == "follow" else settings.mode
+        prime_words = settings.prime.split()
+        if prime_words and prime_words[0].startswith("M:"):
+            meter = prime_words[0]
+        tempo = settings.tempo or (
+            heard[2] if settings.meter == "follow" and vector is not None else default_tempo(meter)
+        )
+        return meter, mode, tempo
+
+    def _compose_one(self, t: float, reason: str, vector, seed: int | None) -> None:
+        from listener.midi.player import play_tokens
+        from listener.midi.scheduler import MidiScheduler
+        from listener.tunes.interpret import TuneInterpreter
+        from listener.tunes.notation import BARS
+        from listener.tunes.tune import Tune
+
+        settings = self.settings
+        meter, mode, tempo = self._plan(vector)
+        start = {"type": "tune", "t": t, "event": "start", "reason": reason, "meter": meter}
+        self.say({**start, "mode": mode, "tempo": round(tempo, 1), "seed": seed})
+        tokens: list[str] = []
+        interpreter = TuneInterpreter()
+        scheduler = None
+        if self.sink is not None:
+            scheduler = MidiScheduler(self.sink, tempo=tempo, lead=0.1).start()
+        source = self.model.generate(
+            settings.prime,
+            meter=meter,
+            mode=mode,
+            temperature=settings.temperature,
+            seed=seed,
+            max_tokens=settings.max_tokens,
+        )
+
+        def tokens_until_stopped():
+            bar_start = 0
+            for token in source:
+                if self._stopping.is_set():
+                    return
+                if scheduler is not None and scheduler.error is not None:
+                    raise scheduler.error  # the MIDI port failed: this tune cannot be heard
+                tokens.append(token)
+                yield token
+                if scheduler is not None and not self._finishing.is_set():
+                    time.sleep(TOKEN_PAUSE)  # a trickle, not a burst: see COMPOSE_AHEAD
+                if token in BARS or token == END:  # a bar at a time
+                    bar = tokens[bar_start:]
+                    self.say({"type": "tune", "t": t, "event": "tokens", "tokens": bar})
+                    bar_start = len(tokens)
+                    if scheduler is not None:
+                        self._keep_just_ahead(scheduler, float(interpreter.beats))
+
+        if scheduler is not None:
+            play_tokens(tokens_until_stopped(), scheduler, interpreter)
+        else:
+            for token in tokens_until_stopped():
+                interpreter.process(token)
+            interpreter.flush()
+        tune, ended = Tune.from_sampled(tokens)
+        abc = tune.cleaned()[0].abc(len(self.tunes) + 1, f"listener, {reason}")
+        self.tunes.append({"tokens": tokens, "abc": abc, "tempo": tempo, "meter": tune.meter})
+        end = {"type": "tune", "t": t, "event": "end", "tokens": len(tokens), "ended": ended}
+        self.say({**end, "beats": float(interpreter.beats), "abc": abc})
+        if scheduler is not None:
+            while not scheduler.wait(0.1):
+                if self._stopping.is_set() or self._finishing.is_set():
+                    scheduler.stop()
+                    break
+            if scheduler.error is not None:
+                raise scheduler.error
