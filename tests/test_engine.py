@@ -14,8 +14,8 @@ from conftest import need_module, need_program
 from listener.audio.io import load_audio
 from listener.audio.resampler import StreamResampler
 from listener.audio.sources import ArraySource
-from listener.config import FRAME, SAMPLE_RATE
 from listener.composer import COMPOSE_AHEAD, ComposeSettings
+from listener.config import FRAME, SAMPLE_RATE
 from listener.engine import FRAME_SECONDS, Engine
 from listener.genres.model import GenreModel
 from listener.tunes.lstm import FolkLSTM

@@ -440,8 +440,8 @@ def test_duplicates_are_reported(tmp_path):
     import soundfile as sf
 
     from listener.audio.synth import demo_signal
-    from listener.genres.report import duplicates
     from listener.genres.dataset import FeatureCache, extract_collection, find_clips
+    from listener.genres.report import duplicates
 
     for label, seeds in (("a", (1, 2, 3)), ("b", (4, 5, 6))):
         (tmp_path / label).mkdir()
