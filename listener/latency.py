@@ -48,7 +48,7 @@ class LatencyHistogram:
         return {
             "latency_ms_p50": round(min(percentile(50), top), 3),
             "latency_ms_p99": round(min(percentile(99), top), 3),
-            "latency_ms_max": round(top, 3),
+            "latency_ms_max": round(float(top), 3),
         }
 
     def restart_recent(self) -> None:

@@ -1,7 +1,10 @@
 """Measure the engine against issue 6's targets: a long live run through JACK, and an hour fast.
 
-    python scripts/measure_engine.py jack --seconds 300     # live through JACK and PortAudio
-    python scripts/measure_engine.py soak --seconds 3600    # an hour of audio at full speed
+    python -m scripts.measure_engine jack --seconds 300     # live through JACK and PortAudio
+    python -m scripts.measure_engine soak --seconds 3600    # an hour of audio at full speed
+
+(from the repository's root: the JACK server, player and MIDI receiver are the tests' harness,
+:mod:`tests.harness`).
 
 ``jack`` starts a dummy JACK server (22050 Hz, periods of 512), plays the gtzan-mini clips one
 after another into PortAudio's input from a JACK client in a process of its own (which also
@@ -28,17 +31,18 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
+from listener.audio.io import load_audio
+from listener.composer import ComposeSettings
+from listener.config import FRAME, SAMPLE_RATE
+from listener.engine import Engine
+from listener.genres.model import GenreModel
+from listener.tunes.lstm import FolkLSTM
+from tests.harness import GTZAN as GTZAN_ROOT
+from tests.harness import ROOT
+from tests.harness.jack import JackPlayer, dummy_jack
+from tests.harness.midi import Receiver, wait_for_delivery
 
-from listener.audio.io import load_audio  # noqa: E402
-from listener.config import FRAME, SAMPLE_RATE  # noqa: E402
-from listener.engine import ComposeSettings, Engine  # noqa: E402
-from listener.genres.model import GenreModel  # noqa: E402
-from listener.tunes.lstm import FolkLSTM  # noqa: E402
-
-GTZAN = ROOT.parent / "shared" / "data" / "gtzan-mini" / "genres"
+GTZAN = GTZAN_ROOT / "genres"
 
 
 def rss_mb() -> float:
@@ -59,9 +63,8 @@ def play_in_own_process(server: str, seconds: float) -> int:
     """The player, alone in a process: it plays into PortAudio's input and counts the server's
     xruns (JACK's own report, whichever client was late), printed as JSON when done."""
     import jack
-    from test_engine import _JackPlayer
 
-    player = _JackPlayer(server, _audio(seconds))
+    player = JackPlayer(server, _audio(seconds))
     xruns = []
     watcher = jack.Client("xrun-watch", servername=server, no_start_server=True)
     watcher.set_xrun_callback(lambda delay: xruns.append(delay))
@@ -84,10 +87,6 @@ def measure_jack(
 ) -> dict:
     import subprocess
 
-    from jack_server import dummy_jack
-    from test_engine import _JackPlayer
-    from test_midi import Receiver
-
     from listener.audio.sources import SoundDeviceSource
     from listener.midi import MidiSink
 
@@ -97,33 +96,40 @@ def measure_jack(
         if player_process:  # its Python process callback does not compete for our GIL
             command = ["_player", "--server", server, "--seconds", str(seconds)]
             child = subprocess.Popen(
-                [sys.executable, __file__, *command],
+                [sys.executable, "-m", "scripts.measure_engine", *command],
+                cwd=ROOT,
                 stdout=subprocess.PIPE,
                 text=True,
             )
         else:
-            player = _JackPlayer(server, _audio(seconds))
+            player = JackPlayer(server, _audio(seconds))
         sink = MidiSink.open("harness:sink", api="jack")
         events: list[dict] = []
         engine = Engine(
-            GenreModel.load(), events.append, FolkLSTM(), sink, ComposeSettings(compose, seed=1)
+            GenreModel.load(),
+            events.append,
+            composer=FolkLSTM(),
+            sink=sink,
+            compose=ComposeSettings(compose, seed=1),
         )
         source = SoundDeviceSource(jack=True, compiled=compiled)
         result: dict = {"compiled_callback": source.compiled, "realtime_jack": realtime}
-        thread = threading.Thread(target=lambda: result.update(engine.run(source, seconds)))
+        thread = threading.Thread(
+            target=lambda: result.update(engine.run(source, duration=seconds))
+        )
         thread.start()
         if not player_process:
             player.feed()
         thread.join()
-        time.sleep(0.3)
         sink.close()
+        wait_for_delivery(receiver, sink.sent)
         if player_process:
             out, _ = child.communicate(timeout=120)
             result.update(json.loads(out.strip().splitlines()[-1]))
         else:
             player.close()
         notes = len(receiver.notes_on())
-        stuck = sum(receiver.sounding().values())
+        stuck = sum(receiver.unmatched().values())
         receiver.close()
     # the server names the client it found unfinished at each xrun
     late = re.findall(r"client = (.+?) was not finished", log.read())
@@ -184,7 +190,7 @@ def measure_soak(seconds: float) -> dict:
     engine = Engine(
         GenreModel.load(),
         emit,
-        FolkLSTM(),
+        composer=FolkLSTM(),
         compose=ComposeSettings("every:60", seed=1),
         stats_every=30.0,
         ring_size=2 * FRAME,

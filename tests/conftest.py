@@ -1,47 +1,13 @@
-"""Shared fixtures: the real data and programs the tests use, and what happens when one is missing.
-
-A test that needs a real part (the gtzan-mini clips, sox, librosa) skips with a message that says
-what to install when the part is missing; under CI (CI=true) that skip is a failure instead.
-"""
+"""Shared fixtures: the real data and programs the tests use (helpers in :mod:`tests.harness`)."""
 
 from __future__ import annotations
 
-import importlib
-import os
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-GTZAN = Path(os.environ.get("LISTENER_GTZAN", ROOT.parent / "shared" / "data" / "gtzan-mini"))
-STRICT = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-
-
-def missing(what: str) -> None:
-    """Skip the test for a missing real part, or fail under CI."""
-    if STRICT:
-        pytest.fail(f"{what} (CI=true: a missing real part is a failure, not a skip)")
-    pytest.skip(what)
-
-
-def need_program(name: str, package: str) -> str:
-    """Path of a program the test needs; skip (or fail under CI) when it is not installed."""
-    path = shutil.which(name)
-    if path is None:
-        missing(
-            f"{name} not found: install the Debian package {package} (make test does it as root)"
-        )
-    return path
-
-
-def need_module(name: str):
-    """Import a Python package the test needs; skip (or fail under CI) when it is missing."""
-    try:
-        return importlib.import_module(name)
-    except ImportError:
-        missing(f"Python package {name} missing: pip install -e '.[dev]' (make test does it)")
+from tests.harness import GTZAN, missing, need_module, need_program
 
 
 @pytest.fixture(scope="session")
@@ -68,7 +34,40 @@ def jack_server():
     """A dummy JACK server (48 kHz, periods of 128 frames: 2.7 ms), unique to this module."""
     need_program("jackd", "jackd2")
     need_module("jack")
-    from jack_server import dummy_jack
+    from tests.harness.jack import dummy_jack
 
     with dummy_jack() as name:
         yield name
+
+
+#: The clip of each genre the held-out model never sees: the ones tests judge, else the first.
+JUDGED = ("metal.00002.wav", "country.00000.wav", "classical.00005.wav")
+
+
+@pytest.fixture(scope="session")
+def held_out_model(gtzan, tmp_path_factory):
+    """A genre model trained on 9 clips of each genre, as the shipped one was, and its path.
+
+    The 10th (``JUDGED`` where a genre has one there, else its first clip) is left out, so that
+    a test that judges it judges what the model learned, not what it memorised.
+    """
+    from listener.genres.dataset import FeatureCache, extract_collection, find_clips
+    from listener.genres.features import prepare
+    from listener.genres.gaussian import GaussianClassifier
+    from listener.genres.model import GenreModel
+
+    clips = find_clips(gtzan)
+    cache = FeatureCache(tmp_path_factory.mktemp("features"))
+    vectors = extract_collection(clips, cache, workers=2, progress=False)
+    held = set()
+    for label in sorted({c.label for c in clips}):
+        names = [c.name for c in clips if c.label == label]
+        held.add(next((n for n in names if n in JUDGED), names[0]))
+    kept = [i for i, c in enumerate(clips) if c.name not in held]
+    X = np.vstack([prepare(vectors[i]) for i in kept])
+    y = np.concatenate([[clips[i].label] * vectors[i].shape[0] for i in kept])
+    data = {"clips": len(kept), "held_out": sorted(held)}
+    model = GenreModel(GaussianClassifier().fit(X, y), "full", {"data": data})
+    model.calibrate(X)
+    npz, _ = model.save(tmp_path_factory.mktemp("model") / "held-out.npz")
+    return GenreModel.load(npz), npz

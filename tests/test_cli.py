@@ -88,16 +88,12 @@ def test_bench_features_json(wav):
     out = run("bench", "features", "--json", "--file", str(wav), "--passes", "1")
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
-    for key in (
-        "stream_us_p50",
-        "stream_us_p99",
-        "stream_us_max",
-        "offline_us_per_frame",
-        "librosa_us_per_frame",
-        "speedup_vs_librosa",
-    ):
-        assert isinstance(result[key], float) and result[key] > 0, key
+    # figures of the clip given, each measured (the librosa anchor in the same run), and
+    # consistent with one another; how fast they are is the benchmark's to say, not a test's
+    assert result["frames"] == 3 * SAMPLE_RATE // FRAME and result["passes"] == 1
     assert result["stream_us_p50"] <= result["stream_us_p99"] <= result["stream_us_max"]
+    speedup = result["librosa_us_per_frame"] / result["offline_us_per_frame"]
+    assert result["speedup_vs_librosa"] == pytest.approx(speedup)
 
 
 def test_demo_performs_listens_and_answers(capsys, tmp_path):
@@ -122,12 +118,13 @@ def test_bench_genres_json(wav):
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     for key in ("vectors_ms_per_clip", "vectors_us_per_frame", "update_us_p50", "update_us_p99"):
-        assert isinstance(result[key], float) and result[key] > 0, key
-    assert result["collection_seconds"] is None
+        assert isinstance(result[key], float), key
+    assert result["update_us_p50"] <= result["update_us_p99"]
+    assert result["collection_seconds"] is None  # no --collection given
 
 
 def test_bench_lstm_json():
-    from conftest import ROOT, need_module
+    from tests.harness import ROOT, need_module
 
     need_module("torch")  # installed by the train extra: the anchor must be measured here
     tiny = ROOT / "tests" / "data" / "folk-lstm-tiny.onnx"
@@ -135,13 +132,13 @@ def test_bench_lstm_json():
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     for key in ("step_ms_p50", "step_ms_p99", "tune_ms", "torch_step_ms_p50", "fp32_step_ms_p50"):
-        assert isinstance(result[key], float) and result[key] > 0, key
+        assert isinstance(result[key], float), key  # every anchor measured in this run
     assert result["step_ms_p50"] <= result["step_ms_p99"] <= result["step_ms_max"]
     assert (result["layers"], result["hidden"], result["tune_tokens"]) == (1, 32, 250)
 
 
 def test_tunes_corpus(tmp_path):
-    from conftest import need_module
+    from tests.harness import need_module
 
     need_module("music21")
     target = tmp_path / "corpus.txt"
@@ -153,3 +150,21 @@ def test_tunes_corpus(tmp_path):
     assert all(
         b.splitlines()[0].startswith("M:") and b.splitlines()[1].startswith("K:C") for b in blocks
     )
+
+
+def test_bad_composer_settings_stop_listen_before_it_starts(wav, tmp_path):
+    out = tmp_path / "out.jsonl"
+    args = ["listen", "--file", str(wav), "--fast", "--jsonl", str(out)]
+    got = run(*args, "--prime", "M:4/4 K:Cmaj c H")
+    assert got.returncode == 1 and "'H' is not a folk-rnn v2 token" in got.stderr
+    assert not out.exists()  # nothing started, nothing written
+    got = run(*args, "--meter", "5/4")
+    assert got.returncode == 1 and "meter '5/4'" in got.stderr
+
+
+def test_listen_lists_devices_as_devices_does():
+    listed = run("listen", "--list-devices")
+    devices = run("devices")
+    assert listed.returncode == 0 and devices.returncode == 0
+    inputs = devices.stdout.split("MIDI outputs")[0].splitlines()[1:]
+    assert listed.stdout.splitlines()[1:] == inputs

@@ -5,11 +5,9 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections import Counter
 
 import numpy as np
 import pytest
-from conftest import need_module, need_program
 
 from listener.audio.io import load_audio
 from listener.audio.resampler import StreamResampler
@@ -19,6 +17,9 @@ from listener.config import FRAME, SAMPLE_RATE
 from listener.engine import FRAME_SECONDS, Engine
 from listener.genres.model import GenreModel
 from listener.tunes.lstm import FolkLSTM
+from tests.harness import need_module, need_program, wait_until
+from tests.harness.jack import JackPlayer, dummy_jack
+from tests.harness.midi import Receiver, assert_every_note_released, wait_for_delivery
 
 
 @pytest.fixture(scope="module")
@@ -86,54 +87,10 @@ def test_duration_and_live_pace(model, clip):
     final = engine.run(source, duration=3.0, live=True)
     elapsed = time.monotonic() - t0
     assert final["t"] == 3.0 and final["frames"] == 3 * SAMPLE_RATE // FRAME
-    assert 2.8 < elapsed < 4.0  # stream time follows the audio, not the clock of the machine
+    assert elapsed > 2.8  # paced as the audio goes: no faster than its own time
     assert final["overflows"] == 0 and final["overruns"] == 0
     # latency: the per-frame budget, the one timed guard (with room for a noisy machine)
     assert final["latency_ms_p99"] < FRAME_SECONDS * 1e3
-
-
-class _JackPlayer:
-    """A JACK client that plays an array into its output port, once told to start."""
-
-    def __init__(self, server: str, samples: np.ndarray) -> None:
-        import jack
-
-        self.client = jack.Client("player", servername=server, no_start_server=True)
-        self.port = self.client.outports.register("out")
-        self.samples = samples.astype(np.float32)
-        self.position = 0
-        self.go = threading.Event()
-        self.client.set_process_callback(self._process)
-        self.client.activate()
-
-    def _process(self, frames: int) -> None:
-        out = self.port.get_array()
-        if not self.go.is_set():
-            out[:] = 0
-            return
-        n = max(0, min(frames, self.samples.size - self.position))
-        out[:n] = self.samples[self.position : self.position + n]
-        out[n:] = 0
-        self.position += n
-
-    def feed(self, timeout: float = 10.0) -> None:
-        """Connect to PortAudio's input (once it is there) instead of the dummy capture."""
-        deadline = time.monotonic() + timeout
-        while True:
-            inputs = self.client.get_ports("PortAudio", is_input=True, is_audio=True)
-            if inputs:
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError("PortAudio's JACK input never appeared")
-            time.sleep(0.02)
-        for source in self.client.get_all_connections(inputs[0]):
-            self.client.disconnect(source, inputs[0])
-        self.client.connect(self.port, inputs[0])
-        self.go.set()
-
-    def close(self) -> None:
-        self.client.deactivate()
-        self.client.close()
 
 
 def _steal() -> tuple[int, int]:
@@ -144,9 +101,6 @@ def _steal() -> tuple[int, int]:
 
 def _live_run(rate, model, composer, clip) -> dict:
     """Feed 10 s of the clip through a dummy JACK server into the engine; what came out."""
-    from jack_server import dummy_jack
-    from test_midi import Receiver
-
     from listener.audio.io import resample
     from listener.audio.sources import SoundDeviceSource
     from listener.midi import MidiSink
@@ -154,7 +108,7 @@ def _live_run(rate, model, composer, clip) -> dict:
     fed = resample(clip[: int(11 * SAMPLE_RATE)], SAMPLE_RATE, rate)
     with dummy_jack(rate=rate, period=512 if rate == SAMPLE_RATE else 1024) as server:
         receiver = Receiver()
-        player = _JackPlayer(server, fed)
+        player = JackPlayer(server, fed)
         sink = MidiSink.open("harness:sink", api="jack")  # MIDI before the audio stream
         events, stamped = [], []
 
@@ -178,11 +132,11 @@ def _live_run(rate, model, composer, clip) -> dict:
         player.feed()
         thread.join(60)
         assert not thread.is_alive()
-        time.sleep(0.3)
         sink.close()  # after the audio stream
+        wait_for_delivery(receiver, sink.sent)
         player.close()
         run = {"result": result, "source": source, "events": events, "stamped": stamped}
-        run.update(notes=receiver.notes_on(), sounding=receiver.sounding())
+        run.update(receiver=receiver, sent=sink.sent)
         receiver.close()
     return run
 
@@ -194,14 +148,12 @@ def test_device_source_delivers_every_sample_in_order(callback, monkeypatch):
     need_program("jackd", "jackd2")
     need_module("jack")
     need_module("sounddevice")
-    from jack_server import dummy_jack
-
     from listener.audio.ring import RingBuffer, monotonic_ns
     from listener.audio.sources import SoundDeviceSource
 
     signal = ((np.arange(3 * SAMPLE_RATE) % 4096) + 1).astype(np.float32) / 4096
     with dummy_jack(rate=SAMPLE_RATE, period=256) as server:
-        player = _JackPlayer(server, signal)
+        player = JackPlayer(server, signal)
         ring = RingBuffer(1 << 17)
         if callback == "fallback":  # the compiled callback cannot be built on this machine
             monkeypatch.setitem(sys.modules, "listener.audio.portaudio_callback", None)
@@ -210,10 +162,10 @@ def test_device_source_delivers_every_sample_in_order(callback, monkeypatch):
         source.open(ring, live=True)
         try:
             player.feed()
+            before = ring.written  # the signal starts in the period after this one, or the next
             deadline = time.monotonic() + 10
-            while player.position < signal.size and time.monotonic() < deadline:
-                time.sleep(0.05)
-            time.sleep(0.2)  # the last periods on their way through
+            while ring.written < before + signal.size + 512 and time.monotonic() < deadline:
+                time.sleep(0.01)
         finally:
             source.stop()
             player.close()
@@ -244,33 +196,38 @@ def test_live_through_jack_and_portaudio(rate, model, composer, clip):
     need_module("sounddevice")
     # The dummy JACK server has no real-time priority on this shared VM: when the host stalls
     # it for a period, that is an xrun whoever's client it was (5-minute runs gave none in
-    # quiet stretches and 2 to 23 in busy ones, with composing and without). A run with more
-    # than one xrun is tried again, up to three times: a fault of ours would show in each.
-    steal0, total0 = _steal()
-    xruns = []
-    for _ in range(3):
+    # quiet stretches and 2 to 23 in busy ones, with composing and without). A try with more
+    # than one xrun is tried again, up to three tries: the test fails when more than one of
+    # them has xruns (a fault of ours would show in each), and every try is held to all else.
+    tries: list[dict] = []
+    while not any(r["result"]["xruns"] <= 1 for r in tries):
+        steal0, total0 = _steal()
         run = _live_run(rate, model, composer, clip)
-        result = run["result"]
-        xruns.append(result["xruns"])
-        if result["xruns"] <= 1:
+        steal1, total1 = _steal()
+        run["stolen"] = 100 * (steal1 - steal0) / max(total1 - total0, 1)
+        tries.append(run)
+        _check_live_run(run, rate)
+        if sum(r["result"]["xruns"] > 1 for r in tries) >= 2:
             break
-    steal1, total1 = _steal()
-    source, events = run["source"], run["events"]
+    report = [f"{r['result']['xruns']} xruns (host took {r['stolen']:.0f}%)" for r in tries]
+    assert sum(r["result"]["xruns"] > 1 for r in tries) <= 1, f"tries: {report}"
+
+
+def _check_live_run(run: dict, rate: int) -> None:
+    result, source, events = run["result"], run["source"], run["events"]
     assert source.rate == rate
     if rate != SAMPLE_RATE:
         assert f"opened at {rate} Hz" in source.notice
     assert result["t"] == LIVE_SECONDS
     assert result["frames"] == int(LIVE_SECONDS * SAMPLE_RATE) // FRAME
     assert result["overflows"] == 0, result  # no ring overflow, ever
-    stolen = 100 * (steal1 - steal0) / max(total1 - total0, 1)
-    assert min(xruns) <= 1, f"xruns in each try: {xruns}; the host took {stolen:.0f}% of the CPU"
     assert result["latency_ms_p99"] < FRAME_SECONDS * 1e3
     decisions = [e for e in events if e["type"] == "decision"]
     assert decisions and decisions[-1]["genre"] == "country"  # (silence comes first)
     assert all(0 < e["t"] <= LIVE_SECONDS for e in decisions)
     assert any(e["type"] == "tune" and e["event"] == "start" for e in events)
-    assert len(run["notes"]) > 0  # the composed tune, received over JACK MIDI
-    assert run["sounding"] == Counter()
+    assert len(run["receiver"].notes_on()) > 0  # the composed tune, received over JACK MIDI
+    assert_every_note_released(run["receiver"], run["sent"])
     assert composed_ahead(run["stamped"], tempo=240) < COMPOSE_AHEAD + 1.5  # a bar and slack
 
 
@@ -323,5 +280,136 @@ def test_bench_engine_figures():
 
     result = bench_engine(demo_signal(6.0), compose_every=2.0)
     assert result["frames"] == 6 * SAMPLE_RATE // FRAME and result["tunes"] >= 1
-    assert 0 < result["latency_ms_p50"] <= result["latency_ms_p99"] <= result["latency_ms_max"]
-    assert result["realtime_factor"] > 1
+    assert result["latency_ms_p50"] <= result["latency_ms_p99"] <= result["latency_ms_max"]
+    assert result["latency_ms_p99"] < FRAME_SECONDS * 1e3  # the per-frame budget
+
+
+def test_follow_reads_meter_mode_and_tempo_from_a_vector():
+    from listener.composer import follow
+    from listener.features.vector import GENRE_COLUMNS
+
+    def vector(p1: float, p2: float, ipo1: float) -> np.ndarray:
+        v = np.zeros(len(GENRE_COLUMNS))
+        v[GENRE_COLUMNS.index("P1")], v[GENRE_COLUMNS.index("P2")] = p1, p2
+        v[GENRE_COLUMNS.index("IPO1")] = ipo1
+        return v
+
+    assert follow(vector(150, 100, 3)) == ("M:6/8", "min", 150.0)  # 3:2 apart, a minor third
+    assert follow(vector(60, 180, 2)) == ("M:6/8", "dor", 80.0)  # 3:1; held to 80 a minute
+    assert follow(vector(120, 60, 7)) == ("M:4/4", "maj", 120.0)  # 2:1, a fifth
+    assert follow(vector(0, 0, 9)) == ("M:4/4", "min", 120.0)  # no beat heard: 120
+
+
+def test_latency_percentiles_agree_with_numpy(rng):
+    from listener.latency import LatencyHistogram
+
+    ms = rng.lognormal(mean=-0.5, sigma=0.6, size=5000)
+    histogram = LatencyHistogram()
+    for value in ms:
+        histogram.add(float(value))
+    got = histogram.figures()
+    for q in (50, 99):
+        want = float(np.percentile(ms, q, method="inverted_cdf"))
+        # the upper edge of the 10 us bin that holds it
+        assert want <= got[f"latency_ms_p{q}"] <= want + LatencyHistogram.BIN_MS + 1e-9
+    assert got["latency_ms_max"] == round(float(ms.max()), 3)
+    assert histogram.overruns == int(np.sum(ms > FRAME_SECONDS * 1e3))
+
+
+def test_an_engine_runs_twice_alike(held_out_model, composer, clip):
+    engine = Engine(
+        held_out_model[0],
+        lambda event: None,
+        composer=composer,
+        compose=ComposeSettings("every:3", seed=4),
+    )
+    runs = []
+    for _ in range(2):
+        events = []
+        engine.emit = events.append
+        final = engine.run(ArraySource(clip[: 8 * SAMPLE_RATE], block_size=(100, 3000)), live=False)
+        decisions = [(e["t"], e["genre"]) for e in events if e["type"] == "decision"]
+        runs.append((final["frames"], decisions, [t["abc"] for t in engine.tunes]))
+    assert runs[0] == runs[1]
+    assert runs[0][1] and len(runs[0][2]) == 2  # decisions, and a tune at 3 s and at 6 s
+
+
+def test_a_live_input_that_goes_quiet_is_a_fault_and_then_recovers(held_out_model):
+    # jackd stopped (SIGSTOP) for 3 s: PortAudio's callback stops coming, as when a server
+    # hangs; the watchdog says so once, then that it came back, and the run goes on
+    import os
+    import signal
+    import subprocess
+    import threading
+
+    from listener.audio.sources import SoundDeviceSource
+    from listener.engine import NO_AUDIO_SECONDS
+
+    need_program("jackd", "jackd2")
+    need_module("jack")
+    need_module("sounddevice")
+    events = []
+    with dummy_jack(rate=SAMPLE_RATE, period=512) as server:
+        engine = Engine(held_out_model[0], events.append, compose=ComposeSettings("off"))
+        result = {}
+        thread = threading.Thread(
+            target=lambda: result.update(
+                engine.run(SoundDeviceSource(jack=True), duration=4.0, live=True)
+            )
+        )
+        thread.start()
+        deadline = time.monotonic() + 10
+        while engine.analysis.samples < SAMPLE_RATE:  # a second of audio (silence) heard
+            assert time.monotonic() < deadline, "no audio came"
+            time.sleep(0.01)
+        [pid] = [
+            int(p) for p in subprocess.check_output(["pgrep", "-f", f"jackd -n {server}"]).split()
+        ]
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            while not any(e["type"] == "fault" for e in events):
+                assert time.monotonic() < deadline + NO_AUDIO_SECONDS + 5, "no fault said"
+                time.sleep(0.01)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        thread.join(30)
+        assert not thread.is_alive()
+    faults = [e for e in events if e["type"] == "fault"]
+    assert faults[0]["fault"] == f"no audio for {NO_AUDIO_SECONDS:g} s"
+    assert faults[1]["recovered"] and len(faults) == 2
+    assert result["t"] == 4.0 and result["whole_run"]
+
+
+def test_a_midi_port_that_fails_is_a_tune_error_and_listening_goes_on(
+    held_out_model, composer, clip
+):
+    from listener.midi import MidiSink
+
+    need_program("jackd", "jackd2")
+    need_module("jack")
+    events = []
+    with dummy_jack() as _:
+        receiver = Receiver()
+        try:
+            sink = MidiSink.open("harness:sink", api="jack")
+            sink.note_on(60)  # the connection made (rtmidi can crash closing one being made)
+            wait_until(lambda: receiver.notes_on(), 5, "the first note")
+            sink.note_off(60)
+            sink.port.close()  # then the port is gone
+            engine = Engine(
+                held_out_model[0],
+                events.append,
+                composer=composer,
+                sink=sink,
+                compose=ComposeSettings("every:2", seed=4),
+            )
+            source = ArraySource(clip[: 7 * SAMPLE_RATE], block_size=FRAME)
+            final = engine.run(source, live=False)
+        finally:
+            receiver.close()
+    errors = [e for e in events if e["type"] == "tune" and e["event"] == "error"]
+    assert errors and all("is closed" in e["error"] for e in errors)  # (a request while one
+    # is pending is dropped: at full speed, some are)
+    assert final["frames"] == 7 * SAMPLE_RATE // FRAME  # the whole clip was heard
+    assert any(e["type"] == "decision" for e in events)
+    assert any(e["type"] == "stats" and e["t"] > errors[0]["t"] for e in events)

@@ -8,7 +8,6 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import need_module
 
 from listener.errors import ConfigError, DataError, ModelError
 from listener.features.vector import GenreVectors
@@ -23,6 +22,7 @@ from listener.genres.gmm import GMMClassifier
 from listener.genres.knn import KNNClassifier
 from listener.genres.model import GenreModel
 from listener.genres.online import OnlineGenre
+from tests.harness import need_module
 
 
 def blobs(rng, n=300, d=6, labels="abc", spread=3.0):
@@ -151,15 +151,15 @@ def test_online_in_pieces_equals_at_once(rng):
     assert got == whole
 
 
-def test_decision_holds_through_silence(gtzan):
+def test_decision_holds_through_silence(gtzan, held_out_model):
     from listener.audio import load_audio
     from listener.features.vector import GenreFeatures
 
-    x = load_audio(gtzan / "genres" / "metal" / "metal.00002.wav")
+    x = load_audio(gtzan / "genres" / "metal" / "metal.00002.wav")  # not trained on
     hiss = np.random.default_rng(0).standard_normal(SECONDS_QUIET * 22050) * 10 ** (-70 / 20)
     parts = [x[: 12 * 22050], np.zeros(SECONDS_QUIET * 22050), hiss, x[12 * 22050 :]]
     signal = np.concatenate(parts).astype(np.float32)
-    model = GenreModel.load()
+    model = held_out_model[0]
     gated, open_ = OnlineGenre(model), OnlineGenre(model, gate_db=None)
     events = {"gated": [], "open": []}
     for online, got in ((gated, events["gated"]), (open_, events["open"])):
@@ -222,15 +222,21 @@ def test_artist_filtered_folds_read_as_three_splits(gtzan):
 
 def test_cross_validate_reports(rng):
     X, y = blobs(rng, n=400, d=30, labels="abcd")
-    vectors = [X[i : i + 10] for i in range(0, 400, 10)]
-    labels = [y[i] for i in range(0, 400, 10)]
+    vectors, labels = [], []
+    for label in "abcd":  # clips of 10 windows, each of one label
+        rows = X[y == label]
+        for i in range(0, rows.shape[0] - 9, 10):
+            vectors.append(rows[i : i + 10])
+            labels.append(label)
     report = cross_validate(vectors, labels, stratified_folds(labels, 2, 0), GaussianClassifier)
     out = report.to_dict()
     assert out["labels"] == sorted(set(labels)) and len(out["folds"]) == 2
+    assert out["clip"]["accuracy_mean"] == 1.0  # blobs this far apart: every clip right
+    assert out["window"]["accuracy_mean"] > 0.95
     for which in ("clip", "window"):
-        assert 0 <= out[which]["accuracy_mean"] <= 1
         conf = np.array(out[which]["confusion"])
-        assert conf.sum() == (40 if which == "clip" else 400)
+        assert conf.sum() == (len(labels) if which == "clip" else 10 * len(labels))
+        assert np.trace(conf) / conf.sum() == pytest.approx(out[which]["accuracy_mean"], 0.02)
         assert set(out[which]["precision"]) == set(labels)
 
 
@@ -300,27 +306,35 @@ def test_prepare_logs_the_skewed_columns(rng):
     from listener.features.vector import GENRE_COLUMNS
     from listener.genres.features import columns, prepare
 
-    v = rng.uniform(0.0, 2.0, (50, 30))
-    v[:, GENRE_COLUMNS.index("low_energy")] = rng.integers(0, 43, 50) / 43
-    v[0] = 0.0  # silence: every floor at once
+    v = rng.uniform(2.0, 5.0, (50, 30))  # above every floor (1 Hz for centroid and rolloff)
+    v[:, GENRE_COLUMNS.index("low_energy")] = rng.integers(1, 42, 50) / 43
+    logged = [
+        j
+        for j, name in enumerate(GENRE_COLUMNS)
+        if name.startswith("var_") or name in ("mean_flux", "mean_centroid", "mean_rolloff")
+    ] + [GENRE_COLUMNS.index("mean_zcr")]
+    plain = [j for j, name in enumerate(GENRE_COLUMNS) if j not in logged and name != "low_energy"]
     full = prepare(v)
-    for j, name in enumerate(GENRE_COLUMNS):
-        x = v[:, j]
-        if name == "low_energy":
-            share = (x * 43 + 0.5) / 44
-            expected = np.log(share / (1 - share))
-        elif name.startswith("var_") or name == "mean_flux":
-            expected = np.log(np.maximum(x, 1e-12))
-        elif name in ("mean_centroid", "mean_rolloff"):
-            expected = np.log(np.maximum(x, 1.0))
-        elif name == "mean_zcr":
-            expected = np.log(np.maximum(x, 1 / (43 * 512)))
-        else:
-            expected = x
-        np.testing.assert_allclose(full[:, j], expected, rtol=1e-12, err_msg=name)
+    # a skewed column is logged: scaling it shifts it by the log of the scale
+    scaled = v.copy()
+    scaled[:, logged] *= 3.0
+    np.testing.assert_allclose(prepare(scaled)[:, logged] - full[:, logged], np.log(3.0))
+    np.testing.assert_array_equal(full[:, plain], v[:, plain])  # the others pass as they are
+    # low energy, a share of 43 frames, as a logit: symmetric about a half, finite at 0 and 1
+    j = GENRE_COLUMNS.index("low_energy")
+    shares = np.tile(v[:1], (3, 1))
+    shares[:, j] = [0.0, 0.5, 1.0]
+    ends = prepare(shares)[:, j]
+    assert ends[1] == pytest.approx(0.0, abs=1e-12) and ends[0] == pytest.approx(-ends[2])
+    assert np.all(np.diff(prepare(v[np.argsort(v[:, j])])[:, j]) >= 0)
+    # silence (every column 0) stays finite, and the input is left as it was
+    silent = prepare(np.zeros((1, 30)))
+    assert np.isfinite(silent).all() and np.isfinite(full).all()
     np.testing.assert_array_equal(prepare(v, "timbral"), full[:, :19])
-    assert columns("timbral")[-1] == "low_energy" and np.isfinite(full).all()
-    assert v[0].sum() == 0.0  # the input is left as it was
+    assert columns("timbral")[-1] == "low_energy"
+    before = v.copy()
+    prepare(v)
+    np.testing.assert_array_equal(v, before)
 
 
 def test_model_prepared_otherwise_is_refused(tmp_path, rng):
@@ -388,8 +402,9 @@ def test_evaluate_tune_on_gtzan_mini(gtzan):
     assert "fold 3/3: chose gaussian:" in out.stderr
 
 
-def test_shipped_model_classifies_a_clip(gtzan):
-    out = run("genres", "classify", str(gtzan / "genres" / "metal" / "metal.00002.wav"))
+def test_classify_decides_a_clip_the_model_never_heard(gtzan, held_out_model):
+    clip = str(gtzan / "genres" / "metal" / "metal.00002.wav")
+    out = run("genres", "classify", clip, "--model", str(held_out_model[1]))
     assert out.returncode == 0, out.stderr
     lines = [json.loads(line) for line in out.stdout.splitlines()]
     assert lines[0]["type"] == "model" and lines[-1]["type"] == "final"
@@ -459,13 +474,14 @@ def test_duplicates_are_reported(tmp_path):
     assert not any("a3" in a or "a3" in b for a, b, _ in found)
 
 
-def test_familiarity_tells_known_music_from_the_unknown(gtzan):
+def test_familiarity_tells_known_music_from_the_unknown(gtzan, held_out_model):
     from listener.audio import load_audio
     from listener.audio.synth import demo_signal
     from listener.features.vector import genre_vectors
 
-    model = GenreModel.load()
+    model = held_out_model[0]
     assert model.familiar_floor is not None
+    # a clip it was not trained on, by an artist it knows: familiar
     known = genre_vectors(load_audio(gtzan / "genres" / "classical" / "classical.00005.wav"))
     assert model.familiar(known.vectors).mean() > 0.9
     online = OnlineGenre(model)

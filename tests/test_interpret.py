@@ -6,15 +6,13 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from abc2midi_notes import abc2midi_notes
-from conftest import ROOT, need_program
 
 from listener.tunes.corpus import read_data_v2
 from listener.tunes.interpret import NoteEvent, TuneInterpreter, interpret
 from listener.tunes.tune import Tune
 from listener.tunes.vocab import VOCAB
-
-EXAMPLES = ROOT.parent / "shared" / "reference" / "folkrnn-examples"
+from tests.harness import EXAMPLES, need_program
+from tests.harness.abc2midi import abc2midi_notes
 
 # Hand-written edge cases: (meter, key, body in data_v2 tokens).
 EDGE_CASES = {

@@ -5,10 +5,10 @@ import subprocess
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import need_program
 
 from listener.audio import load_audio, resample, to_mono
 from listener.errors import AudioError, DataError, ListenerError
+from tests.harness import need_program
 
 
 def _sine(freq: float, seconds: float, rate: int) -> np.ndarray:

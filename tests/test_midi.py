@@ -2,97 +2,28 @@
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import sys
 import threading
 import time
-from collections import Counter
 from fractions import Fraction
 
 import numpy as np
 import pytest
-from conftest import ROOT, need_module
 
 from listener.errors import DeviceError
 from listener.midi import MidiScheduler, MidiSink, default_tempo, write_midi
 from listener.midi.player import play_tokens
 from listener.tunes.corpus import read_data_v2
 from listener.tunes.interpret import NoteEvent, interpret
+from tests.harness import EXAMPLES, need_module, need_program, wait_until
+from tests.harness.midi import (
+    Receiver,
+    assert_every_note_released,
+    in_order,
+    wait_for_delivery,
+)
+from tests.harness.processes import start_listener, stop_process, wait_for_notes, wait_for_quiet
 
-EXAMPLES = ROOT.parent / "shared" / "reference" / "folkrnn-examples"
 PERIOD_MS = 128 / 48000 * 1e3  # the test server's period: MIDI is delivered once per period
-
-
-class Receiver:
-    """A JACK MIDI input named harness:sink that records each message with its arrival time.
-
-    python-rtmidi without a callback: its JACK thread queues each message with JACK's own time
-    and never waits for Python's lock (a callback that did could make the test's own JACK
-    client late, and a late client loses MIDI). A thread here drains the queue.
-    """
-
-    def __init__(self) -> None:
-        import mido
-        import rtmidi
-
-        self._rt = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name="harness", queue_size_limit=65536)
-        self._rt.open_virtual_port("sink")
-        self._mido = mido
-        self.messages: list[tuple[float, object]] = []  # JACK time from the first, message
-        self._clock = 0.0
-        self._running = True
-        self._thread = threading.Thread(target=self._drain, daemon=True)
-        self._thread.start()
-
-    def _drain(self) -> None:
-        while self._running:
-            got = self._rt.get_message()
-            if got is None:
-                time.sleep(0.001)
-                continue
-            data, delta = got
-            self._clock += delta
-            self.messages.append((self._clock, self._mido.Message.from_bytes(data)))
-
-    def notes_on(self) -> list[tuple[float, int]]:
-        return [(t, m.note) for t, m in self.messages if m.type == "note_on" and m.velocity > 0]
-
-    def sounding(self) -> Counter:
-        """Notes struck and not released, by pitch, as a synthesiser would count them."""
-        count: Counter = Counter()
-        for _, m in self.messages:
-            if m.type == "note_on" and m.velocity > 0:
-                count[m.note] = 1
-            elif m.type in ("note_on", "note_off"):
-                count[m.note] = 0
-            elif m.type == "control_change" and m.control == 123:
-                count.clear()
-        return +count
-
-    def close(self) -> None:
-        self._running = False
-        self._thread.join()
-        self._rt.close_port()
-        self._rt.delete()
-
-
-def in_order(got: list[int], sent: list[int]) -> list[int]:
-    """Check that the pitches received are the pitches sent, in order; return their indices.
-
-    One may be missing: the dummy JACK server (no real-time scheduling on this shared machine)
-    drops a MIDI event now and then when a cycle overruns (about 1 in 1,000 here); the
-    scheduler's own count shows it was sent. None may be extra or out of order.
-    """
-    at, j = [], 0
-    for pitch in got:
-        while j < len(sent) and sent[j] != pitch:
-            j += 1
-        assert j < len(sent), (got, sent)  # extra, or out of order
-        at.append(j)
-        j += 1
-    assert len(sent) - len(got) <= 1, (got, sent)
-    return at
 
 
 @pytest.fixture
@@ -115,8 +46,8 @@ def test_notes_arrive_in_order_and_on_time(receiver):
     scheduler.feed(notes)
     scheduler.close()
     assert scheduler.wait(30)
-    time.sleep(0.05)
     sink.close()
+    wait_for_delivery(receiver, sink.sent)
     got = receiver.notes_on()
     ordered = sorted(notes, key=lambda n: n.onset)
     at = in_order([p for _, p in got], [n.pitch for n in ordered])
@@ -131,7 +62,7 @@ def test_notes_arrive_in_order_and_on_time(receiver):
     assert np.mean(error_ms <= PERIOD_MS + 5.0) >= 0.95, error_ms
     assert error_ms.max() <= 50.0, error_ms
     assert scheduler.lateness_ms()["count"] == 2 * len(notes)
-    assert receiver.sounding() == Counter()
+    assert_every_note_released(receiver, sink.sent)
     programs = [m for _, m in receiver.messages if m.type == "program_change"]
     assert [m.program for m in programs] == [73]
 
@@ -141,34 +72,36 @@ def test_stop_leaves_no_note_sounding(receiver):
     scheduler = MidiScheduler(sink, tempo=120.0).start()
     held = [NoteEvent(60 + k, Fraction(0), Fraction(20)) for k in range(3)]  # a long chord
     scheduler.feed(held + first_tune_notes())
-    time.sleep(0.5)
+    wait_until(lambda: len(receiver.notes_on()) >= 4, 10, "the chord and a note to sound")
     assert sink.sounding >= 3
     scheduler.stop()
-    time.sleep(0.05)
     sink.close()
-    assert len(receiver.notes_on()) >= 3
-    assert receiver.sounding() == Counter()
+    wait_for_delivery(receiver, sink.sent)
+    assert_every_note_released(receiver, sink.sent)
     offs = {m.note for _, m in receiver.messages if m.type == "note_off"}
-    assert {60, 61, 62} <= offs  # each note its own note-off, not only all-notes-off
-    assert any(m.type == "control_change" and m.control == 123 for _, m in receiver.messages)
+    assert {60, 61, 62} <= offs  # each note its own note-off
+    # then mido's reset: all notes off and controllers reset on every channel
+    resets = [m for _, m in receiver.messages if m.type == "control_change"]
+    assert sorted({(m.channel, m.control) for m in resets}) == [
+        (c, k) for c in range(16) for k in (121, 123)
+    ]
 
 
 def test_an_error_inside_the_composer_leaves_no_note_sounding(receiver):
     def composer():
         yield from "M:4/4 K:Cmaj [ C E G ] 8 | c d e f".split()
-        time.sleep(0.4)  # the chord sounds
+        wait_until(lambda: len(receiver.notes_on()) >= 2, 10, "the chord to sound")
         raise RuntimeError("the composer failed")
 
     sink = MidiSink.open("harness:sink", api="jack")
     scheduler = MidiScheduler(sink, tempo=120.0).start()
     with pytest.raises(RuntimeError, match="the composer failed"):
         play_tokens(composer(), scheduler)
-    time.sleep(0.05)
     sink.close()
-    # the chord's three notes (the dummy JACK server, with no real-time scheduling on this
-    # shared machine, can drop an event when a cycle overruns: one may be missing)
+    wait_for_delivery(receiver, sink.sent)
+    # the chord's three notes (one may be lost by the dummy server), each released
     assert 2 <= len(receiver.notes_on()) <= 3
-    assert receiver.sounding() == Counter()
+    assert_every_note_released(receiver, sink.sent)
 
 
 def test_fed_while_playing(receiver):
@@ -177,66 +110,21 @@ def test_fed_while_playing(receiver):
     notes = [NoteEvent(60 + k, Fraction(k, 2), Fraction(1, 2)) for k in range(8)]
 
     def composer():
-        for note in notes:  # each note arrives a little before it is due
+        for k, note in enumerate(notes):  # each note arrives once the one before has sounded
             scheduler.feed([note])
-            time.sleep(0.05)
+            deadline = time.monotonic() + 5
+            while len(receiver.notes_on()) <= k and time.monotonic() < deadline:
+                time.sleep(0.005)
         scheduler.close()
 
     thread = threading.Thread(target=composer)
     thread.start()
     assert scheduler.wait(10)
     thread.join()
-    time.sleep(0.05)
     sink.close()
+    wait_for_delivery(receiver, sink.sent)
     in_order([p for _, p in receiver.notes_on()], list(range(60, 68)))
-
-
-def as_from_a_terminal() -> None:
-    """Give a child process the stop signals' default actions, as a terminal's shell does.
-
-    A background job inherits SIGINT ignored and `nohup` SIGHUP ignored, and a program then
-    leaves them so (rightly): the tests that send them must not depend on how pytest was run.
-    """
-    for stop in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(stop, signal.SIG_DFL)
-
-
-def start_listener(args: list[str]) -> subprocess.Popen:
-    """Run ``listener ARGS`` in a process of its own, as a performer would from a terminal.
-
-    With ``-X faulthandler``, so that :func:`stop_process` can say where one hung; stderr is
-    kept for the test to read.
-    """
-    return subprocess.Popen(
-        [sys.executable, "-X", "faulthandler", "-m", "listener", *args],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=as_from_a_terminal,
-    )
-
-
-def wait_for_notes(receiver: Receiver, count: int, seconds: float = 30.0) -> int:
-    """Wait until ``count`` notes have arrived (at most ``seconds``); return how many have."""
-    deadline = time.monotonic() + seconds
-    while len(receiver.notes_on()) < count and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return len(receiver.notes_on())
-
-
-def stop_process(process: subprocess.Popen, stop: str, heard: int) -> str:
-    """Send signal ``stop`` and return the process's stderr once it has exited.
-
-    One that has not exited 30 s later is aborted: started by :func:`start_listener`, it dumps
-    every thread's stack, and the test fails saying where it hung.
-    """
-    process.send_signal(getattr(signal, stop))
-    try:
-        return process.communicate(timeout=30)[1]
-    except subprocess.TimeoutExpired:
-        process.send_signal(signal.SIGABRT)
-        err = process.communicate(timeout=10)[1]
-        pytest.fail(f"no exit 30 s after {stop} ({heard} notes heard before it); stacks:\n{err}")
+    assert_every_note_released(receiver, sink.sent)
 
 
 @pytest.mark.parametrize("stop", ["SIGINT", "SIGTERM", "SIGHUP"])
@@ -250,9 +138,9 @@ def test_ctrl_c_while_playing_leaves_no_note_sounding(receiver, tmp_path, stop):
     )
     err = stop_process(play, stop, heard=wait_for_notes(receiver, 4))
     assert play.returncode == 130, err
-    time.sleep(0.05)
+    wait_for_quiet(receiver)
     assert len(receiver.notes_on()) >= 4
-    assert receiver.sounding() == Counter()
+    assert_every_note_released(receiver)
     assert "stopped" in err
 
 
@@ -306,9 +194,9 @@ def test_listen_stopped_by_sigterm_releases_notes_and_reports_the_run(receiver, 
     err = stop_process(listen, "SIGTERM", heard)
     assert listen.returncode == 130, err
     assert "stopped" in err
-    time.sleep(0.05)
+    wait_for_quiet(receiver)
     assert heard >= 6
-    assert receiver.sounding() == Counter()
+    assert_every_note_released(receiver)
     last = json.loads(out.read_text().splitlines()[-1])
     assert last["type"] == "stats" and last["whole_run"] and last["stopped"]
     assert 0 < last["t"] < 30 and last["frames"] > 0
@@ -332,8 +220,6 @@ def test_midi_file_changes_meter_where_the_tune_does(tmp_path):
     # that the bar "has 4 time units while the time signature has 3")
     import subprocess
 
-    from conftest import need_program
-
     from listener.tunes.interpret import read_through
     from listener.tunes.tune import Tune
 
@@ -346,3 +232,30 @@ def test_midi_file_changes_meter_where_the_tune_does(tmp_path):
     reference = _time_signatures(tmp_path / "ref.mid")
     assert reference == [(0, 4, 4), (1920, 3, 4), (5280, 3, 4)]
     assert _time_signatures(ours) == [(0, 4, 4), (1920, 3, 4), (3360, 4, 4), (5280, 3, 4)]
+
+
+def test_a_dead_port_does_not_stop_the_release(receiver):
+    # the synthesiser quits while notes sound: they are written off, nothing raises
+    sink = MidiSink.open("harness:sink", api="jack")
+    sink.note_on(60)
+    sink.note_on(64)
+    wait_until(lambda: len(receiver.notes_on()) == 2, 5, "two notes")
+    sink.port.close()
+    failed = sink.release_all()
+    assert failed is not None and sink.error is failed
+    assert sink.sounding == 0
+    sink.close()  # a second time, on a closed port: still no error raised
+
+
+def test_the_scheduler_reports_a_port_that_fails(receiver):
+    sink = MidiSink.open("harness:sink", api="jack")
+    sink.note_on(60)  # the connection made (rtmidi can crash closing one being made)
+    wait_until(lambda: receiver.notes_on(), 5, "the first note")
+    sink.note_off(60)
+    sink.port.close()  # closed before the scheduler's first note: its sends fail
+    scheduler = MidiScheduler(sink, tempo=240.0, lead=0.05).start()
+    scheduler.feed([NoteEvent(60 + k, Fraction(k, 2), Fraction(1, 2)) for k in range(4)])
+    scheduler.close()
+    assert scheduler.wait(10)
+    assert isinstance(scheduler.error, DeviceError) and "is closed" in str(scheduler.error)
+    assert sink.sounding == 0 and len(receiver.notes_on()) == 1

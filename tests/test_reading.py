@@ -5,15 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, missing, need_module
 
 from listener.errors import ConfigError
 from listener.tunes.notation import AbcError, parse_key
 from listener.tunes.reading import split_tunes, tune_from_abc
 from listener.tunes.tune import Tune
 from listener.tunes.vocab import VOCAB, check_tokens
-
-EXAMPLES = ROOT.parent / "shared" / "reference" / "folkrnn-examples"
+from tests.harness import EXAMPLES, ROOT, missing, need_module
 
 
 def tokens(abc: str) -> list[str]:

@@ -269,7 +269,11 @@ def train_command(args) -> int:
                 "windows": int(X.shape[0]),
                 "per_label": {g: labels.count(g) for g in sorted(set(labels))},
             },
-            "settings": {"window_seconds": 1.0, "features": args.features, "params": vars(make())},
+            "settings": {
+                "window_seconds": 1.0,
+                "features": args.features,
+                "params": make().get_params(),
+            },
             **({"tuning": tuning} if tuning else {}),
             "figures": figures,
             "caveat": CAVEAT_GTZAN_MINI if "gtzan" in str(folder).lower() else "",

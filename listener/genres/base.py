@@ -1,11 +1,44 @@
-"""What every genre classifier shares: class bookkeeping, probabilities, clip decisions."""
+"""What every genre classifier shares: class bookkeeping, probabilities, clip decisions.
+
+The classifiers are scikit-learn estimators (``get_params``, ``set_params``, ``clone``,
+``score``, model selection) wherever scikit-learn is installed, as it is for training and
+evaluating (the ``fit`` extra). Scoring needs none of it, so a lean install that only listens
+uses the stand-in below, which keeps the same parameters.
+"""
 
 from __future__ import annotations
+
+import inspect
 
 import numpy as np
 import numpy.typing as npt
 
 from listener.errors import ConfigError, ModelError
+
+try:
+    from sklearn.base import BaseEstimator, ClassifierMixin
+except ImportError:  # a runtime without the fit extra
+
+    class BaseEstimator:  # type: ignore[no-redef]
+        """Parameters as scikit-learn reads them: the constructor's, kept as attributes."""
+
+        def get_params(self, deep: bool = True) -> dict:
+            """Return the constructor's parameters and their values."""
+            names = inspect.signature(type(self).__init__).parameters
+            return {name: getattr(self, name) for name in names if name != "self"}
+
+        def set_params(self, **params):
+            """Set constructor parameters; returns the estimator."""
+            for name, value in params.items():
+                setattr(self, name, value)
+            return self
+
+    class ClassifierMixin:  # type: ignore[no-redef]
+        """``score``: accuracy, as scikit-learn's classifiers have it."""
+
+        def score(self, X, y) -> float:
+            """Share of examples decided right."""
+            return float(np.mean(self.predict(X) == np.asarray(y).astype(str)))
 
 
 def log_normalise(scores: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
@@ -15,8 +48,8 @@ def log_normalise(scores: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     return scores - (top + np.log(np.exp(scores - top).sum(axis=-1, keepdims=True)))
 
 
-class GenreClassifier:
-    """Base of the classifiers: scikit-learn conventions, scoring in numpy.
+class GenreClassifier(ClassifierMixin, BaseEstimator):
+    """Base of the classifiers: scikit-learn estimators, scoring in numpy.
 
     Subclasses implement ``_partial(X, y)`` (add examples of known or new classes) and
     ``_log_likelihood(X)`` (an ``(n, n_classes)`` array of class log-likelihoods).

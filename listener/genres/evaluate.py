@@ -1,13 +1,15 @@
 """Honest evaluation: partitions, cross-validation, accuracy +- std, confusion, precision, recall.
 
 Every figure is reported twice: per 1 s window (the real-time "RT" decision) and per clip (the
-summed log-likelihood of all its windows). Partitions come from a seeded stratified k-fold, an
-artist-grouped k-fold (no artist on both sides), a holdout, or explicit split lists.
+summed log-likelihood of all its windows). Partitions come from scikit-learn's splitters (a
+seeded stratified k-fold, an artist-grouped one with no artist on both sides, a stratified
+holdout) or from explicit split lists.
 """
 
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,8 +23,24 @@ from listener.genres.base import GenreClassifier
 Split = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]  # (train indices, test indices)
 
 
+def _model_selection():
+    try:
+        from sklearn import model_selection
+    except ImportError as exc:
+        raise ConfigError(
+            "evaluating and training need scikit-learn: pip install 'listener[fit]'"
+        ) from exc
+    return model_selection
+
+
+def _splits(splitter, labels: Sequence[str], groups: Sequence[str] | None = None) -> list[Split]:
+    y = np.asarray(labels)
+    found = splitter.split(np.zeros((y.size, 1)), y, groups)
+    return [(np.asarray(train, np.int64), np.asarray(test, np.int64)) for train, test in found]
+
+
 def stratified_folds(labels: Sequence[str], k: int = 10, seed: int = 0) -> list[Split]:
-    """Make k folds with each label spread evenly over them (shuffled with ``seed``)."""
+    """Make k folds with each label spread evenly over them (scikit-learn's StratifiedKFold)."""
     y = np.asarray(labels)
     counts = {label: int(np.sum(y == label)) for label in np.unique(y)}
     if k < 2:
@@ -32,30 +50,23 @@ def stratified_folds(labels: Sequence[str], k: int = 10, seed: int = 0) -> list[
         raise ConfigError(
             f"{k} folds but label {small!r} has only {counts[small]} clips; use fewer folds"
         )
-    rng = np.random.default_rng(seed)
-    fold_of = np.empty(y.size, dtype=np.int64)
-    offset = 0
-    for label in sorted(counts):
-        idx = rng.permutation(np.flatnonzero(y == label))
-        fold_of[idx] = (np.arange(idx.size) + offset) % k
-        offset += idx.size  # the next label starts where this one stopped: balanced fold sizes
-    return [(np.flatnonzero(fold_of != f), np.flatnonzero(fold_of == f)) for f in range(k)]
+    splitter = _model_selection().StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
+    return _splits(splitter, labels)
 
 
 def holdout(labels: Sequence[str], test_share: float = 0.2, seed: int = 0) -> list[Split]:
-    """One split: ``test_share`` of each label's clips (at least one) held out for testing."""
+    """One split: ``test_share`` of each label's clips held out (StratifiedShuffleSplit)."""
     if not 0.0 < test_share < 1.0:
         raise ConfigError(f"--holdout must be between 0 and 1, got {test_share}")
     y = np.asarray(labels)
-    rng = np.random.default_rng(seed)
-    test = []
     for label in sorted(set(labels)):
-        idx = rng.permutation(np.flatnonzero(y == label))
-        if idx.size < 2:
+        if np.sum(y == label) < 2:
             raise ConfigError(f"label {label!r} has one clip: nothing left to train on")
-        test.extend(idx[: max(1, int(round(test_share * idx.size)))])
-    test = np.sort(np.array(test, dtype=np.int64))
-    return [(np.setdiff1d(np.arange(y.size), test), test)]
+    share = max(test_share, len(set(labels)) / y.size)  # at least one clip of each label
+    splitter = _model_selection().StratifiedShuffleSplit(
+        n_splits=1, test_size=share, random_state=seed
+    )
+    return [(np.sort(train), np.sort(test)) for train, test in _splits(splitter, labels)]
 
 
 def grouped_folds(
@@ -63,25 +74,14 @@ def grouped_folds(
 ) -> list[Split]:
     """Make k folds with no group (artist) on both sides, labels spread as evenly as can be.
 
-    Groups are dealt, largest first, to the fold that has least of their label so far.
+    scikit-learn's StratifiedGroupKFold, shuffled with ``seed``.
     """
-    y = np.asarray(labels)
-    g = np.asarray(groups)
-    rng = np.random.default_rng(seed)
-    names = list(np.unique(g))
-    rng.shuffle(names)
-    names.sort(key=lambda name: -np.sum(g == name))
-    have = {label: np.zeros(k) for label in np.unique(y)}
-    size = np.zeros(k)
-    fold_of = np.empty(y.size, dtype=np.int64)
-    for name in names:
-        members = np.flatnonzero(g == name)
-        label = y[members[0]]
-        f = int(np.lexsort((size, have[label]))[0])
-        fold_of[members] = f
-        have[label][f] += members.size
-        size[f] += members.size
-    folds = [(np.flatnonzero(fold_of != f), np.flatnonzero(fold_of == f)) for f in range(k)]
+    if len(set(groups)) < k:
+        raise ConfigError(f"too few artists ({len(set(groups))}) for {k} grouped folds")
+    splitter = _model_selection().StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
+    with warnings.catch_warnings():  # "the least populated class has only N members": known
+        warnings.simplefilter("ignore", UserWarning)
+        folds = _splits(splitter, labels, groups)
     if any(test.size == 0 for _, test in folds):
         raise ConfigError(f"too few artists for {k} grouped folds; use fewer folds")
     return folds

@@ -5,8 +5,8 @@ arriving while earlier ones play, as the composer samples. :meth:`MidiScheduler.
 puts them on a heap under a lock held for microseconds, so the composer never waits on the
 port. The playing thread sleeps on a condition until the next message is due on the clock,
 sends it, and records how late it went out. Every way out of the thread (the end of the tune,
-:meth:`MidiScheduler.stop`, an error in the port) ends with the sink's panic, so no note is
-left sounding.
+:meth:`MidiScheduler.stop`, an error in the port) ends with the sink releasing every note, so
+no note is left sounding where the port still works.
 """
 
 from __future__ import annotations
@@ -62,6 +62,7 @@ class MidiScheduler:
     def __init__(
         self,
         sink: MidiSink,
+        *,
         tempo: float = 120.0,
         clock: Callable[[], float] = time.monotonic,
         velocity: int = 80,
@@ -122,12 +123,12 @@ class MidiScheduler:
         return True
 
     def stop(self) -> None:
-        """Stop now: nothing more is sent but the note-offs of what sounds, and a panic."""
+        """Stop now: nothing more is sent but the note-offs of what sounds, and a reset."""
         with self._wake:
             self._stopping = True
             self._wake.notify()
         if self._thread is None:
-            self.sink.panic()
+            self.sink.release_all()
         else:
             self._done.wait(5.0)
 
@@ -172,7 +173,6 @@ class MidiScheduler:
         except BaseException as exc:  # the port failed: keep the reason for the caller
             self.error = exc
         finally:
-            try:
-                self.sink.panic()
-            finally:
-                self._done.set()
+            failed = self.sink.release_all()  # never raises: a dead port's notes go
+            self.error = self.error or failed
+            self._done.set()

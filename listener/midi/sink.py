@@ -51,15 +51,19 @@ class MidiSink:
     -----
     A pitch struck while it still sounds is struck again (note-off, note-on) and counted; it
     goes silent only when its last note ends, so overlapping notes of one pitch neither cut
-    each other short nor stick. :meth:`panic` sends a note-off for every sounding note, then
-    all-notes-off and sustain-off on the channel.
+    each other short nor stick. :meth:`release_all` sends a note-off for every sounding note,
+    then mido's ``reset()`` (all notes off and controllers reset on every channel). A port that
+    fails (the synthesiser quit) does not stop a release: its notes are written off and the
+    error kept in :attr:`error`.
     """
 
-    def __init__(self, port, channel: int = 0, program: int | None = None) -> None:
+    def __init__(self, port, *, channel: int = 0, program: int | None = None) -> None:
         if not 0 <= channel <= 15:
             raise DeviceError(f"MIDI channel {channel} is not in 0..15 (channel 1 is 0)")
         self.port = port
         self.channel = channel
+        self.sent = 0  # note-ons and note-offs the port took
+        self.error: BaseException | None = None  # the port's first failure
         self._sounding: Counter[int] = Counter()
         if program is not None and not 0 <= program <= 127:
             raise DeviceError(f"MIDI program {program} is not in 0..127")
@@ -71,6 +75,7 @@ class MidiSink:
     def open(
         cls,
         name: str | None = None,
+        *,
         virtual: str | None = None,
         api: str = "auto",
         channel: int = 0,
@@ -110,12 +115,20 @@ class MidiSink:
             raise
         except Exception as exc:
             raise DeviceError(f"MIDI ({api}): cannot open {virtual or name!r} ({exc})") from exc
-        return cls(port, channel, program)
+        return cls(port, channel=channel, program=program)
+
+    def _check_open(self) -> None:
+        # mido's rtmidi output sends without looking whether it is closed, and a closed one
+        # crashes the process: a port closed under us is a DeviceError instead
+        if self.port.closed:
+            raise DeviceError(f"MIDI output {self.port.name!r} is closed")
 
     def _send(self, kind: str, **fields) -> None:
         import mido
 
+        self._check_open()
         self.port.send(mido.Message(kind, channel=self.channel, **fields))
+        self.sent += kind in ("note_on", "note_off")
 
     @property
     def sounding(self) -> int:
@@ -141,17 +154,31 @@ class MidiSink:
             del self._sounding[pitch]
             self._send("note_off", note=pitch, velocity=0)
 
-    def panic(self) -> None:
-        """Note-off for every sounding note, then all-notes-off and sustain-off."""
-        for pitch in list(self._sounding):
-            self._send("note_off", note=pitch, velocity=0)
-        self._sounding.clear()
-        self._send("control_change", control=123, value=0)  # all notes off
-        self._send("control_change", control=64, value=0)  # sustain pedal up
+    def release_all(self) -> BaseException | None:
+        """Release every sounding note (a note-off each), then reset the port (mido's reset).
+
+        Never raises: a port that fails has its notes written off and its error returned (and
+        kept in :attr:`error`), so that stopping always completes.
+        """
+        import mido
+
+        pitches, self._sounding = list(self._sounding), Counter()
+        messages = [mido.Message("note_off", channel=self.channel, note=p) for p in pitches]
+        try:
+            self._check_open()
+            for message in messages:
+                self.port.send(message)
+                self.sent += 1
+            self.port.reset()
+        except Exception as exc:  # rtmidi's own errors: the port is gone
+            self.error = self.error or exc
+            return exc
+        return None
 
     def close(self) -> None:
-        """Silence everything and close the port."""
+        """Release every note and close the port; never raises for a port already gone."""
+        self.release_all()
         try:
-            self.panic()
-        finally:
             self.port.close()
+        except Exception as exc:  # rtmidi's own errors: the port is gone
+            self.error = self.error or exc

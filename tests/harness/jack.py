@@ -1,13 +1,16 @@
-"""A dummy JACK server for the tests: real JACK, no sound card, a unique name per run."""
+"""A dummy JACK server (real JACK, no sound card, a unique name per run) and a player client."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
 from contextlib import contextmanager
+
+import numpy as np
 
 
 @contextmanager
@@ -65,3 +68,48 @@ def dummy_jack(
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+class JackPlayer:
+    """A JACK client that plays an array into its output port, once told to start."""
+
+    def __init__(self, server: str, samples: np.ndarray) -> None:
+        import jack
+
+        self.client = jack.Client("player", servername=server, no_start_server=True)
+        self.port = self.client.outports.register("out")
+        self.samples = samples.astype(np.float32)
+        self.position = 0
+        self.go = threading.Event()
+        self.client.set_process_callback(self._process)
+        self.client.activate()
+
+    def _process(self, frames: int) -> None:
+        out = self.port.get_array()
+        if not self.go.is_set():
+            out[:] = 0
+            return
+        n = max(0, min(frames, self.samples.size - self.position))
+        out[:n] = self.samples[self.position : self.position + n]
+        out[n:] = 0
+        self.position += n
+
+    def feed(self, timeout: float = 10.0) -> None:
+        """Connect to PortAudio's input (once it is there) instead of the dummy capture."""
+        deadline = time.monotonic() + timeout
+        while True:
+            inputs = self.client.get_ports("PortAudio", is_input=True, is_audio=True)
+            if inputs:
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError("PortAudio's JACK input never appeared")
+            time.sleep(0.02)
+        for source in self.client.get_all_connections(inputs[0]):
+            self.client.disconnect(source, inputs[0])
+        self.client.connect(self.port, inputs[0])
+        self.go.set()
+
+    def close(self) -> None:
+        """Deactivate and close the client."""
+        self.client.deactivate()
+        self.client.close()

@@ -1,0 +1,108 @@
+"""A JACK MIDI input that records what arrives, and what the tests hold it to."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+
+#: The dummy JACK server (no real-time scheduling on a shared machine) drops a MIDI event now
+#: and then when a cycle overruns (about 1 in 1,000 here): the most a test forgives.
+LOST_EVENTS = 1
+
+
+class Receiver:
+    """A JACK MIDI input named harness:sink that records each message with its arrival time.
+
+    python-rtmidi without a callback: its JACK thread queues each message with JACK's own time
+    and never waits for Python's lock (a callback that did could make the test's own JACK
+    client late, and a late client loses MIDI). A thread here drains the queue.
+    """
+
+    def __init__(self) -> None:
+        import mido
+        import rtmidi
+
+        self._rt = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name="harness", queue_size_limit=65536)
+        self._rt.open_virtual_port("sink")
+        self._mido = mido
+        self.messages: list[tuple[float, object]] = []  # JACK time from the first, message
+        self._clock = 0.0
+        self._running = True
+        self._thread = threading.Thread(target=self._drain, daemon=True)
+        self._thread.start()
+
+    def _drain(self) -> None:
+        while self._running:
+            got = self._rt.get_message()
+            if got is None:
+                time.sleep(0.001)
+                continue
+            data, delta = got
+            self._clock += delta
+            self.messages.append((self._clock, self._mido.Message.from_bytes(data)))
+
+    def notes_on(self) -> list[tuple[float, int]]:
+        """(arrival, pitch) of every note-on."""
+        return [(t, m.note) for t, m in self.messages if m.type == "note_on" and m.velocity > 0]
+
+    def note_messages(self) -> int:
+        """Note-ons and note-offs received."""
+        return sum(1 for _, m in self.messages if m.type in ("note_on", "note_off"))
+
+    def unmatched(self) -> Counter:
+        """Note-ons not followed by a note-off of their own, by pitch.
+
+        All-notes-off (CC 123) and the other controllers count for nothing: a receiver that
+        clears its record on them would hide every lost note-off.
+        """
+        count: Counter = Counter()
+        for _, m in self.messages:
+            if m.type == "note_on" and m.velocity > 0:
+                count[m.note] += 1
+            elif m.type in ("note_on", "note_off") and count[m.note] > 0:
+                count[m.note] -= 1
+        return +count
+
+    def close(self) -> None:
+        """Stop draining and close the port."""
+        self._running = False
+        self._thread.join()
+        self._rt.close_port()
+        self._rt.delete()
+
+
+def assert_every_note_released(receiver: Receiver, sent: int | None = None) -> None:
+    """Every note-on received has its own note-off, but for events the server lost.
+
+    ``sent``: note-ons and note-offs the sink sent (``MidiSink.sent``); a note left unmatched
+    must then be one the server lost. Without it (a sink in another process), at most
+    ``LOST_EVENTS``.
+    """
+    unmatched = sum(receiver.unmatched().values())
+    lost = LOST_EVENTS if sent is None else sent - receiver.note_messages()
+    assert 0 <= lost <= LOST_EVENTS, f"sent {sent}, received {receiver.note_messages()}"
+    assert unmatched <= lost, f"notes left sounding: {dict(receiver.unmatched())}"
+
+
+def in_order(got: list[int], sent: list[int]) -> list[int]:
+    """Check that the pitches received are the pitches sent, in order; return their indices.
+
+    At most ``LOST_EVENTS`` may be missing; none may be extra or out of order.
+    """
+    at, j = [], 0
+    for pitch in got:
+        while j < len(sent) and sent[j] != pitch:
+            j += 1
+        assert j < len(sent), (got, sent)  # extra, or out of order
+        at.append(j)
+        j += 1
+    assert len(sent) - len(got) <= LOST_EVENTS, (got, sent)
+    return at
+
+
+def wait_for_delivery(receiver: Receiver, sent: int, seconds: float = 2.0) -> None:
+    """Wait until ``sent`` note messages have arrived, at most ``seconds`` (one may be lost)."""
+    deadline = time.monotonic() + seconds
+    while receiver.note_messages() < sent and time.monotonic() < deadline:
+        time.sleep(0.01)
