@@ -3,8 +3,8 @@
 PortAudio calls its stream callback from the audio thread once a period. A callback written in
 Python must take the interpreter's lock first, and so waits whenever another thread holds it: the
 analysis between two hand-overs, the composer between two LSTM steps, the garbage collector for
-as long as a full collection takes (50-65 ms at start-up here). A wait longer than the period is
-an xrun. This callback is compiled by numba to a C function that touches no Python object: it
+as long as a full collection takes (tens of milliseconds). A wait longer than the period is an
+xrun. This callback is compiled by numba to a C function that touches no Python object: it
 copies the block into the :class:`~listener.audio.ring.RingBuffer` with the ring's own kernel,
 stamps its arrival with ``clock_gettime(CLOCK_MONOTONIC)``, counts PortAudio's input overflow and
 underflow flags as xruns, and returns. The interpreter is never involved, whatever its threads do.

@@ -64,11 +64,8 @@ class GaussianClassifier(GenreClassifier):
 
     Notes
     -----
-    The defaults are what ``listener genres train --tune`` chooses on gtzan-mini's 30-dim
-    vectors (10-fold cross-validation over pooling 0..1 and shrinkage 0..0.05); inside each
-    training fold of a nested cross-validation it chose pooling 0.75 in 17 of 20 folds and 0.5
-    in the others, and shrinkage 0 in 19. Any shrinkage toward the diagonal cost accuracy
-    there: the correlations between the features carry information.
+    The defaults are what ``listener genres train --tune`` chooses on gtzan-mini (see
+    docs/design.md).
     """
 
     def __init__(self, pooling: float = 0.75, shrinkage: float = 0.0) -> None:

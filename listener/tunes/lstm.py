@@ -8,9 +8,8 @@ real-time process must not have a pool of threads busy-waiting), and is warmed u
 since onnxruntime's first run is slow.
 
 The shipped graph is built by :mod:`listener.tunes.export` (embedding lookup, 4-bit weights,
-int8 arithmetic). Steps go through plain ``InferenceSession.run``: binding the state buffers
-with ``IOBinding``, or ``run_with_ort_values``, measured slower here on onnxruntime 1.32 (0.18
-against 0.15 ms a step). The weights (2.6 MB at 3 x 512) fit one core's level-2 cache.
+int8 arithmetic); its weights (2.6 MB at 3 x 512) fit one core's level-2 cache. Steps go
+through plain ``InferenceSession.run`` (docs/design.md says why).
 """
 
 from __future__ import annotations
