@@ -19,7 +19,6 @@ from math import gcd
 
 import numpy as np
 import numpy.typing as npt
-from scipy.signal import firwin, kaiserord
 
 from listener.config import SAMPLE_RATE
 from listener.errors import ConfigError
@@ -57,6 +56,8 @@ class StreamResampler:
         g = gcd(int(rate_in), int(rate_out))
         self.up, self.down = int(rate_out) // g, int(rate_in) // g
         self.rate_in, self.rate_out = int(rate_in), int(rate_out)
+        from scipy.signal import firwin, kaiserord  # (scipy.signal takes 0.6 s to import)
+
         # prototype low-pass at the upsampled rate: flat to (1 - transition) of the lower
         # Nyquist frequency, stopband_db down from the Nyquist frequency itself (Kaiser design)
         rate_up = self.rate_in * self.up

@@ -11,24 +11,6 @@ import numpy as np
 
 from listener.cli import options
 from listener.errors import DataError
-from listener.genres.dataset import Clip, FeatureCache, extract_collection, find_clips, load_artists
-from listener.genres.evaluate import (
-    cross_validate,
-    format_confusion,
-    grouped_folds,
-    holdout,
-    rolling_agreement,
-    split_lists,
-    stratified_folds,
-)
-from listener.genres.features import prepare
-from listener.genres.report import CAVEAT_GTZAN_MINI, PAPER_ROWS, duplicates, plot_confusion
-from listener.genres.tuning import (
-    classifier_factory,
-    nested_cross_validate,
-    tune,
-    tuning_grid,
-)
 
 _EPILOG_GENRES = """\
 collections: a folder with one subfolder of audio files per label (GTZAN's layout; a genres/
@@ -160,6 +142,8 @@ def register(commands) -> None:
 
 
 def _collection(folder: Path, cache_dir: Path | None, workers: int | None):
+    from listener.genres.dataset import FeatureCache, extract_collection, find_clips
+
     clips = find_clips(folder)
     cache = FeatureCache(cache_dir) if cache_dir else FeatureCache()
     print(
@@ -168,7 +152,9 @@ def _collection(folder: Path, cache_dir: Path | None, workers: int | None):
     return clips, extract_collection(clips, cache, workers)
 
 
-def _artists_for(clips: list[Clip], folder: Path, index: Path | None) -> list[str]:
+def _artists_for(clips: list, folder: Path, index: Path | None) -> list[str]:
+    from listener.genres.dataset import load_artists
+
     if index is None:
         found = sorted(folder.glob("**/*GTZANindex*.txt"))
         if not found:
@@ -191,6 +177,9 @@ def _validate(prepared, labels, folds, args, groups=None):
     training fold. Returns the report, the spec of each fold and what
     :func:`rolling_agreement` takes as ``make``.
     """
+    from listener.genres.evaluate import cross_validate
+    from listener.genres.tuning import classifier_factory, nested_cross_validate, tuning_grid
+
     if not args.tune:
         make = classifier_factory(args.classifier)
         report = cross_validate(prepared, labels, folds, make)
@@ -212,7 +201,16 @@ def _validate(prepared, labels, folds, args, groups=None):
 
 def train_command(args) -> int:
     """Run ``listener genres train``."""
+    from listener.genres.evaluate import (
+        cross_validate,
+        grouped_folds,
+        rolling_agreement,
+        stratified_folds,
+    )
+    from listener.genres.features import prepare
     from listener.genres.model import GenreModel
+    from listener.genres.report import CAVEAT_GTZAN_MINI
+    from listener.genres.tuning import classifier_factory, tune, tuning_grid
 
     folder = Path(args.dir)
     clips, vectors = _collection(folder, args.cache, args.workers)
@@ -293,6 +291,18 @@ def train_command(args) -> int:
 
 def evaluate_command(args) -> int:
     """Run ``listener genres evaluate``."""
+    from listener.genres.dataset import FeatureCache
+    from listener.genres.evaluate import (
+        format_confusion,
+        grouped_folds,
+        holdout,
+        rolling_agreement,
+        split_lists,
+        stratified_folds,
+    )
+    from listener.genres.features import prepare
+    from listener.genres.report import CAVEAT_GTZAN_MINI, duplicates, plot_confusion
+
     folder = Path(args.dir)
     clips, vectors = _collection(folder, args.cache, args.workers)
     labels = [c.label for c in clips]
@@ -395,6 +405,11 @@ def evaluate_command(args) -> int:
 
 
 def _table(vectors, labels, folds, protocol, args, folder, groups=None) -> int:
+    from listener.genres.evaluate import cross_validate
+    from listener.genres.features import prepare
+    from listener.genres.report import CAVEAT_GTZAN_MINI, PAPER_ROWS
+    from listener.genres.tuning import classifier_factory, nested_cross_validate, tuning_grid
+
     rows = []
     for name, spec, feature_set, which, paper in PAPER_ROWS:
         prepared = [prepare(v, feature_set) for v in vectors]
