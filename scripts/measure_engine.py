@@ -87,7 +87,7 @@ def measure_jack(
 ) -> dict:
     import subprocess
 
-    from listener.audio.sources import SoundDeviceSource
+    from listener.audio.device import SoundDeviceSource
     from listener.midi import MidiSink
 
     log = tempfile.NamedTemporaryFile("r", suffix=".jackd.log")

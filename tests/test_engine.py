@@ -101,8 +101,8 @@ def _steal() -> tuple[int, int]:
 
 def _live_run(rate, model, composer, clip) -> dict:
     """Feed 10 s of the clip through a dummy JACK server into the engine; what came out."""
+    from listener.audio.device import SoundDeviceSource
     from listener.audio.io import resample
-    from listener.audio.sources import SoundDeviceSource
     from listener.midi import MidiSink
 
     fed = resample(clip[: int(11 * SAMPLE_RATE)], SAMPLE_RATE, rate)
@@ -148,8 +148,8 @@ def test_device_source_delivers_every_sample_in_order(callback, monkeypatch):
     need_program("jackd", "jackd2")
     need_module("jack")
     need_module("sounddevice")
+    from listener.audio.device import SoundDeviceSource
     from listener.audio.ring import RingBuffer, monotonic_ns
-    from listener.audio.sources import SoundDeviceSource
 
     signal = ((np.arange(3 * SAMPLE_RATE) % 4096) + 1).astype(np.float32) / 4096
     with dummy_jack(rate=SAMPLE_RATE, period=256) as server:
@@ -342,7 +342,7 @@ def test_a_live_input_that_goes_quiet_is_a_fault_and_then_recovers(held_out_mode
     import subprocess
     import threading
 
-    from listener.audio.sources import SoundDeviceSource
+    from listener.audio.device import SoundDeviceSource
     from listener.engine import NO_AUDIO_SECONDS
 
     need_program("jackd", "jackd2")

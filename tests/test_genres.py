@@ -487,3 +487,24 @@ def test_familiarity_tells_known_music_from_the_unknown(gtzan, held_out_model):
     online = OnlineGenre(model)
     online.process(genre_vectors(demo_signal(12.0)))  # a synthesiser: nothing like GTZAN
     assert online.familiar < 0.2
+
+
+def test_paper_rows_beside_the_papers_figures(rng):
+    from listener.features.vector import GENRE_COLUMNS
+    from listener.genres.report import PAPER_ROWS, format_paper_rows, paper_rows
+
+    vectors, labels = [], []
+    for k, label in enumerate("abc"):  # three labels far apart in every one of the 30 dims
+        for _ in range(6):
+            v = rng.uniform(1.0, 1.2, (20, 30)) * 10.0**k
+            v[:, GENRE_COLUMNS.index("low_energy")] = rng.uniform(0.1, 0.2, 20) + 0.3 * k
+            vectors.append(v)
+            labels.append(label)
+    rows = paper_rows(vectors, labels, stratified_folds(labels, 3, 0))
+    assert [r["model"] for r in rows] == [row[0] for row in PAPER_ROWS]
+    assert [(r["paper_mean"], r["paper_std"]) for r in rows] == [
+        (row[4][0] / 100, row[4][1] / 100) for row in PAPER_ROWS
+    ]
+    assert all(r["accuracy_mean"] == 1.0 for r in rows)  # every one decides these right
+    table = format_paper_rows(rows, "3 folds")
+    assert "KNN(5)" in table and "100 +- 0" in table and "56 +- 3" in table

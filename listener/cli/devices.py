@@ -21,7 +21,7 @@ def register(commands) -> None:
 
 def print_audio_inputs(jack: bool = False) -> None:
     """Print the audio inputs, one a line, or why there are none."""
-    from listener.audio.sources import input_devices
+    from listener.audio.device import input_devices
     from listener.errors import DeviceError
 
     try:

@@ -405,43 +405,16 @@ def evaluate_command(args) -> int:
 
 
 def _table(vectors, labels, folds, protocol, args, folder, groups=None) -> int:
-    from listener.genres.evaluate import cross_validate
-    from listener.genres.features import prepare
-    from listener.genres.report import CAVEAT_GTZAN_MINI, PAPER_ROWS
-    from listener.genres.tuning import classifier_factory, nested_cross_validate, tuning_grid
+    from listener.genres.report import CAVEAT_GTZAN_MINI, format_paper_rows, paper_rows
 
-    rows = []
-    for name, spec, feature_set, which, paper in PAPER_ROWS:
-        prepared = [prepare(v, feature_set) for v in vectors]
-        if args.tune and spec == "gaussian":  # the k-NN and GMM rows are their K
-            report, _ = nested_cross_validate(
-                prepared, labels, folds, tuning_grid(spec), groups=groups
-            )
-        else:
-            report = cross_validate(prepared, labels, folds, classifier_factory(spec))
-        s = report.summary(which)
-        rows.append(
-            {
-                "model": name,
-                "classifier": spec,
-                "features": feature_set,
-                "per": which,
-                "accuracy_mean": s["accuracy_mean"],
-                "accuracy_std": s["accuracy_std"],
-                "paper_mean": paper[0] / 100,
-                "paper_std": paper[1] / 100,
-            }
-        )
+    def progress(name: str) -> None:
         print(f"  {name:<8} done", file=sys.stderr)
+
+    rows = paper_rows(vectors, labels, folds, tune=args.tune, groups=groups, progress=progress)
     if args.json:
         print(json.dumps({"protocol": protocol, "rows": rows}))
         return 0
-    print(f"Tzanetakis & Cook (2002) rows, {protocol}; accuracy % mean +- std")
-    print(f"{'model':<9}{'features':<10}{'per':<8}{'here':>12}{'paper (1000 clips)':>22}")
-    for r in rows:
-        here = f"{100 * r['accuracy_mean']:.0f} +- {100 * r['accuracy_std']:.0f}"
-        paper = f"{100 * r['paper_mean']:.0f} +- {100 * r['paper_std']:.0f}"
-        print(f"{r['model']:<9}{r['features']:<10}{r['per']:<8}{here:>12}{paper:>22}")
+    print(format_paper_rows(rows, protocol))
     if "gtzan" in str(folder).lower():
         print(f"\nnote: {CAVEAT_GTZAN_MINI}")
     return 0

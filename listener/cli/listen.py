@@ -79,7 +79,8 @@ def _status_line():
 
 def run(args: argparse.Namespace) -> int:
     """Run ``listener listen``; returns the exit status (130 after Ctrl-C)."""
-    from listener.audio.sources import FileSource, SoundDeviceSource
+    from listener.audio.device import SoundDeviceSource
+    from listener.audio.sources import FileSource
     from listener.composer import ComposeSettings
     from listener.engine import Engine
     from listener.genres.model import GenreModel

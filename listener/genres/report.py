@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from listener.errors import ConfigError
 from listener.genres.dataset import Clip, FeatureCache
-from listener.genres.evaluate import Report
+from listener.genres.evaluate import Report, Split, cross_validate
 from listener.genres.features import prepare
 
 CAVEAT_GTZAN_MINI = (
@@ -29,6 +30,62 @@ PAPER_ROWS = [
     ("KNN(3)", "knn:3", "full", "clip", (60, 4)),
     ("KNN(5)", "knn:5", "full", "clip", (56, 3)),
 ]
+
+
+def paper_rows(
+    vectors: list[np.ndarray],
+    labels: list[str],
+    folds: list[Split],
+    *,
+    tune: bool = False,
+    groups: list[str] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> list[dict]:
+    """Evaluate each of the paper's rows (``PAPER_ROWS``) on the same folds, beside its figure.
+
+    With ``tune`` the Gaussian rows choose their settings inside each training fold (the k-NN
+    and GMM rows are their K). Each row: ``model``, ``classifier``, ``features``, ``per``,
+    ``accuracy_mean``, ``accuracy_std``, ``paper_mean``, ``paper_std``.
+    """
+    from listener.genres.tuning import classifier_factory, nested_cross_validate, tuning_grid
+
+    rows = []
+    for name, spec, feature_set, which, paper in PAPER_ROWS:
+        prepared = [prepare(v, feature_set) for v in vectors]
+        if tune and spec == "gaussian":
+            grid = tuning_grid(spec)
+            report, _ = nested_cross_validate(prepared, labels, folds, grid, groups=groups)
+        else:
+            report = cross_validate(prepared, labels, folds, classifier_factory(spec))
+        s = report.summary(which)
+        rows.append(
+            {
+                "model": name,
+                "classifier": spec,
+                "features": feature_set,
+                "per": which,
+                "accuracy_mean": s["accuracy_mean"],
+                "accuracy_std": s["accuracy_std"],
+                "paper_mean": paper[0] / 100,
+                "paper_std": paper[1] / 100,
+            }
+        )
+        if progress is not None:
+            progress(name)
+    return rows
+
+
+def format_paper_rows(rows: list[dict], protocol: str) -> str:
+    """Write the paper's rows beside ours as a table of accuracy % mean +- std."""
+    lines = [
+        f"Tzanetakis & Cook (2002) rows, {protocol}; accuracy % mean +- std",
+        f"{'model':<9}{'features':<10}{'per':<8}{'here':>12}{'paper (1000 clips)':>22}",
+    ]
+    for r in rows:
+        here = f"{100 * r['accuracy_mean']:.0f} +- {100 * r['accuracy_std']:.0f}"
+        paper = f"{100 * r['paper_mean']:.0f} +- {100 * r['paper_std']:.0f}"
+        lines.append(f"{r['model']:<9}{r['features']:<10}{r['per']:<8}{here:>12}{paper:>22}")
+    return "\n".join(lines)
 
 
 def duplicates(clips: list[Clip], vectors: list[np.ndarray], cache: FeatureCache) -> list:

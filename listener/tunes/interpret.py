@@ -53,6 +53,7 @@ from listener.tunes.vocab import END, INDEX, START
 
 #: Beats (quarter notes) per unit length L:1/8.
 BEATS_PER_UNIT = Fraction(1, 2)
+UNITS_PER_BEAT = 2
 
 
 @dataclass(frozen=True)
@@ -355,9 +356,15 @@ class TuneInterpreter:
     def _emit(self, note: _Pending | None) -> list[NoteEvent]:
         if note is None:
             return []
-        units = note.length * note.broken * note.tuplet
-        onset = self.time * BEATS_PER_UNIT
-        duration = units * BEATS_PER_UNIT
+        # (Fractions are exact and slow: no product with 1, one division each for onset and
+        # duration)
+        units = note.length
+        if note.broken != 1:
+            units = units * note.broken
+        if note.tuplet != 1:
+            units = units * note.tuplet
+        onset = self.time / UNITS_PER_BEAT
+        duration = units / UNITS_PER_BEAT
         self.time += units
         out = [NoteEvent(p, onset, duration) for p in note.pitches]
         self._section.notes.extend(out)

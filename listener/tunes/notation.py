@@ -7,6 +7,7 @@ L:1/8. Reading ABC text (:mod:`listener.tunes.reading`), cleaning sampled tunes
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from fractions import Fraction
@@ -83,6 +84,7 @@ class Pitch:
 PITCH = re.compile(r"(\^\^|\^|__|_|=)?([A-Ga-g])([,']*)")
 
 
+@functools.lru_cache(maxsize=1024)  # a tune has a few dozen distinct pitch tokens
 def parse_pitch(text: str) -> Pitch:
     """Parse ``^c'``, ``_B,``, ``E`` into a :class:`Pitch`."""
     m = PITCH.fullmatch(text)
@@ -176,6 +178,7 @@ BARS = frozenset({"|", "|:", ":|", "|1", "|2"})
 BROKEN = re.compile(r"[\d/]*[<>]")
 
 
+@functools.lru_cache(maxsize=256)
 def length_of(token: str) -> Fraction:
     """Read a length token as eighths (``/2`` is 1/2, ``3/2`` is 3/2)."""
     return Fraction(token if not token.startswith("/") else "1" + token)

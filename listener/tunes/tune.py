@@ -54,14 +54,19 @@ class Tune:
         """
         from listener.tunes.interpret import TuneInterpreter
 
-        reader = TuneInterpreter(self.meter, self.key)  # a line never breaks inside a tuplet
+        # a line never breaks inside a tuplet, which the interpreter knows (when there is one)
+        reader = None
+        if any(token.startswith("(") for token in self.body):
+            reader = TuneInterpreter(self.meter, self.key)
         parts, bars = [], 0
         for i, token in enumerate(self.body):
-            reader.process(token)
+            if reader is not None:
+                reader.process(token)
             parts.append(f"[{token}]" if token[:2] in ("M:", "K:") else token)
             bars += token in BARS
             last = i + 1 == len(self.body)
-            if bars >= 4 and token in ("|", ":|") and not reader.tuplet_open and not last:
+            open_tuplet = reader is not None and reader.tuplet_open
+            if bars >= 4 and token in ("|", ":|") and not open_tuplet and not last:
                 parts.append("\n")
                 bars = 0
         body = "".join(parts)
@@ -157,6 +162,8 @@ def _without_unapplied_broken_rhythms(tokens: list[str]) -> tuple[list[str], int
     # as abc2midi does not) go: `2>` keeps its length, `>` goes whole.
     from listener.tunes.interpret import read_through
 
+    if not any(BROKEN.fullmatch(token) for token in tokens):
+        return tokens, 0
     skipped = {
         at
         for at, why in read_through(tokens)[1].skipped
