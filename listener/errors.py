@@ -26,5 +26,5 @@ class DataError(ListenerError):
     """An input file or collection that cannot be read or is not what it claims to be."""
 
 
-class ConfigError(ListenerError):
-    """A setting or command-line option that makes no sense."""
+class ConfigError(ListenerError, ValueError):
+    """A setting or command-line option that makes no sense (a ValueError too, as Python's own)."""

@@ -508,3 +508,22 @@ def test_paper_rows_beside_the_papers_figures(rng):
     assert all(r["accuracy_mean"] == 1.0 for r in rows)  # every one decides these right
     table = format_paper_rows(rows, "3 folds")
     assert "KNN(5)" in table and "100 +- 0" in table and "56 +- 3" in table
+
+
+def test_classifiers_are_scikit_learn_estimators(rng):
+    from sklearn.base import clone, is_classifier
+    from sklearn.model_selection import cross_val_score
+
+    X, y = blobs(rng, n=240)
+    for estimator in (
+        GaussianClassifier(pooling=0.5, shrinkage=0.01),
+        GMMClassifier(k=2, covariance="diag"),
+        KNNClassifier(k=5),
+    ):
+        twin = clone(estimator.fit(X, y))  # unfitted, with the same settings
+        assert twin.get_params() == estimator.get_params() and not hasattr(twin, "classes_")
+        assert is_classifier(twin)
+        assert cross_val_score(twin, X, y, cv=3).mean() > 0.9
+    # a bad setting is a ConfigError, which scikit-learn's tools see as the ValueError it is
+    with pytest.raises(ValueError, match="fewer folds"):
+        stratified_folds(["a"] * 5 + ["b"] * 5, 6)

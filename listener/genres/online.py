@@ -119,6 +119,7 @@ class OnlineGenre:
     def __init__(
         self,
         model: GenreModel,
+        *,
         window: float = 10.0,
         decay: float | None = None,
         hysteresis: float = 0.1,
