@@ -21,8 +21,12 @@ from pathlib import Path
 import numpy as np
 
 from listener.errors import ConfigError, ModelError
+from listener.tunes.grammar import TuneGrammar
 from listener.tunes.vocab import END, INDEX, METERS, MODES, START, VOCAB, check_tokens
 
+#: Tokens before the cap at which a constrained tune is steered to its end (a bar, its part's
+#: close and ``</s>`` take a few dozen).
+CLOSING_TOKENS = 100
 #: The shipped model (trained by scripts/train_folk_lstm.py).
 DEFAULT_FOLK_MODEL = Path(__file__).resolve().parents[2] / "models" / "folk-lstm.onnx"
 
@@ -118,11 +122,15 @@ class FolkLSTM:
         temperature: float = 1.0,
         seed: int | None = None,
         max_tokens: int = 1000,
+        constrained: bool = True,
+        record: list | None = None,
     ) -> Iterator[str]:
         """Yield a tune's tokens one at a time: meter, key, prime, then each one as sampled.
 
         The settings are checked when this is called (:func:`start_tokens`), not when the
-        first token is asked for, so a bad one fails before anything starts.
+        first token is asked for, so a bad one fails before anything starts. Constrained (the
+        default), each step samples only among the tokens :class:`TuneGrammar
+        <listener.tunes.grammar.TuneGrammar>` allows, renormalised: every tune is well formed.
 
         Parameters
         ----------
@@ -138,14 +146,36 @@ class FolkLSTM:
             The same seed, prime and settings always give the same tune.
         max_tokens : int
             Tokens sampled at most; a tune normally ends earlier with ``</s>``, which is yielded.
+        constrained : bool
+            Sample only what keeps the tune well formed (False: the model as it is, for study).
+        record : list, optional
+            Receives, for each sampled token, ``(log p, log p masked, mass removed)``: the log
+            probability the model gave it, the one it had once the ill-formed tokens were
+            taken out and the rest renormalised, and the probability those tokens had.
         """
         tokens = start_tokens(prime, meter=meter, mode=mode, temperature=temperature)
         if max_tokens < 1:
             raise ConfigError(f"max_tokens must be at least 1, got {max_tokens}")
-        return self._sample(tokens, temperature, seed, max_tokens)
+        grammar = None
+        if constrained:
+            grammar = TuneGrammar()
+            wrong = grammar.accepts(tokens)
+            if wrong is not None:
+                raise ConfigError(
+                    f"prime: {tokens[wrong]!r} (token {wrong + 1}) would make the tune ill "
+                    "formed (a bar longer than the meter, a header inside the body, a repeat "
+                    "that does not close...); fix the prime, or pass --unconstrained"
+                )
+        return self._sample(tokens, temperature, seed, max_tokens, grammar, record)
 
     def _sample(
-        self, tokens: list[str], temperature: float, seed: int | None, max_tokens: int
+        self,
+        tokens: list[str],
+        temperature: float,
+        seed: int | None,
+        max_tokens: int,
+        grammar: TuneGrammar | None,
+        record: list | None,
     ) -> Iterator[str]:
         rng = np.random.default_rng(seed)
         last = len(VOCAB) - 1
@@ -154,11 +184,28 @@ class FolkLSTM:
         for token in tokens:
             yield token
             logits, h, c = self.step(INDEX[token], h, c)
-        for _ in range(max_tokens):
+        closing = max_tokens - min(CLOSING_TOKENS, max_tokens // 2)
+        for step in range(max_tokens):
             z = logits.astype(np.float64) / temperature
+            if grammar is not None:
+                grammar.closing = (
+                    step >= closing
+                )  # what would make the tune ill formed gets no chance
+                z_kept = np.where(grammar.allowed(), z, -np.inf)
+            else:
+                z_kept = z
+            top = z_kept.max()
             # inverse-CDF draw: half the cost of Generator.choice with p=
-            cdf = np.cumsum(np.exp(z - z.max()))
+            cdf = np.cumsum(np.exp(z_kept - top))
             index = min(int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right")), last)
+            if record is not None:
+                log_kept = top + np.log(cdf[-1])
+                peak = z.max()
+                log_whole = peak + np.log(np.exp(z - peak).sum())
+                removed = -np.expm1(log_kept - log_whole)
+                record.append((z[index] - log_whole, z[index] - log_kept, removed))
+            if grammar is not None:
+                grammar.advance(VOCAB[index])
             yield VOCAB[index]
             if VOCAB[index] == END:
                 return
