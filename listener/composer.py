@@ -57,6 +57,8 @@ class ComposeSettings:
         Quarter notes per minute; follows the music (or the meter) without it.
     max_tokens : int
         Cap per tune.
+    constrained : bool
+        Sample only well-formed tunes (:class:`~listener.tunes.grammar.TuneGrammar`).
     """
 
     when: str = "on-change"
@@ -67,6 +69,7 @@ class ComposeSettings:
     seed: int | None = None
     tempo: float | None = None
     max_tokens: int = 600
+    constrained: bool = True
 
     def interval(self) -> float | None:
         """Seconds between tunes for ``every:SECONDS``, else None; ConfigError when malformed."""
@@ -245,6 +248,7 @@ class Composer:
             temperature=settings.temperature,
             seed=seed,
             max_tokens=settings.max_tokens,
+            constrained=settings.constrained,
         )
 
         def tokens_until_stopped():

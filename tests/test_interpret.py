@@ -28,6 +28,11 @@ EDGE_CASES = {
         "(2 C D (3 E F G (4 A B c d (5 C D E F G | (6 C D E F G A (7 C D E F G A B | "
         "(8 C D E F G A B c (9 C D E F G A B c d |",
     ),
+    "tuplets 5, 7 and 9 in 3/4, as abc2midi reads them": (
+        "M:3/4",
+        "K:Cmaj",
+        "(5 C D E F G (7 C D E F G A B | (9 C D E F G A B c d |",
+    ),
     "tuplets 2 to 9, compound meter": (
         "M:6/8",
         "K:Cmaj",

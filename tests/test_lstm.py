@@ -146,15 +146,29 @@ def test_prime_and_limits(lstm):
     tune = list(lstm.generate(prime=prime, seed=1, max_tokens=20))
     assert tune[:5] == prime.split() and len(tune) <= 25
     assert list(lstm.generate(prime=prime.split(), seed=1, max_tokens=20)) == tune
-    # nearly cold, sampling takes the most likely token at every step
-    cold = list(lstm.generate(prime=prime, seed=1, temperature=1e-3, max_tokens=50))
-    h, c = lstm.initial_state()
-    logits, h, c = lstm.step(INDEX[START], h, c)
-    for i, token in enumerate(cold):
-        if i >= 5:
-            assert token == VOCAB[int(np.argmax(logits))], (i, token)
-        logits, h, c = lstm.step(INDEX[token], h, c)
-    assert len(cold) > 5
+    # nearly cold, sampling takes the most likely token at every step: of all of them, or
+    # constrained, of those the grammar allows
+    from listener.tunes.grammar import TuneGrammar
+    from listener.tunes.lstm import CLOSING_TOKENS
+
+    for constrained in (False, True):
+        cold = list(
+            lstm.generate(
+                prime=prime, seed=1, temperature=1e-3, max_tokens=50, constrained=constrained
+            )
+        )
+        grammar = TuneGrammar()
+        h, c = lstm.initial_state()
+        logits, h, c = lstm.step(INDEX[START], h, c)
+        for i, token in enumerate(cold):
+            if i >= 5:
+                grammar.closing = i - 5 >= 50 - min(CLOSING_TOKENS, 25)  # as generate sets it
+                allowed = grammar.allowed() if constrained else np.ones(len(VOCAB), bool)
+                best = int(np.argmax(np.where(allowed, logits, -np.inf)))
+                assert token == VOCAB[best], (constrained, i, token)
+            grammar.advance(token)
+            logits, h, c = lstm.step(INDEX[token], h, c)
+        assert len(cold) > 5
 
 
 @pytest.mark.parametrize(

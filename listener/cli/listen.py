@@ -104,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
         temperature=args.temperature,
         seed=args.seed,
         tempo=args.tempo,
+        constrained=not args.unconstrained,
     )
     compose.check()  # every setting, before anything opens
     model = GenreModel.load(args.model) if args.model else GenreModel.load()

@@ -73,3 +73,9 @@ def add_generation(parser, *, model_flag: str = "--model", follow: bool = False)
         "--mode", default="follow" if follow else None, help=f"maj, min, dor or mix{which}"
     )
     parser.add_argument("--prime", default="", help="tokens to start from: 'M:6/8 K:Cmaj c d'")
+    parser.add_argument(
+        "--unconstrained",
+        action="store_true",
+        help="sample the model as it is, ill-formed tokens included (for study; by default only "
+        "what keeps the tune well formed: bars that fit, repeats that close)",
+    )

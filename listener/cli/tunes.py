@@ -88,6 +88,9 @@ def register(commands) -> None:
     check.add_argument("--generate", type=int, metavar="N", help="check N generated tunes")
     check.add_argument("--model", type=Path, help="ONNX step model for --generate")
     check.add_argument("--temperature", type=float, default=1.0)
+    check.add_argument(
+        "--unconstrained", action="store_true", help="--generate without the grammar's mask"
+    )
     check.add_argument("--json", action="store_true", help="one JSON object")
     check.set_defaults(func=run_check)
 
@@ -106,6 +109,7 @@ def _sampled(model, args: argparse.Namespace, seed: int) -> Iterator[str]:
         temperature=args.temperature,
         seed=seed,
         max_tokens=args.max_tokens,
+        constrained=not args.unconstrained,
     )
 
 
@@ -153,27 +157,37 @@ def run_generate(args: argparse.Namespace) -> int:
 
 def run_check(args: argparse.Namespace) -> int:
     """Run ``listener tunes check``."""
-    from listener.tunes.check import check_tunes
+    from listener.tunes.check import check_tunes, mask_cost
     from listener.tunes.corpus import read_tunes
 
     if (args.file is None) == (args.generate is None):
         raise ConfigError("give a FILE to check or --generate N, one of the two")
     tunes: list[Tune] = []
     ended: list[bool] = []
+    cost = None
     if args.generate:
         model = _composer(args)
+        record: list = []
         for seed in range(1, args.generate + 1):
-            tune, done = Tune.from_sampled(
-                list(model.generate(temperature=args.temperature, seed=seed))
+            sampled = model.generate(
+                temperature=args.temperature,
+                seed=seed,
+                constrained=not args.unconstrained,
+                record=record,
             )
+            tune, done = Tune.from_sampled(list(sampled))
             tunes.append(tune)
             ended.append(done)
-        source = f"{args.generate} tunes generated (seeds 1..{args.generate})"
+        how = "unconstrained" if args.unconstrained else "constrained"
+        source = f"{args.generate} tunes generated, {how} (seeds 1..{args.generate})"
+        cost = mask_cost(record)
     else:
         read = read_tunes(args.file)
         tunes, ended = [t for t, _ in read], [done for _, done in read]
         source = str(args.file)
     result = check_tunes(tunes, ended)
+    if cost is not None:
+        result["sampling"] = cost
     if args.json:
         print(json.dumps({"source": source, **result}))
         return 0
@@ -181,7 +195,16 @@ def run_check(args: argparse.Namespace) -> int:
     print(f"  ended with </s>            {100 * result['ended_share']:5.1f}%")
     print(f"  full bars fitting meter    {100 * result['bars_ok_share']:5.1f}%")
     print(f"  balanced repeats           {100 * result['repeats_ok_share']:5.1f}%")
+    print(f"  well formed (the grammar)  {100 * result['well_formed_share']:5.1f}%")
     print(f"  parts per tune             {result['parts_mean']:5.2f}")
+    if cost is not None:
+        print(
+            f"  sampled tokens: mean log p {cost['logp_mean']:.3f} as the model gave it, "
+            f"{cost['logp_masked_mean']:.3f} within the grammar; the grammar took more than "
+            f"10% of the mass away at {100 * cost['steps_over_10pct_share']:.1f}% of "
+            f"{cost['steps']} steps; {100 * cost['refused_share']:.2f}% of the tokens sampled "
+            "were ill formed"
+        )
     return 0
 
 

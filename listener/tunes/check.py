@@ -5,9 +5,11 @@ Used on the composer's output (``listener tunes check``) as folk-rnn's authors l
 
 from __future__ import annotations
 
+from listener.tunes.grammar import TuneGrammar
 from listener.tunes.interpret import bar_lengths
 from listener.tunes.notation import bar_length
 from listener.tunes.tune import Tune
+from listener.tunes.vocab import END
 
 _PART_ENDS = (":|", "|:", "|1", "|2")
 
@@ -19,8 +21,9 @@ def check_tune(tune: Tune) -> dict:
     -------
     dict
         ``bars`` (full bars checked), ``bars_ok`` (of them, as long as the meter says),
-        ``repeats_ok`` (every ``:|`` closes a ``|:`` or the tune's start, every ``|:`` is closed)
-        and ``parts`` (sections closed by ``:|``, at least 1).
+        ``repeats_ok`` (every ``:|`` closes a ``|:`` or the tune's start, every ``|:`` is closed),
+        ``parts`` (sections closed by ``:|``, at least 1) and ``well_formed`` (the whole tune is
+        what constrained sampling could write: :class:`~listener.tunes.grammar.TuneGrammar`).
 
     Notes
     -----
@@ -55,6 +58,7 @@ def check_tune(tune: Tune) -> dict:
         "bars_ok": ok,
         "repeats_ok": balanced,
         "parts": max(1, tune.body.count(":|")),
+        "well_formed": TuneGrammar().accepts([*tune.tokens(), END]) is None,
     }
 
 
@@ -65,7 +69,7 @@ def check_tunes(tunes: list[Tune], ended: list[bool] | None = None) -> dict:
     -------
     dict
         ``tunes``, ``ended_share``, ``bars_ok_share`` (over all checked bars),
-        ``repeats_ok_share``, ``parts_mean``.
+        ``repeats_ok_share``, ``well_formed_share``, ``parts_mean``.
     """
     results = [check_tune(t) for t in tunes]
     n = max(len(results), 1)
@@ -75,5 +79,35 @@ def check_tunes(tunes: list[Tune], ended: list[bool] | None = None) -> dict:
         "ended_share": sum(ended) / n if ended is not None else 1.0,
         "bars_ok_share": sum(r["bars_ok"] for r in results) / max(bars, 1),
         "repeats_ok_share": sum(r["repeats_ok"] for r in results) / n,
+        "well_formed_share": sum(r["well_formed"] for r in results) / n,
         "parts_mean": sum(r["parts"] for r in results) / n,
+    }
+
+
+def mask_cost(record: list[tuple[float, float, float]]) -> dict:
+    """Summarise what constrained sampling cost (``record`` as ``FolkLSTM.generate`` fills it).
+
+    Returns
+    -------
+    dict
+        ``steps``; ``logp_mean``, the mean log probability (nats) the model gave the tokens it
+        sampled; ``logp_masked_mean``, the same once the grammar's mask had taken out the
+        ill-formed tokens and renormalised (unconstrained, over the tokens it would allow);
+        ``refused_share``, the share of sampled tokens the mask would refuse (0 constrained);
+        ``removed_mean``, the mean probability mass taken
+        out; ``steps_over_10pct_share``, the share of steps where that was more than 10% (the
+        model "wanted" an ill-formed token).
+    """
+    steps = len(record)
+    if not steps:
+        return {"steps": 0}
+    logp, masked, removed = zip(*record, strict=True)
+    within = [m for m in masked if m != float("-inf")]  # unconstrained: tokens the mask allows
+    return {
+        "steps": steps,
+        "logp_mean": round(sum(logp) / steps, 4),
+        "logp_masked_mean": round(sum(within) / max(len(within), 1), 4),
+        "refused_share": round(1 - len(within) / steps, 4),
+        "removed_mean": round(sum(removed) / steps, 4),
+        "steps_over_10pct_share": round(sum(r[2] > 0.1 for r in record) / steps, 4),
     }

@@ -9,8 +9,9 @@ note, and in which every bar fits the meter:
 * **Header, then body.** A meter, a key, then notes: no meter or key token once the body began.
 * **Bars fit the meter.** A note, rest or chord starts only where some length still fits in the
   bar; a length only where it fits; a bar line only when the bar is full. The first bar may be
-  short (a pickup), and then a part's last bar, before ``:|``, or the tune's before ``</s>``,
-  may be as short as makes one bar with the pickup; after such a part the next one begins
+  short (a pickup), and then a part's last bar, before ``:|``, or the tune's before ``</s>``
+  (with no bar line: abc2midi flags a short bar closed by ``|``) may be as short as makes one
+  bar with the pickup; after such a part the next one begins
   with a pickup of its own, as long as the first (abc2midi counts the two as one bar).
   Lengths are the dyadic ones (``/3`` is not).
 * **Broken rhythms** (``>``, ``<``, ``2>``, ``/2<``...) join two notes of one written length,
@@ -23,7 +24,8 @@ note, and in which every bar fits the meter:
   ``:|``, which repeats it (from the start, or the last ``:|``, when no ``|:`` began it, as
   abc2midi and the interpreter play it); it must hold a bar at least. ``|:`` does not open a
   part inside one it opened. ``|1`` starts a first ending, which ``:|`` closes, and ``|2`` must
-  follow at once; endings only in a part a ``|:`` began (abc2midi refuses others). ``</s>`` ends
+  follow at once; endings only in a part a ``|:`` began (abc2midi refuses others), and once a
+  second ending has come, every part begins with ``|:`` (abc2midi repeats no other then). ``</s>`` ends
   the tune after a bar, with no ``|:`` or first ending open.
 * **An end in sight.** Once :attr:`~TuneGrammar.closing` is set (the sampler sets it some
   tokens before its cap), nothing opens (no ``|:``, ending, chord or tuplet) and each bar line
@@ -121,6 +123,7 @@ class TuneGrammar:
         self.ending = 0  # inside a first (1) or second (2) ending
         self.first_ending_used = False
         self.second_wanted = False  # a :| closed a first ending: |2 comes now
+        self.second_seen = False  # since a second ending, a part needs its |:
         self.after_close = False  # the last token closed a part (:|): |: may open the next
         self.ended = False
         self.closing = False  # finish the tune: open nothing, close at each bar line
@@ -186,7 +189,8 @@ class TuneGrammar:
         out[INDEX["|:"]] = (
             not self.part_open and self.ending != 1 and (closes or start or self.after_close)
         )
-        out[INDEX[":|"]] = self.ending != 2 and not empty and (full or part_end)
+        begun = self.part_open or self.ending == 1 or not self.second_seen
+        out[INDEX[":|"]] = self.ending != 2 and begun and not empty and (full or part_end)
         out[INDEX["|1"]] = (
             self.part_open and self.ending == 0 and not self.first_ending_used and full
         )
@@ -276,6 +280,7 @@ class TuneGrammar:
             self.ending, self.first_ending_used = 1, True
         elif token == "|2":
             self.second_wanted, self.ending, self.part_open = False, 2, False
+            self.second_seen = True
         elif self.ending == 2:
             self.ending = 0
 

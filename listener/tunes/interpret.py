@@ -7,7 +7,8 @@ one's length, a bar line settles everything. Repeats are played as a musician pl
 ``:|`` the notes since the last ``|:`` (or since the last ``:|``, or the start) come again,
 without the first ending, and the second ending follows; a ``:|`` that closes a second ending
 plays the part before the endings once more, and a ``|:`` inside an open repeat closes it first
-(as ``::``), as abc2midi does. A ``|2`` with no ``|1`` before it is played as written (abc2midi
+(as ``::``), as abc2midi does. Once a second ending has come, a ``:|`` with no ``|:`` before it
+(since the last ``:|``) repeats nothing, as in abc2midi (and is counted as malformed). A ``|2`` with no ``|1`` before it is played as written (abc2midi
 calls it an error and leaves the ending out).
 
 What the notes mean is the model of :mod:`listener.tunes.notation` (pitches, key signatures,
@@ -148,6 +149,7 @@ class TuneInterpreter:
         self._section = _Section(Fraction(0), meter=self.meter)
         self._endings: _Section | None = None  # the last section closed with endings
         self._in_second = False  # inside its second ending
+        self._second_seen = False  # a second ending has come: a :| then needs a |:
         self.position = 0  # tokens taken so far
         self.bars: list[Bar] = []  # every bar closed so far, as written
         self._bar_start = Fraction(0)
@@ -395,6 +397,7 @@ class TuneInterpreter:
                 self._section.end = self.time
         elif token == "|2":
             self._in_second = self._endings is not None
+            self._second_seen = True
         elif token == ":|":
             if self._in_second:
                 # a :| that closes a second ending: the common part once more, as abc2midi
@@ -408,6 +411,9 @@ class TuneInterpreter:
     def _repeat(self) -> list[NoteEvent]:
         # Play the section again from its start, up to its first ending; go on after that.
         section = self._section
+        if self._second_seen and not section.opened:  # as abc2midi: no |: to go back to
+            self._section = _Section(self.time, meter=self.meter)
+            return self._warn(":| with no |: after a second ending")
         if section.end is not None:
             self._endings = section
         return self._replay(section)

@@ -151,7 +151,8 @@ class FolkLSTM:
         record : list, optional
             Receives, for each sampled token, ``(log p, log p masked, mass removed)``: the log
             probability the model gave it, the one it had once the ill-formed tokens were
-            taken out and the rest renormalised, and the probability those tokens had.
+            taken out and the rest renormalised, and the probability those tokens had
+            (unconstrained, what the mask would have taken; -inf for a token it refuses).
         """
         tokens = start_tokens(prime, meter=meter, mode=mode, temperature=temperature)
         if max_tokens < 1:
@@ -185,31 +186,44 @@ class FolkLSTM:
             yield token
             logits, h, c = self.step(INDEX[token], h, c)
         closing = max_tokens - min(CLOSING_TOKENS, max_tokens // 2)
+        # unconstrained, a grammar still watches when asked what the mask would have cost
+        watcher = TuneGrammar() if grammar is None and record is not None else None
+        if watcher is not None:
+            for token in tokens:
+                watcher.advance(token)
         for step in range(max_tokens):
             z = logits.astype(np.float64) / temperature
-            if grammar is not None:
-                grammar.closing = (
-                    step >= closing
-                )  # what would make the tune ill formed gets no chance
+            z_kept = z
+            if grammar is not None:  # what would make the tune ill formed gets no chance
+                grammar.closing = step >= closing
                 z_kept = np.where(grammar.allowed(), z, -np.inf)
-            else:
-                z_kept = z
-            top = z_kept.max()
             # inverse-CDF draw: half the cost of Generator.choice with p=
-            cdf = np.cumsum(np.exp(z_kept - top))
+            cdf = np.cumsum(np.exp(z_kept - z_kept.max()))
             index = min(int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right")), last)
             if record is not None:
-                log_kept = top + np.log(cdf[-1])
-                peak = z.max()
-                log_whole = peak + np.log(np.exp(z - peak).sum())
-                removed = -np.expm1(log_kept - log_whole)
-                record.append((z[index] - log_whole, z[index] - log_kept, removed))
-            if grammar is not None:
-                grammar.advance(VOCAB[index])
+                record.append(_cost(z, index, grammar or watcher))
+            for follower in (grammar, watcher):
+                if follower is not None:
+                    follower.advance(VOCAB[index])
             yield VOCAB[index]
             if VOCAB[index] == END:
                 return
             logits, h, c = self.step(index, h, c)
+
+
+def _cost(z: np.ndarray, index: int, grammar: TuneGrammar) -> tuple[float, float, float]:
+    # log p of the sampled token, log p within the grammar's mask (-inf for a token outside
+    # it), and the mass the mask takes
+    peak = z.max()
+    log_whole = peak + np.log(np.exp(z - peak).sum())
+    allowed = grammar.allowed()
+    if not allowed.any():  # a watcher lost after ill-formed tokens: nothing is well formed
+        return float(z[index] - log_whole), -np.inf, 1.0
+    z_kept = z[allowed]
+    top = z_kept.max()
+    log_kept = top + np.log(np.exp(z_kept - top).sum())
+    masked = z[index] - log_kept if allowed[index] else -np.inf
+    return float(z[index] - log_whole), float(masked), float(-np.expm1(log_kept - log_whole))
 
 
 def start_tokens(

@@ -196,13 +196,14 @@ def holds_time(token: str) -> bool:
 
 
 def tuplet_ratio(p: int, meter: str) -> Fraction:
-    """Time factor of ``(p``: p notes in the time of q, q as ABC 2.1 defaults it.
+    """Time factor of ``(p``: p notes in the time of q, q as abc2midi defaults it.
 
-    q is 3 for (2, (4 and (8, 2 for (3 and (6, and for (5, (7 and (9 3 in compound meters
-    (6/8, 9/8, 12/8) and 2 otherwise.
+    q is 3 for (2, (4 and (8, 2 for (3 and (6; for (5, (7 and (9 it is 3 when the meter's
+    numerator is a multiple of 3 (6/8, 9/8, 12/8, and 3/4 and 3/2 too: abc2midi's reading,
+    where ABC 2.1 names only the compound meters) and 2 otherwise.
     """
-    compound = meter in ("M:6/8", "M:9/8", "M:12/8")
-    q = {2: 3, 3: 2, 4: 3, 6: 2, 8: 3}.get(p, 3 if compound else 2)
+    triple = int(meter[2:].split("/")[0]) % 3 == 0
+    q = {2: 3, 3: 2, 4: 3, 6: 2, 8: 3}.get(p, 3 if triple else 2)
     return Fraction(q, p)
 
 

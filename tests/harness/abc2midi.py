@@ -40,3 +40,19 @@ def abc2midi_notes(abc: str, folder: Path, abc2midi: str) -> tuple[list[tuple], 
                 onset = start * tick - tick
                 notes.append((onset, message.note, now * tick - onset))
     return sorted(notes), accepted
+
+
+def same_notes(ours, theirs, grid: Fraction = Fraction(1, 48)) -> bool:
+    """Whether two note lists (onset, pitch, duration) agree within ``grid`` beats.
+
+    The same pitches in the same order, each onset and end within ``grid`` of the other's:
+    abc2midi keeps times in ticks of 1/480 beat, starts a note a tick late and ends it two
+    early, and rounds 7- and 9-tuplets to its ticks; the grid forgives that and nothing a
+    listener would hear.
+    """
+    a = sorted((on, pitch, on + d) for on, pitch, d in ours)
+    b = sorted((on, pitch, on + d) for on, pitch, d in theirs)
+    return len(a) == len(b) and all(
+        p == q and abs(x - u) <= grid and abs(y - v) <= grid
+        for (x, p, y), (u, q, v) in zip(a, b, strict=True)
+    )
