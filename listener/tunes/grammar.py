@@ -25,8 +25,8 @@ note, and in which every bar fits the meter:
   abc2midi and the interpreter play it); it must hold a bar at least. ``|:`` does not open a
   part inside one it opened. ``|1`` starts a first ending, which ``:|`` closes, and ``|2`` must
   follow at once; endings only in a part a ``|:`` began (abc2midi refuses others), and once a
-  second ending has come, every part begins with ``|:`` (abc2midi repeats no other then). ``</s>`` ends
-  the tune after a bar, with no ``|:`` or first ending open.
+  second ending has come, every part begins with ``|:`` (abc2midi repeats no other then).
+  ``</s>`` ends the tune after a bar, with no ``|:`` or first ending open.
 * **An end in sight.** Once :attr:`~TuneGrammar.closing` is set (the sampler sets it some
   tokens before its cap), nothing opens (no ``|:``, ending, chord or tuplet) and each bar line
   closes what is open, or ends the tune: a tune ends, it does not stop at the cap.

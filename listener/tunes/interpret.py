@@ -8,8 +8,9 @@ one's length, a bar line settles everything. Repeats are played as a musician pl
 without the first ending, and the second ending follows; a ``:|`` that closes a second ending
 plays the part before the endings once more, and a ``|:`` inside an open repeat closes it first
 (as ``::``), as abc2midi does. Once a second ending has come, a ``:|`` with no ``|:`` before it
-(since the last ``:|``) repeats nothing, as in abc2midi (and is counted as malformed). A ``|2`` with no ``|1`` before it is played as written (abc2midi
-calls it an error and leaves the ending out).
+(since the last ``:|``) repeats nothing, as in abc2midi (and is counted as malformed). A ``|2``
+with no ``|1`` before it is played as written (abc2midi calls it an error and leaves the ending
+out).
 
 What the notes mean is the model of :mod:`listener.tunes.notation` (pitches, key signatures,
 lengths, tuplet ratios), so the tokeniser that writes the corpus and this interpreter agree by
