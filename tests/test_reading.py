@@ -330,3 +330,29 @@ def test_check_command(tmp_path):
         "bars_ok_share",
         "repeats_ok_share",
     }
+
+
+def test_a_sampled_change_of_mode_or_meter_is_read_and_played(tmp_path):
+    # What the composer writes unconstrained is read back by tunes play, not skipped: a mode
+    # change on the tonic and a meter change, note for note as abc2midi plays them
+    from listener.tunes.corpus import read_tunes
+    from listener.tunes.interpret import interpret
+    from tests.harness import need_program
+    from tests.harness.abc2midi import abc2midi_notes, same_notes
+
+    abc2midi = need_program("abc2midi", "abcmidi")
+    body = "c d e f | K:Cmin e f g a | M:3/4 B c d e f g | K:Cmaj c 6 |"
+    written = Tune("M:4/4", "K:Cmaj", body.split())
+    path = tmp_path / "changes.abc"
+    path.write_text(written.abc())
+    [(tune, _)] = read_tunes(path)
+    assert tune.tokens() == written.tokens()
+    want, accepted = abc2midi_notes(tune.abc(), tmp_path, abc2midi)
+    got = [(n.onset, n.pitch, n.duration) for n in interpret(tune.tokens())]
+    assert accepted and same_notes(got, want) and len(got) == 15
+    # in the corpus, such a tune is still refused, and so is a change to another tonic
+    [(headers, text)] = split_tunes(written.abc())
+    with pytest.raises(AbcError, match="key, meter, unit or voice change"):
+        tune_from_abc(headers, text)
+    with pytest.raises(AbcError, match="another tonic"):
+        tune_from_abc(headers, text.replace("[K:Cmin]", "[K:Gmaj]"), changes=True)

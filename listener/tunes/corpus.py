@@ -92,7 +92,9 @@ def read_data_v2(path: str | Path) -> list[Tune]:
 def read_tunes(path: str | Path) -> list[tuple[Tune, bool]]:
     """Tunes of an ABC file (in their written keys) or a data_v2 file, each with "it ended".
 
-    ABC tunes that folk-rnn's tokens cannot express are skipped with a line on stderr.
+    Changes of meter, and of mode on the tune's tonic, are read as the tokens the composer
+    writes for them; ABC tunes that folk-rnn's tokens cannot express otherwise are skipped with
+    a line on stderr.
     """
     path = Path(path)
     if not path.exists():
@@ -103,7 +105,7 @@ def read_tunes(path: str | Path) -> list[tuple[Tune, bool]]:
     tunes = []
     for headers, body in split_tunes(text):
         try:
-            tune = tune_from_abc(headers, body)
+            tune = tune_from_abc(headers, body, changes=True)
         except AbcError as exc:
             print(f"skipped tune X:{headers.get('X')}: {exc}", file=sys.stderr)
             continue

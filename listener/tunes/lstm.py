@@ -201,7 +201,7 @@ class FolkLSTM:
             cdf = np.cumsum(np.exp(z_kept - z_kept.max()))
             index = min(int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right")), last)
             if record is not None:
-                record.append(_cost(z, index, grammar or watcher))
+                record.append(step_cost(z, index, grammar or watcher))
             for follower in (grammar, watcher):
                 if follower is not None:
                     follower.advance(VOCAB[index])
@@ -211,9 +211,12 @@ class FolkLSTM:
             logits, h, c = self.step(index, h, c)
 
 
-def _cost(z: np.ndarray, index: int, grammar: TuneGrammar) -> tuple[float, float, float]:
-    # log p of the sampled token, log p within the grammar's mask (-inf for a token outside
-    # it), and the mass the mask takes
+def step_cost(z: np.ndarray, index: int, grammar: TuneGrammar) -> tuple[float, float, float]:
+    """Say what the grammar's mask does to one step: ``(log p, log p masked, mass removed)``.
+
+    ``z`` are the step's logits, ``index`` the token taken; the log probabilities are the
+    token's among all tokens and among those the grammar allows (-inf for one it refuses).
+    """
     peak = z.max()
     log_whole = peak + np.log(np.exp(z - peak).sum())
     allowed = grammar.allowed()

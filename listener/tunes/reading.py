@@ -70,7 +70,7 @@ def _bar_tokens(text: str) -> list[str]:
     return out
 
 
-def tokenize_body(body: str, unit: Fraction) -> list[tuple[str, object]]:
+def tokenize_body(body: str, unit: Fraction, *, changes: bool = False) -> list[tuple[str, object]]:
     """Lex a tune body into kept items: ``("pitch", Pitch)``, ``("length", Fraction)``, etc.
 
     Lengths are converted from units of ``unit`` to eighths. Raises AbcError on what folk-rnn
@@ -89,8 +89,15 @@ def tokenize_body(body: str, unit: Fraction) -> list[tuple[str, object]]:
         if kind in ("space", "comment", "quoted", "deco", "grace", "slur", "tie"):
             continue
         if kind == "field":
-            if m.group("field")[1] in "KLMV":
-                raise AbcError("key, meter, unit or voice change", m.group("field"))
+            field = m.group("field")
+            if changes and field[1] == "M":
+                items.append(("meter", parse_meter(field[3:-1])))
+                continue
+            if changes and field[1] == "K":
+                items.append(("key", parse_key(field[3:-1])))
+                continue
+            if field[1] in "KLMV":
+                raise AbcError("key, meter, unit or voice change", field)
             continue  # parts, tempo, notes: not music
         if kind == "bar":
             items.extend(("bar", t) for t in _bar_tokens(m.group("bar")))
@@ -124,7 +131,14 @@ def _transposed(items, key: Key, shift: int) -> list[str]:
     target = Key("C", 0, key.mode).signature()
     tokens: list[str] = []
     for kind, value in items:
-        if kind == "pitch":
+        if kind == "key":  # a change of mode on the tune's own tonic
+            if (value.letter, value.alteration) != (key.letter, key.alteration):
+                raise AbcError("key change to another tonic", f"K:{value.letter}")
+            source, target = value.signature(), Key("C", 0, value.mode).signature()
+            tokens.append(f"K:C{value.mode}")
+        elif kind == "meter":
+            tokens.append(value)
+        elif kind == "pitch":
             n = value.diatonic + shift
             step, octave = n % 7, n // 7
             acc = value.accidental
@@ -151,11 +165,15 @@ def _transposed(items, key: Key, shift: int) -> list[str]:
     return tokens
 
 
-def tune_from_abc(headers: dict[str, str], body: str) -> Tune:
+def tune_from_abc(headers: dict[str, str], body: str, *, changes: bool = False) -> Tune:
     """Convert one tune (its header fields and body text) to folk-rnn tokens in C.
 
     The transposition moves the tonic to C by the smaller of the two moves (down or up), or by
-    the other, or an octave further, when notes would leave the vocabulary's range.
+    the other, or an octave further, when notes would leave the vocabulary's range. With
+    ``changes``, a meter field inside the body (``[M:3/4]``) and a change of mode on the
+    tune's own tonic (``[K:Cmin]`` in a tune in C) become tokens, as the interpreter and
+    abc2midi play them; otherwise they (and every other change) refuse the tune, as the
+    training corpus has it.
     """
     if "K" not in headers:
         raise AbcError("no key")
@@ -168,7 +186,7 @@ def tune_from_abc(headers: dict[str, str], body: str) -> Tune:
     else:  # ABC's default: 1/16 for meters below 3/4, else 1/8
         num, den = meter[2:].split("/")
         unit = Fraction(1, 16) if Fraction(int(num), int(den)) < Fraction(3, 4) else Fraction(1, 8)
-    items = tokenize_body(body, unit)
+    items = tokenize_body(body, unit, changes=changes)
     if not any(kind == "pitch" for kind, _ in items):
         raise AbcError("no notes")
     down = -LETTERS.index(key.letter)
