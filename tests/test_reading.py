@@ -356,3 +356,31 @@ def test_a_sampled_change_of_mode_or_meter_is_read_and_played(tmp_path):
         tune_from_abc(headers, text)
     with pytest.raises(AbcError, match="another tonic"):
         tune_from_abc(headers, text.replace("[K:Cmin]", "[K:Gmaj]"), changes=True)
+
+
+# Repeat marks as ABC writes them (not as tokens): read and played as abc2midi plays the text.
+ODD_REPEATS = {
+    ":||": "|:CDEF:||GABc|",
+    ":||:": "|:CDEF:||:GABc:|",
+    "::": "|:CDEF::GABc:|",
+    "an end repeat with no start": "CDEF|GABc:|defg|",
+    "an end repeat after ||": "CDEF||GABc:|defg|",
+    "two end repeats in a row": "CDEF:|GABc:|defg|",
+    "[1 and [2": "|:CDEF|[1GABc:|[2cBAG|",
+    "|1 and :|2": "|:CDEF|1GABc:|2cBAG|",
+    ":| then [2": "|:CDEF|1GABc:| [2cBAG|",
+}
+
+
+@pytest.mark.parametrize("case", sorted(ODD_REPEATS))
+def test_odd_repeat_marks_play_as_abc2midi_reads_them(case, tmp_path):
+    from listener.tunes.interpret import interpret
+    from tests.harness import need_program
+    from tests.harness.abc2midi import abc2midi_notes, same_notes
+
+    abc2midi = need_program("abc2midi", "abcmidi")
+    abc = f"X:1\nT:{case}\nM:4/4\nL:1/8\nK:C\n{ODD_REPEATS[case]}\n"
+    [(headers, body)] = split_tunes(abc)
+    got = [(n.onset, n.pitch, n.duration) for n in interpret(tune_from_abc(headers, body).tokens())]
+    want, accepted = abc2midi_notes(abc, tmp_path, abc2midi)
+    assert accepted and same_notes(got, want) and len(got) >= 12

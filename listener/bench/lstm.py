@@ -44,13 +44,14 @@ def _median_pass(times: np.ndarray, q: float) -> float:
     return float(np.median(np.percentile(times, q, axis=1)))
 
 
-def _tune_ms(lstm: FolkLSTM, count: int) -> float:
-    # Time to sample `count` tokens through generate(), sampling included, tunes started from
-    # consecutive seeds whenever one ends.
+def _tune_ms(lstm: FolkLSTM, count: int, constrained: bool = True) -> float:
+    # Time to sample `count` tokens through generate(), sampling (and the grammar's mask)
+    # included, tunes started from consecutive seeds whenever one ends.
     t0 = time.perf_counter()
     made, seed = 0, 0
     while made < count:
-        for _ in lstm.generate(seed=seed, max_tokens=count - made):
+        sampled = lstm.generate(seed=seed, max_tokens=count - made, constrained=constrained)
+        for _ in sampled:
             made += 1
             if made == count:
                 break
@@ -133,7 +134,8 @@ def bench_lstm(
     dict
         ``step_ms_p50``, ``step_ms_p99``, ``step_ms_max``, ``step_ms_p50_pinned`` (with
         ``cpu``),
-        ``tune_ms`` (250 tokens sampled through ``generate``), ``tune_ms_best``, ``cpu``,
+        ``tune_ms`` (250 tokens sampled through ``generate``, constrained),
+        ``tune_ms_best``, ``tune_ms_unconstrained``, ``cpu``,
         ``fp32_step_ms_p50`` (None without onnx), ``torch_step_ms_p50`` and
         ``speedup_vs_torch`` (None without torch), ``model``, ``layers``, ``hidden``,
         ``steps``, ``passes``.
@@ -147,6 +149,7 @@ def bench_lstm(
     tokens = tokens[:steps]
     times = _step_times_ms(lstm.step, tokens, lstm.initial_state(), passes)
     tunes = [_tune_ms(lstm, TUNE_TOKENS) for _ in range(repeat)]
+    plain = [_tune_ms(lstm, TUNE_TOKENS, constrained=False) for _ in range(repeat)]
     pinned = None
     if cpu is not None:
         if cpu == -1 and hasattr(os, "sched_getaffinity"):
@@ -172,6 +175,7 @@ def bench_lstm(
         "tune_tokens": TUNE_TOKENS,
         "tune_ms": float(np.median(tunes)),
         "tune_ms_best": float(np.min(tunes)),
+        "tune_ms_unconstrained": float(np.median(plain)),
         "fp32_step_ms_p50": None,
         "torch_step_ms_p50": None,
         "speedup_vs_torch": None,
@@ -220,6 +224,7 @@ def format_lstm_report(result: dict) -> str:
         (f"step p50 pinned to CPU {result['cpu']}, ms", "step_ms_p50_pinned", ""),
         (f"{result['tune_tokens']}-token tune, ms (median)", "tune_ms", "<= 70"),
         (f"{result['tune_tokens']}-token tune, ms (best)", "tune_ms_best", ""),
+        ("  the same without the grammar's mask", "tune_ms_unconstrained", ""),
         ("anchor: same graph fp32, step p50 ms", "fp32_step_ms_p50", ""),
         ("anchor: PyTorch eager step p50 ms", "torch_step_ms_p50", ""),
         ("speedup vs PyTorch eager", "speedup_vs_torch", ">= 10x"),

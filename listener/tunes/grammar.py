@@ -107,8 +107,7 @@ class TuneGrammar:
     def reset(self) -> None:
         """Back to the start of a tune: its meter comes first."""
         self.phase = "meter"  # then "key", then "body"
-        self.meter = "M:4/4"
-        self.full = 8.0  # eighths in a full bar
+        self._set_meter("M:4/4")
         self.bar = 0.0  # eighths written in the bar so far, the open note's default included
         self.closed_bars = 0
         self.pickup = 0.0  # the first bar's length, when short
@@ -169,8 +168,8 @@ class TuneGrammar:
             out |= _NOTE_STARTS
             if not self.closing:
                 out[INDEX["["]] = True
-                for index, p in _TUPLETS:
-                    out[index] = float(tuplet_ratio(p, self.meter) * p) <= room + _EPS
+                for index, q in self._tuplet_time:
+                    out[index] = q <= room + _EPS
         self._allow_bar_lines(out, room)
         if self.closing:
             out[[INDEX["|:"], INDEX["|1"]]] = False
@@ -211,7 +210,7 @@ class TuneGrammar:
         if token == END:
             self.ended = True
         elif token.startswith("M:"):
-            self.meter, self.full = token, float(bar_length(token))
+            self._set_meter(token)
             self.phase = "key" if self.phase == "meter" else self.phase
         elif token.startswith("K:"):
             self.phase = "body"
@@ -239,9 +238,14 @@ class TuneGrammar:
             self.chord, self.note = 0, None
         elif token.startswith("("):
             p = int(token[1:])
-            self.bar += float(tuplet_ratio(p, self.meter) * p)
+            self.bar += next(q for i, q in self._tuplet_time if VOCAB[i] == token)
             self.tuplet_left, self.note = p, None
             self.right = None
+
+    def _set_meter(self, meter: str) -> None:
+        self.meter, self.full = meter, float(bar_length(meter))  # eighths in a full bar
+        # eighths each tuplet takes in this meter: (p notes in the time of q
+        self._tuplet_time = [(i, float(tuplet_ratio(p, meter) * p)) for i, p in _TUPLETS]
 
     def _note_start(self) -> None:
         if self.right == "wanted":
