@@ -233,7 +233,11 @@ def _check_live_run(run: dict, rate: int) -> None:
 
 def composed_ahead(stamped: list, tempo: float) -> float:
     """Most seconds of music the first tune had sampled beyond what was playing, while the
-    audio went on (at its end the tune is finished at once)."""
+    audio went on (at its end the tune is finished at once).
+
+    A bar that ends with ``:|`` is measured before the repeat: the part played again was
+    sampled long before, and the composer then waits until it has nearly been played.
+    """
     from listener.tunes.interpret import TuneInterpreter
 
     start = next(when for when, e in stamped if e["type"] == "tune" and e["event"] == "start")
@@ -245,10 +249,14 @@ def composed_ahead(stamped: list, tempo: float) -> float:
         if event["type"] == "tune" and event["event"] == "end":
             break
         if event["type"] == "tune" and event["event"] == "tokens" and when < audio_end:
-            for token in event["tokens"]:
+            tokens = event["tokens"]
+            repeat = tokens[-1:] == [":|"]
+            for token in tokens[:-1] if repeat else tokens:
                 interpreter.process(token)
             due = start + 0.1 + float(interpreter.beats) * 60 / tempo  # the scheduler's lead
             ahead = max(ahead, due - when)
+            if repeat:
+                interpreter.process(":|")
     return ahead
 
 
