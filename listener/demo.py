@@ -22,8 +22,9 @@ from listener.composer import ComposeSettings
 from listener.engine import Engine
 from listener.genres.model import GenreModel
 from listener.midi.files import write_midi
-from listener.tunes.interpret import NoteEvent, interpret, read_through
+from listener.tunes.interpret import interpret, read_through
 from listener.tunes.lstm import FolkLSTM
+from listener.tunes.notes import NoteEvent
 from listener.tunes.tune import Tune
 
 #: The built-in performance: what the composer is asked for, and how fast it is played.

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from listener.tunes.corpus import read_data_v2
-from listener.tunes.interpret import NoteEvent, TuneInterpreter, interpret
+from listener.tunes.interpret import TuneInterpreter, interpret
+from listener.tunes.notes import NoteEvent
 from listener.tunes.tune import Tune
 from listener.tunes.vocab import VOCAB
 from tests.harness import EXAMPLES, need_program

@@ -13,7 +13,8 @@ from listener.errors import DeviceError
 from listener.midi import MidiScheduler, MidiSink, default_tempo, write_midi
 from listener.midi.player import play_tokens
 from listener.tunes.corpus import read_data_v2
-from listener.tunes.interpret import NoteEvent, interpret
+from listener.tunes.interpret import interpret
+from listener.tunes.notes import NoteEvent
 from tests.harness import EXAMPLES, need_module, need_program, wait_until
 from tests.harness.midi import (
     Receiver,

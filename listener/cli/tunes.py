@@ -213,7 +213,8 @@ def run_play(args: argparse.Namespace) -> int:
     from listener.midi import MidiScheduler, MidiSink, default_tempo
     from listener.midi.player import play_tokens
     from listener.tunes.corpus import read_tunes
-    from listener.tunes.interpret import NoteEvent, TuneInterpreter, read_through
+    from listener.tunes.interpret import TuneInterpreter, read_through
+    from listener.tunes.notes import NoteEvent
 
     if (args.file is None) == (not args.generate):
         raise ConfigError("give a FILE to play or --generate, one of the two")

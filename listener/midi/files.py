@@ -7,7 +7,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from listener.errors import ConfigError
-from listener.tunes.interpret import NoteEvent
+from listener.tunes.notes import NoteEvent
 
 #: Ticks per quarter note in the files written (abc2midi's resolution too).
 TICKS_PER_BEAT = 480

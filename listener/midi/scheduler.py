@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 import numpy as np
 
 from listener.midi.sink import MidiSink
-from listener.tunes.interpret import NoteEvent
+from listener.tunes.notes import NoteEvent
 
 #: Default tempo in quarter notes per minute for each meter, after the dance it usually is:
 #: 4/4 reels and 2/4 polkas, 6/8 jigs, 9/8 slip jigs, 12/8 slides (dotted quarter = 2/3 of

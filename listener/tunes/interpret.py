@@ -51,38 +51,12 @@ from listener.tunes.notation import (
     parse_pitch,
     tuplet_ratio,
 )
+from listener.tunes.notes import Bar, NoteEvent
 from listener.tunes.vocab import END, INDEX, START
 
 #: Beats (quarter notes) per unit length L:1/8.
 BEATS_PER_UNIT = Fraction(1, 2)
 UNITS_PER_BEAT = 2
-
-
-@dataclass(frozen=True)
-class NoteEvent:
-    """One note: MIDI pitch, onset and duration in beats (quarter notes) from the tune's start."""
-
-    pitch: int
-    onset: Fraction
-    duration: Fraction
-
-    @property
-    def end(self) -> Fraction:
-        """When the note stops, in beats."""
-        return self.onset + self.duration
-
-
-@dataclass(frozen=True)
-class Bar:
-    """One bar as written (repeats not expanded): its length, closing bar line and meter.
-
-    ``length`` is in eighths (units of L:1/8); ``closing`` is the bar line that ends it (``""``
-    for a last bar with none); ``meter`` is the meter token in force where it ends.
-    """
-
-    length: Fraction
-    closing: str
-    meter: str
 
 
 @dataclass
