@@ -1,0 +1,107 @@
+"""Hearing a melody: the pitch tracker and the notes it finds, scored with mir_eval."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from listener.config import SAMPLE_RATE
+from listener.transcribe import NoteTracker, PitchTracker, track_pitch
+from listener.tunes.corpus import read_data_v2
+from listener.tunes.interpret import interpret
+from tests.harness import EXAMPLES, need_module
+
+
+def voice(notes, tempo: float, *, seed: int = 0, breath: float = 0.02) -> np.ndarray:
+    """A flute-like voice: five harmonics, soft attack, a breath of silence between notes."""
+    rng = np.random.default_rng(seed)
+    beat = 60.0 / tempo
+    end = max(float(n.end) for n in notes) * beat + 0.5
+    out = np.zeros(int(end * SAMPLE_RATE))
+    for n in notes:
+        start = int(float(n.onset) * beat * SAMPLE_RATE)
+        length = int(max(float(n.duration) * beat - breath, 0.03) * SAMPLE_RATE)
+        t = np.arange(length) / SAMPLE_RATE
+        f = 440.0 * 2 ** ((n.pitch - 69) / 12)
+        tone = sum(
+            a * np.sin(2 * np.pi * k * f * t) for k, a in enumerate((1, 0.5, 0.3, 0.15, 0.1), 1)
+        )
+        envelope = np.minimum(1.0, t / 0.015) * np.minimum(1.0, (length - np.arange(length)) / 200)
+        out[start : start + length] += 0.3 * tone * envelope
+    out += 1e-3 * rng.standard_normal(out.size)
+    return out.astype(np.float32)
+
+
+def reference(notes, tempo: float, breath: float = 0.02):
+    beat = 60.0 / tempo
+    intervals = np.array([[float(n.onset) * beat, float(n.end) * beat - breath] for n in notes])
+    hz = np.array([440.0 * 2 ** ((n.pitch - 69) / 12) for n in notes])
+    return intervals, hz
+
+
+def transcribe(samples, blocks=None):
+    pitch, notes = PitchTracker(), NoteTracker()
+    found = []
+    parts = [samples] if blocks is None else np.array_split(samples, blocks)
+    for part in parts:
+        found += notes.process(pitch.process(part))
+    return found + notes.flush()
+
+
+def test_a_steady_tone_has_its_pitch():
+    t = np.arange(SAMPLE_RATE) / SAMPLE_RATE
+    for hz in (196.0, 440.0, 1174.7):
+        frames = track_pitch(np.sin(2 * np.pi * hz * t))
+        assert np.all(np.abs(frames.f0[2:-2] - hz) < hz * 0.003)  # 5 cents
+        assert np.all(frames.dip[2:-2] < 0.05)
+    noise = track_pitch(np.random.default_rng(0).standard_normal(SAMPLE_RATE))
+    assert np.mean(noise.f0 == 0.0) > 0.9
+
+
+def test_streaming_equals_offline(rng):
+    x = voice(interpret(read_data_v2(EXAMPLES / "data_v2-first-5-tunes.txt")[1].tokens())[:20], 120)
+    whole = track_pitch(x)
+    tracker, parts, i = PitchTracker(), [], 0
+    while i < x.size:
+        n = int(rng.integers(1, 3000))
+        parts.append(tracker.process(x[i : i + n]))
+        i += n
+    np.testing.assert_array_equal(np.concatenate([p.f0 for p in parts]), whole.f0)
+    assert transcribe(x) == transcribe(x, blocks=37)
+
+
+def scores(notes, found, tempo: float, breath: float) -> tuple[float, float]:
+    """COnP and COnPOff (mir_eval's defaults: onsets 50 ms, pitch 50 cents, offsets 20%)."""
+    mir_eval = need_module("mir_eval")
+    ref_intervals, ref_hz = reference(notes, tempo, breath)
+    est_intervals = np.array([[n.onset, n.offset] for n in found])
+    est_hz = np.array([440.0 * 2 ** ((n.pitch - 69) / 12) for n in found])
+    score = mir_eval.transcription.precision_recall_f1_overlap
+    conp = score(ref_intervals, ref_hz, est_intervals, est_hz, offset_ratio=None)[2]
+    return conp, score(ref_intervals, ref_hz, est_intervals, est_hz)[2]
+
+
+@pytest.mark.parametrize("index", [0, 1, 2])
+@pytest.mark.parametrize("breath", [0.02, 0.0])
+def test_clean_melodies_are_heard_note_for_note(index, breath):
+    # with a breath between notes, and legato (a repeated note only tongued anew)
+    tune = read_data_v2(EXAMPLES / "data_v2-first-5-tunes.txt")[index]
+    notes = [n for n in interpret(tune.tokens()) if n.onset < 24]  # the first bars, 12 s
+    conp, conpoff = scores(notes, transcribe(voice(notes, 120.0, breath=breath)), 120.0, breath)
+    assert conp >= 0.97 and conpoff >= (0.95 if breath else 0.9), (conp, conpoff)
+
+
+def test_vibrato_holds_a_note_and_a_cut_merges_into_it():
+    from listener.tunes.notes import NoteEvent
+
+    t = np.arange(int(0.6 * SAMPLE_RATE)) / SAMPLE_RATE
+    vibrato = 440.0 * 2 ** (0.3 / 12 * np.sin(2 * np.pi * 6.0 * t))  # +-30 cents at 6 Hz
+    tone = 0.3 * np.sin(2 * np.pi * np.cumsum(vibrato) / SAMPLE_RATE)
+    [note] = transcribe(np.concatenate([np.zeros(2000), tone, np.zeros(4000)]))
+    assert note.pitch == 69 and abs(note.onset - 2000 / SAMPLE_RATE) < 0.03
+    # a 30 ms cut a tone above, then the note: one note, from the cut's onset
+    melody = [NoteEvent(74, Fraction(0), Fraction(3, 50)), NoteEvent(72, Fraction(3, 50), 1)]
+    found = transcribe(voice(melody, 120.0, breath=0.0))
+    assert [n.pitch for n in found] == [72] and found[0].onset < 0.03
