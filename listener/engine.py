@@ -37,14 +37,12 @@ import numpy as np
 from listener.analysis import Analysis
 from listener.audio.ring import ARRIVAL_SLOTS, RingBuffer, monotonic_ns
 from listener.composer import Composer, ComposeSettings
-from listener.config import FRAME, FRAME_SECONDS, SAMPLE_RATE
+from listener.config import FRAME, SAMPLE_RATE
 from listener.errors import DeviceError
 from listener.latency import LatencyHistogram
 
 #: Seconds without a block from a live source before a ``fault`` event says so.
 NO_AUDIO_SECONDS = 2.0
-
-__all__ = ["FRAME_SECONDS", "NO_AUDIO_SECONDS", "ComposeSettings", "Engine"]
 
 
 class Engine:

@@ -80,6 +80,14 @@ def test_no_aliasing_from_above_the_new_nyquist(rate):
 
 def test_a_whole_signal_is_resampled_as_its_blocks_are(rng):
     x = rng.standard_normal(3 * 48000).astype(np.float32)  # as a device delivers it
-    stream = StreamResampler(48000)
-    parts = [stream.process(x[i : i + 1000]) for i in range(0, x.size, 1000)]
-    np.testing.assert_array_equal(np.concatenate(parts), resample(x, 48000))
+    stream, parts, i = StreamResampler(48000), [], 0
+    while i < x.size:  # blocks of any size
+        n = int(rng.integers(1, 2000))
+        parts.append(stream.process(x[i : i + n]))
+        i += n
+    whole = resample(x, 48000)
+    np.testing.assert_array_equal(np.concatenate(parts), whole)
+    assert whole.size == 3 * SAMPLE_RATE
+    stream.reset()  # a new stream: the same again; without the reset, history carries over
+    np.testing.assert_array_equal(stream.process(x), whole)
+    assert not np.array_equal(stream.process(x)[:100], whole[:100])

@@ -10,11 +10,10 @@ import numpy as np
 import pytest
 
 from listener.audio.io import load_audio
-from listener.audio.resampler import StreamResampler
 from listener.audio.sources import ArraySource
 from listener.composer import COMPOSE_AHEAD, ComposeSettings
-from listener.config import FRAME, SAMPLE_RATE
-from listener.engine import FRAME_SECONDS, Engine
+from listener.config import FRAME, FRAME_SECONDS, SAMPLE_RATE
+from listener.engine import Engine
 from listener.genres.model import GenreModel
 from listener.tunes.lstm import FolkLSTM
 from tests.harness import need_module, need_program, wait_until
@@ -35,26 +34,6 @@ def composer() -> FolkLSTM:
 @pytest.fixture(scope="module")
 def clip(gtzan) -> np.ndarray:
     return load_audio(gtzan / "genres" / "country" / "country.00000.wav")
-
-
-def test_streaming_resampler_is_blockwise_exact():
-    rng = np.random.default_rng(3)
-    x = rng.standard_normal(48000)
-    whole = StreamResampler(48000).process(x)
-    r = StreamResampler(48000)
-    parts, i = [], 0
-    while i < x.size:
-        n = int(rng.integers(1, 2000))
-        parts.append(r.process(x[i : i + n]))
-        i += n
-    assert np.array_equal(np.concatenate(parts), whole)
-    assert whole.size == 22050
-    # a 1 kHz tone keeps its frequency and its level
-    t = np.arange(44100) / 44100
-    y = StreamResampler(44100).process(np.sin(2 * np.pi * 1000 * t))[1000:-1000]
-    spectrum = np.abs(np.fft.rfft(y * np.hanning(y.size)))
-    assert abs(np.argmax(spectrum) * SAMPLE_RATE / y.size - 1000) < 2
-    assert abs(np.sqrt(2 * np.mean(y**2)) - 1) < 1e-3
 
 
 def test_a_file_as_fast_as_it_goes(model, composer, clip):
