@@ -8,10 +8,15 @@ its sequencer is there and JACK otherwise.
 from __future__ import annotations
 
 import os
+import time
 from collections import Counter
 
 from listener.errors import DeviceError
 
+#: Seconds a JACK MIDI port is given to deliver what was sent before it closes: rtmidi queues
+#: the messages for JACK's next process cycles (a period or two: 3 to 20 ms), and a port closed
+#: sooner loses them, note-offs included.
+DRAIN_SECONDS = 0.1
 #: rtmidi API names by the short names users type.
 APIS = {"alsa": "LINUX_ALSA", "jack": "UNIX_JACK"}
 
@@ -63,6 +68,7 @@ class MidiSink:
         self.port = port
         self.channel = channel
         self.sent = 0  # note-ons and note-offs the port took
+        self.queued = False  # messages wait for a process cycle (JACK) before they leave
         self.error: BaseException | None = None  # the port's first failure
         self._sounding: Counter[int] = Counter()
         if program is not None and not 0 <= program <= 127:
@@ -115,7 +121,9 @@ class MidiSink:
             raise
         except Exception as exc:
             raise DeviceError(f"MIDI ({api}): cannot open {virtual or name!r} ({exc})") from exc
-        return cls(port, channel=channel, program=program)
+        sink = cls(port, channel=channel, program=program)
+        sink.queued = api == "jack"
+        return sink
 
     def _check_open(self) -> None:
         # mido's rtmidi output sends without looking whether it is closed, and a closed one
@@ -176,8 +184,12 @@ class MidiSink:
         return None
 
     def close(self) -> None:
-        """Release every note and close the port; never raises for a port already gone."""
-        self.release_all()
+        """Release every note and close the port; never raises for a port already gone.
+
+        A JACK port is given ``DRAIN_SECONDS`` to deliver the note-offs before it closes.
+        """
+        if self.release_all() is None and self.queued:
+            time.sleep(DRAIN_SECONDS)
         try:
             self.port.close()
         except Exception as exc:  # rtmidi's own errors: the port is gone
