@@ -34,6 +34,8 @@ class Heard(NamedTuple):
         ``frames_before .. frames_done - 1``.
     samples : int
         Samples at 22050 Hz the block became.
+    notes : list of Note
+        The melody's notes that ended in the block (with ``notes=True``; else empty).
     """
 
     vectors: GenreVectors
@@ -41,6 +43,7 @@ class Heard(NamedTuple):
     frames_before: int
     frames_done: int
     samples: int
+    notes: list
 
 
 class Analysis:
@@ -55,6 +58,9 @@ class Analysis:
         here, by the same :class:`~listener.audio.resampler.StreamResampler` that reads files.
     window, decay, gate_db
         Of the rolling decision (see :class:`~listener.genres.online.OnlineGenre`).
+    notes : bool
+        Also hear the melody: its pitch (:class:`~listener.transcribe.PitchTracker`) and its
+        notes as they end (:class:`~listener.transcribe.NoteTracker`).
     """
 
     def __init__(
@@ -65,10 +71,14 @@ class Analysis:
         window: float = 10.0,
         decay: float | None = None,
         gate_db: float | None = -60.0,
+        notes: bool = False,
     ) -> None:
+        from listener.transcribe import NoteTracker, PitchTracker
+
         self.rate = rate
         self.features = GenreFeatures()
         self.online = OnlineGenre(model, window=window, decay=decay, gate_db=gate_db)
+        self.melody = (PitchTracker(), NoteTracker()) if notes else None
         self.reset()
 
     @property
@@ -87,6 +97,9 @@ class Analysis:
             self.resampler.reset()
         self.features.reset()
         self.online.reset()
+        if self.melody is not None:
+            for tracker in self.melody:
+                tracker.reset()
         self.samples = 0  # at 22050 Hz, analysed so far
         self.last_vector: npt.NDArray[np.float64] | None = None
 
@@ -123,4 +136,8 @@ class Analysis:
         self.samples += x.shape[0]
         if vectors.vectors.shape[0]:
             self.last_vector = vectors.vectors[-1]
-        return Heard(vectors, events, before, self.frames_done, x.shape[0])
+        notes = []
+        if self.melody is not None:
+            pitch, tracker = self.melody
+            notes = tracker.process(pitch.process(x))
+        return Heard(vectors, events, before, self.frames_done, x.shape[0], notes)

@@ -18,7 +18,8 @@ opens MIDI ports before :meth:`Engine.run` and closes them after.
 
 What it says comes out as dicts (JSON lines on the command line), each with a ``type`` and the
 stream time ``t`` in seconds: ``decision`` (genre, confidence, posterior), ``tune`` (``event``
-``start``, ``tokens``, ``end`` with the tune's ABC, or ``error``), ``fault`` (a part that failed
+``start``, ``tokens``, ``end`` with the tune's ABC, or ``error``), ``note`` (with ``notes``: a
+note of the melody heard, once it has ended), ``fault`` (a part that failed
 or went quiet, and ``recovered`` when it comes back), ``stats`` (every few seconds, and a last
 one for the whole run: ``frames``, ``overflows``, ``xruns``, ``latency_ms_p50``,
 ``latency_ms_p99``, ``latency_ms_max``, ``overruns``).
@@ -70,6 +71,9 @@ class Engine:
     gate_db : float or None
         Windows with a frame below this level (dBFS) bring the genre decision no evidence, so
         that it holds through silence (see :class:`~listener.genres.online.OnlineGenre`).
+    notes : bool
+        Also hear the melody and say each note as it ends (``note`` events: ``onset``,
+        ``offset`` in stream seconds, ``pitch``, ``confidence``).
     """
 
     def __init__(
@@ -84,6 +88,7 @@ class Engine:
         status: Callable[[str], None] | None = None,
         ring_size: int = 1 << 17,
         gate_db: float | None = -60.0,
+        notes: bool = False,
     ) -> None:
         self.model = model
         self.emit = emit
@@ -93,7 +98,7 @@ class Engine:
         self.stats_every = stats_every
         self.status = status
         self.ring_size = ring_size
-        self.analysis = Analysis(model, gate_db=gate_db)
+        self.analysis = Analysis(model, gate_db=gate_db, notes=notes)
         self.composer = None
         if composer is not None and self.compose.when != "off":
             self.composer = Composer(composer, self._say, sink=sink, settings=self.compose)
@@ -196,6 +201,8 @@ class Engine:
                     if cursor < blocks:
                         latency.add((done - arrivals[cursor % ARRIVAL_SLOTS, 1]) * 1e-6)
                 t = analysis.seconds
+                for note in heard.notes:
+                    self._say(_note_event(t, note))
                 for event in heard.events:
                     self._say({"type": "decision", **event})
                     if event["genre"] != decision and self.compose.when == "on-change":
@@ -230,6 +237,9 @@ class Engine:
                     self.composer.finish()
             if interrupted:  # the whole run's figures are said even when it is stopped
                 self._say({**self._final(started, ring, source, latency), "stopped": True})
+        if analysis.melody is not None:  # the note still sounding at the end
+            for note in analysis.melody[1].flush():
+                self._say(_note_event(analysis.seconds, note))
         final = self._final(started, ring, source, latency)
         if failure is not None:
             final["error"] = str(failure)
@@ -276,3 +286,14 @@ class Engine:
             f"{t:7.1f} s  {bars}  latency p99 {recent['latency_ms_p99']:.2f} ms  "
             f"xruns {int(source.xruns)}"
         )
+
+
+def _note_event(t: float, note) -> dict:
+    return {
+        "type": "note",
+        "t": round(t, 4),
+        "onset": round(note.onset, 4),
+        "offset": round(note.offset, 4),
+        "pitch": note.pitch,
+        "confidence": round(note.confidence, 3),
+    }

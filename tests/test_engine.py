@@ -400,3 +400,23 @@ def test_a_midi_port_that_fails_is_a_tune_error_and_listening_goes_on(
     assert final["frames"] == 7 * SAMPLE_RATE // FRAME  # the whole clip was heard
     assert any(e["type"] == "decision" for e in events)
     assert any(e["type"] == "stats" and e["t"] > errors[0]["t"] for e in events)
+
+
+def test_the_engine_hears_the_melodys_notes(held_out_model):
+    # --notes: each note of the melody heard comes out as it ends, times in stream seconds
+    from listener.transcribe import Note
+    from listener.tunes.corpus import read_data_v2
+    from listener.tunes.interpret import interpret
+    from tests.harness import EXAMPLES
+    from tests.harness.melody import scores, voice
+
+    tune = read_data_v2(EXAMPLES / "data_v2-first-5-tunes.txt")[2]
+    notes = [n for n in interpret(tune.tokens()) if n.onset < 16]
+    events = []
+    engine = Engine(held_out_model[0], events.append, compose=ComposeSettings("off"), notes=True)
+    engine.run(ArraySource(voice(notes, 120.0), block_size=(100, 3000)), live=False)
+    heard = [e for e in events if e["type"] == "note"]
+    assert all(e["offset"] <= e["t"] for e in heard)  # said once it has ended
+    found = [Note(e["onset"], e["offset"], e["pitch"], e["confidence"]) for e in heard]
+    conp, _ = scores(notes, found, 120.0, 0.02)
+    assert conp >= 0.97

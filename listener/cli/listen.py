@@ -47,6 +47,11 @@ def register(commands) -> None:
     out = p.add_argument_group("output")
     out.add_argument("--jsonl", help="write the JSON lines here instead of standard output")
     out.add_argument("--stats-every", type=float, default=5.0, help="seconds (default 5)")
+    out.add_argument(
+        "--notes",
+        action="store_true",
+        help="also hear the melody: a note line for each note as it ends (pitch, onset, offset)",
+    )
     options.add_midi_output(out)
     comp = p.add_argument_group("composing")
     comp.add_argument(
@@ -144,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
             status=status,
             ring_size=2 * FRAME if args.fast else 1 << 17,
             gate_db=args.gate,
+            notes=args.notes,
         )
         try:
             final = engine.run(source, duration=args.duration, live=live)
