@@ -168,7 +168,7 @@ class TuneGrammar:
             out |= _NOTE_STARTS
             if not self.closing:
                 out[INDEX["["]] = True
-                for index, q in self._tuplet_time:
+                for index, q in self._tuplet_time.items():
                     out[index] = q <= room + _EPS
         self._allow_bar_lines(out, room)
         if self.closing:
@@ -238,14 +238,14 @@ class TuneGrammar:
             self.chord, self.note = 0, None
         elif token.startswith("("):
             p = int(token[1:])
-            self.bar += next(q for i, q in self._tuplet_time if VOCAB[i] == token)
+            self.bar += self._tuplet_time[INDEX[token]]
             self.tuplet_left, self.note = p, None
             self.right = None
 
     def _set_meter(self, meter: str) -> None:
         self.meter, self.full = meter, float(bar_length(meter))  # eighths in a full bar
         # eighths each tuplet takes in this meter: (p notes in the time of q
-        self._tuplet_time = [(i, float(tuplet_ratio(p, meter) * p)) for i, p in _TUPLETS]
+        self._tuplet_time = {i: float(tuplet_ratio(p, meter) * p) for i, p in _TUPLETS}
 
     def _note_start(self) -> None:
         if self.right == "wanted":

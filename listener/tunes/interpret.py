@@ -54,8 +54,7 @@ from listener.tunes.notation import (
 from listener.tunes.notes import Bar, NoteEvent
 from listener.tunes.vocab import END, INDEX, START
 
-#: Beats (quarter notes) per unit length L:1/8.
-BEATS_PER_UNIT = Fraction(1, 2)
+#: Units of L:1/8 in a beat (a quarter note).
 UNITS_PER_BEAT = 2
 
 
@@ -137,7 +136,7 @@ class TuneInterpreter:
     @property
     def beats(self) -> Fraction:
         """Time so far, in beats, of the notes settled."""
-        return self.time * BEATS_PER_UNIT
+        return self.time / UNITS_PER_BEAT
 
     def _set_key(self, token: str) -> None:
         self.key = token
@@ -163,7 +162,7 @@ class TuneInterpreter:
         self.meter = token
         if token == self.meters[-1][1]:
             return
-        beat = (self.time if at is None else at) * BEATS_PER_UNIT
+        beat = (self.time if at is None else at) / UNITS_PER_BEAT
         if self.meters[-1][0] == beat:  # two changes at one moment: the later one holds
             self.meters.pop()
         if not self.meters or self.meters[-1][1] != token:
@@ -398,8 +397,8 @@ class TuneInterpreter:
         if end <= section.start:
             self._section = _Section(self.time, meter=self.meter)
             return self._warn(":| with nothing to repeat")
-        shift = self.time * BEATS_PER_UNIT - section.start * BEATS_PER_UNIT
-        last = end * BEATS_PER_UNIT
+        shift = (self.time - section.start) / UNITS_PER_BEAT
+        last = end / UNITS_PER_BEAT
         again = [
             NoteEvent(n.pitch, n.onset + shift, n.duration) for n in section.notes if n.onset < last
         ]

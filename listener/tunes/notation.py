@@ -190,11 +190,6 @@ def plain_length(token: str) -> bool:
     return numerator & (numerator - 1) == 0
 
 
-def holds_time(token: str) -> bool:
-    """Whether a token starts something that lasts: a note, a rest or a chord."""
-    return token in ("z", "[") or bool(PITCH.fullmatch(token))
-
-
 def tuplet_ratio(p: int, meter: str) -> Fraction:
     """Time factor of ``(p``: p notes in the time of q, q as abc2midi defaults it.
 
