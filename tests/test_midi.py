@@ -51,7 +51,7 @@ def test_notes_arrive_in_order_and_on_time(receiver):
     wait_for_delivery(receiver, sink.sent)
     got = receiver.notes_on()
     ordered = sorted(notes, key=lambda n: n.onset)
-    at = in_order([p for _, p in got], [n.pitch for n in ordered])
+    at = in_order([p for _, p in got], [n.pitch for n in ordered], forgiven=receiver.forgiven())
     # each onset against its schedule, on JACK's clock from the first note: within 5 ms, apart
     # from one JACK period of delivery (MIDI leaves once per period)
     due = np.array([float(ordered[i].onset - ordered[at[0]].onset) * 0.5 for i in at])
@@ -100,8 +100,8 @@ def test_an_error_inside_the_composer_leaves_no_note_sounding(receiver):
         play_tokens(composer(), scheduler)
     sink.close()
     wait_for_delivery(receiver, sink.sent)
-    # the chord's three notes (one may be lost by the dummy server), each released
-    assert 2 <= len(receiver.notes_on()) <= 3
+    # the chord's three notes (but for what an xrun lost), each released
+    assert 3 - receiver.forgiven() <= len(receiver.notes_on()) <= 3
     assert_every_note_released(receiver, sink.sent)
 
 
@@ -124,7 +124,7 @@ def test_fed_while_playing(receiver):
     thread.join()
     sink.close()
     wait_for_delivery(receiver, sink.sent)
-    in_order([p for _, p in receiver.notes_on()], list(range(60, 68)))
+    in_order([p for _, p in receiver.notes_on()], list(range(60, 68)), forgiven=receiver.forgiven())
     assert_every_note_released(receiver, sink.sent)
 
 

@@ -6,9 +6,11 @@ import threading
 import time
 from collections import Counter
 
-#: The dummy JACK server (no real-time scheduling on a shared machine) drops a MIDI event now
-#: and then when a cycle overruns (about 1 in 1,000 here): the most a test forgives.
-LOST_EVENTS = 1
+#: The dummy JACK server (no real-time scheduling on a shared machine) drops the MIDI of a cycle
+#: whose clients overran it (an xrun, which every client is told of). Monophonic tunes send at
+#: most two note messages at one instant (a note's end, the next one's start): what one xrun may
+#: cost. A test forgives that many per xrun the server reported while it listened, and no more.
+LOST_PER_XRUN = 2
 
 
 class Receiver:
@@ -20,9 +22,14 @@ class Receiver:
     """
 
     def __init__(self) -> None:
+        import jack
         import mido
         import rtmidi
 
+        self.xruns = 0  # xruns the server reported while this port listened
+        self._watch = jack.Client("harness-xruns", no_start_server=True)
+        self._watch.set_xrun_callback(self._count_xrun)
+        self._watch.activate()
         self._rt = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name="harness", queue_size_limit=65536)
         self._rt.open_virtual_port("sink")
         self._mido = mido
@@ -31,6 +38,13 @@ class Receiver:
         self._running = True
         self._thread = threading.Thread(target=self._drain, daemon=True)
         self._thread.start()
+
+    def _count_xrun(self, delay: float) -> None:
+        self.xruns += 1
+
+    def forgiven(self) -> int:
+        """Note messages the server may have lost: ``LOST_PER_XRUN`` for each xrun it reported."""
+        return LOST_PER_XRUN * self.xruns
 
     def _drain(self) -> None:
         while self._running:
@@ -70,25 +84,31 @@ class Receiver:
         self._thread.join()
         self._rt.close_port()
         self._rt.delete()
+        self._watch.deactivate()
+        self._watch.close()
 
 
 def assert_every_note_released(receiver: Receiver, sent: int | None = None) -> None:
-    """Every note-on received has its own note-off, but for events the server lost.
+    """Every note-on received has its own note-off, but for events the server lost in xruns.
 
     ``sent``: note-ons and note-offs the sink sent (``MidiSink.sent``); a note left unmatched
-    must then be one the server lost. Without it (a sink in another process), at most
-    ``LOST_EVENTS``.
+    must then be one the server lost. Without it (a sink in another process), as many as the
+    xruns forgive.
     """
     unmatched = sum(receiver.unmatched().values())
-    lost = LOST_EVENTS if sent is None else sent - receiver.note_messages()
-    assert 0 <= lost <= LOST_EVENTS, f"sent {sent}, received {receiver.note_messages()}"
+    forgiven = receiver.forgiven()
+    lost = forgiven if sent is None else sent - receiver.note_messages()
+    assert 0 <= lost <= forgiven, (
+        f"sent {sent}, received {receiver.note_messages()}, {receiver.xruns} xruns"
+    )
     assert unmatched <= lost, f"notes left sounding: {dict(receiver.unmatched())}"
 
 
-def in_order(got: list[int], sent: list[int]) -> list[int]:
+def in_order(got: list[int], sent: list[int], *, forgiven: int = 0) -> list[int]:
     """Check that the pitches received are the pitches sent, in order; return their indices.
 
-    At most ``LOST_EVENTS`` may be missing; none may be extra or out of order.
+    At most ``forgiven`` may be missing (:meth:`Receiver.forgiven`); none may be extra or out
+    of order.
     """
     at, j = [], 0
     for pitch in got:
@@ -97,12 +117,12 @@ def in_order(got: list[int], sent: list[int]) -> list[int]:
         assert j < len(sent), (got, sent)  # extra, or out of order
         at.append(j)
         j += 1
-    assert len(sent) - len(got) <= LOST_EVENTS, (got, sent)
+    assert len(sent) - len(got) <= forgiven, (got, sent)
     return at
 
 
 def wait_for_delivery(receiver: Receiver, sent: int, seconds: float = 2.0) -> None:
-    """Wait until ``sent`` note messages have arrived, at most ``seconds`` (one may be lost)."""
+    """Wait until ``sent`` note messages have arrived, at most ``seconds`` (some may be lost)."""
     deadline = time.monotonic() + seconds
     while receiver.note_messages() < sent and time.monotonic() < deadline:
         time.sleep(0.01)
