@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # Debian packages that the tests use as independent references: sox writes audio files with
 # encoders other than libsndfile's; abc2midi and abcm2ps read the ABC the composer writes.
 # Installed by `make test` when it runs as root with apt-get.
-DEBIAN_PACKAGES := sox abcmidi abcm2ps jackd2 libportaudio2
+DEBIAN_PACKAGES := sox abcmidi abcm2ps jackd2 libportaudio2 fluidsynth
 
 .PHONY: demo test lint bench system-packages clean
 

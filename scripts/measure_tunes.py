@@ -112,14 +112,12 @@ def main() -> int:
 
 def _validation(model: FolkLSTM, corpus: Path) -> dict:
     # the real tokens of the validation tunes, under the model, within the grammar's mask
-    from listener.tunes.corpus import read_data_v2
+    from listener.tunes.corpus import read_data_v2, split_corpus
     from listener.tunes.grammar import TuneGrammar
     from listener.tunes.lstm import step_cost
     from listener.tunes.vocab import END, INDEX, START
 
-    tunes = read_data_v2(corpus)
-    split = np.random.default_rng(0).permutation(len(tunes))  # as train_folk_lstm.py draws it
-    valid = [tunes[i] for i in split[: max(1, round(0.05 * len(tunes)))]]
+    _, valid = split_corpus(read_data_v2(corpus))  # as train_folk_lstm.py draws it
     record = []
     for tune in valid:
         grammar = TuneGrammar()

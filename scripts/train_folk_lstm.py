@@ -34,7 +34,7 @@ from torch import nn
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from listener.tunes.corpus import read_data_v2  # noqa: E402
+from listener.tunes.corpus import read_data_v2, split_corpus  # noqa: E402
 from listener.tunes.vocab import END, INDEX, START, VOCAB  # noqa: E402
 
 PAD = -100  # ignored by the loss
@@ -244,10 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     tunes = load_tunes(args.corpus)
-    split = np.random.default_rng(args.seed).permutation(len(tunes))
-    n_valid = max(1, round(0.05 * len(tunes)))
-    valid = [tunes[i] for i in split[:n_valid]]
-    train = [tunes[i] for i in split[n_valid:]]
+    train, valid = split_corpus(tunes, seed=args.seed)
     saved = args.checkpoints / "checkpoint.json"
     if (args.resume or args.export_only) and saved.exists():
         # the network's shape is the checkpoint's, whatever the flags say

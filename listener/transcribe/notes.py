@@ -120,3 +120,19 @@ class NoteTracker:
         if held is not None and abs(held.offset - onset) < 2 * _FRAME_SECONDS:
             ended = ended._replace(onset=held.onset)  # the ornament's time is this note's
         return [ended]
+
+
+def notes_of(samples, *, block: int = 512) -> list[Note]:
+    """Hear the notes of a whole signal (22050 Hz, mono) block by block, as a stream is.
+
+    The same blocks the engine's analysis takes, so a file transcribed gives the notes the
+    live path gives.
+    """
+    from listener.transcribe.pitch import PitchTracker
+
+    pitch, tracker = PitchTracker(), NoteTracker()
+    samples = np.asarray(samples, dtype=np.float64)
+    found: list[Note] = []
+    for start in range(0, samples.shape[0], block):
+        found += tracker.process(pitch.process(samples[start : start + block]))
+    return found + tracker.flush()

@@ -14,6 +14,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
+
 from listener.errors import ConfigError, DataError
 from listener.tunes.notation import AbcError
 from listener.tunes.reading import split_tunes, tune_from_abc
@@ -87,6 +89,18 @@ def read_data_v2(path: str | Path) -> list[Tune]:
         if len(lines) >= 3:
             tunes.append(Tune(lines[0], lines[1], lines[2].split()))
     return tunes
+
+
+def split_corpus(tunes: list, *, seed: int = 0, share: float = 0.05) -> tuple[list, list]:
+    """Split tunes into training and validation as ``scripts/train_folk_lstm.py`` does.
+
+    A seeded permutation; its first ``share`` (at least one) is the validation split. Whatever
+    else is fitted on the corpus fits on the same training split, so that the validation tunes
+    stay unseen by all of it.
+    """
+    order = np.random.default_rng(seed).permutation(len(tunes))
+    held = max(1, round(share * len(tunes)))
+    return [tunes[i] for i in order[held:]], [tunes[i] for i in order[:held]]
 
 
 def read_tunes(path: str | Path) -> list[tuple[Tune, bool]]:

@@ -1,0 +1,392 @@
+"""How well the machine hears a melody: render tunes it never learned, hear them, score it.
+
+Each tune of the composer's validation split (which neither the LSTM nor the reader's profiles
+were fitted on) is played in a random key, near its dance's tempo, by one of four voices (flute,
+fiddle, whistle, a voice-like "aah"), through fluidsynth and a General MIDI sound font when they
+are installed and through the built-in synthesiser, twice: clean, and humanised (onsets
++-20 ms, tempo drifting up to 5%, swing in hornpipes, vibrato, breaths, room noise at 20 dB
+SNR). The recording goes through the streaming path (:func:`~listener.transcribe.notes_of`),
+each 4-bar phrase through the reader (:func:`~listener.transcribe.tokens.read_notes`), and:
+
+* the notes are scored with mir_eval (COnP: onset within 50 ms and pitch within 50 cents;
+  COnPOff: the offset too, within 20% of the note);
+* each phrase's meter, key and mode (48 classes), and the share of its bars whose tokens equal
+  the tune's own (data_v2 in C), against the tune as written.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from listener.config import SAMPLE_RATE
+from listener.transcribe.notes import Note, notes_of
+from listener.tunes.notation import BARS, bar_length
+
+#: Bars a phrase holds, and the most bars of a tune played.
+PHRASE_BARS = 4
+MAX_BARS = 16
+#: General MIDI programs of the four voices, for fluidsynth.
+PROGRAMS = {"flute": 73, "fiddle": 40, "whistle": 78, "voice": 52}
+#: Debian's General MIDI sound font (package timgm6mb-soundfont, with fluidsynth).
+SOUND_FONT = Path("/usr/share/sounds/sf2/TimGM6mb.sf2")
+#: Humanising: onset jitter (s), tempo drift (share), room noise (dB SNR), vibrato (cents).
+JITTER = 0.02
+DRIFT = 0.05
+SNR_DB = 20.0
+VIBRATO_CENTS = 15.0
+#: A note ends this long before the next begins (articulation; at most a fifth of the note), or
+#: REPEAT before the same pitch again (tongued or bowed anew); a breath takes BREATH more.
+ARTICULATION = 0.02
+REPEAT = 0.04
+BREATH = 0.08
+#: Seconds of silence before the first note.
+LEAD_IN = 0.5
+
+
+@dataclass
+class Performance:
+    """A tune as played: what was played (the truth) and how it sounds.
+
+    ``notes`` are the notes as played (seconds, MIDI pitches in the played key);
+    ``phrases`` are each phrase's start and end (seconds) and its bars' tokens as written
+    (in C); ``shift`` is the semitones from C to the played key.
+    """
+
+    meter: str
+    mode: str
+    shift: int
+    tempo: float
+    voice: str
+    synth: str
+    humanised: bool
+    notes: list[Note]
+    phrases: list[tuple[float, float, list[list[str]]]]
+    samples: np.ndarray
+
+
+def fluidsynth_available() -> bool:
+    """Whether fluidsynth and the General MIDI sound font are installed."""
+    return shutil.which("fluidsynth") is not None and SOUND_FONT.exists()
+
+
+def _bars_of(body: list[str]) -> list[list[str]]:
+    # the body's bars as token lists (bar lines and repeat signs dropped)
+    bars, current = [], []
+    for token in body:
+        if token in BARS or token in (":|", "::", "|:"):
+            if current:
+                bars.append(current)
+            current = []
+        else:
+            current.append(token)
+    return bars + ([current] if current else [])
+
+
+def written_bars(tune) -> tuple[list[str], list[list[str]]]:
+    """Return the tune's first bars played straight through (no repeats), and their tokens.
+
+    Repeat signs become plain bar lines and every ending is played once, in order: a
+    performance of the written bars that the truth can be read off directly.
+    """
+    bars = _bars_of(tune.body)
+    whole = bar_length(tune.meter)
+    from listener.tunes.interpret import bar_lengths
+
+    lengths = [b.length for b in bar_lengths([t for bar in bars for t in [*bar, "|"]], tune.meter)]
+    pickup = 1 if lengths and lengths[0] < whole else 0
+    bars = bars[: MAX_BARS + pickup]
+    return [t for bar in bars for t in [*bar, "|"]], bars
+
+
+def perform(tune, *, seed: int, voice: str, synth: str, humanised: bool) -> Performance:
+    """Play a tune (data_v2, in C) in a random key, near its dance's tempo (see the module doc).
+
+    ``synth``: ``builtin``, ``fluidsynth``, or ``none`` (the notes played, no sound).
+    """
+    from listener.audio.synth import render_melody
+    from listener.midi.scheduler import default_tempo
+    from listener.tunes.interpret import bar_lengths, interpret
+
+    rng = np.random.default_rng(seed)
+    body, bars = written_bars(tune)
+    events = interpret([tune.meter, tune.key, *body])
+    top: dict[Fraction, object] = {}  # the melody: the highest note at each onset
+    for event in events:
+        if event.onset not in top or event.pitch > top[event.onset].pitch:
+            top[event.onset] = event
+    melody = [top[k] for k in sorted(top)]
+    shift = int(rng.integers(-5, 7))
+    tempo = default_tempo(tune.meter) * float(rng.uniform(0.85, 1.15))
+    beat = 60.0 / tempo
+    total = float(max(e.end for e in melody))
+    drift = float(rng.uniform(-DRIFT, DRIFT)) if humanised else 0.0
+    hornpipe = humanised and _is_hornpipe(tune)
+
+    def seconds(beats: float) -> float:
+        # the time of a beat, the tempo moving linearly by `drift` over the tune
+        return LEAD_IN + beat * (beats + drift * (beats * beats / total - beats))
+
+    def played(onset: Fraction) -> float:
+        b = float(onset)
+        if hornpipe:  # off-beat eighths late, the short note of a dotted pair early
+            within = b % 1.0
+            if abs(within - 0.5) < 1e-9:
+                b += 0.08
+            elif abs(within - 0.75) < 1e-9:
+                b -= 0.083
+        t = seconds(b)
+        return t + (float(rng.uniform(-JITTER, JITTER)) if humanised else 0.0)
+
+    onsets = [played(e.onset) for e in melody]
+    # where the written bars start, in beats; phrases of PHRASE_BARS bars (a pickup joins the
+    # first)
+    lengths = [b.length for b in bar_lengths(body, tune.meter)]
+    pickup = 1 if lengths and lengths[0] < bar_length(tune.meter) else 0
+    starts = np.concatenate([[0.0], np.cumsum([float(x) / 2 for x in lengths])])
+    phrase_edges = list(range(pickup, len(bars) + 1, PHRASE_BARS))
+    phrase_edges[0] = 0
+    if phrase_edges[-1] != len(bars):
+        phrase_edges.append(len(bars))
+    breaths = {float(starts[i]) for i in phrase_edges[1:-1]}
+    notes = []
+    for i, event in enumerate(melody):
+        end = onsets[i + 1] if i + 1 < len(melody) else seconds(float(event.end))
+        again = i + 1 < len(melody) and melody[i + 1].pitch == event.pitch
+        stop = end - min(REPEAT if again else ARTICULATION, 0.2 * (end - onsets[i]))
+        if humanised and (float(event.end) in breaths or rng.random() < 0.1):
+            stop -= BREATH
+        stop = max(stop, onsets[i] + 0.04)
+        notes.append(Note(onsets[i], stop, event.pitch + shift, 1.0))
+    phrases = []
+    for a, b in zip(phrase_edges[:-1], phrase_edges[1:], strict=True):
+        if b - a < PHRASE_BARS:  # a short last phrase is not scored
+            continue
+        phrases.append((seconds(float(starts[a])), seconds(float(starts[b])), bars[a:b]))
+    if synth == "none":  # the notes alone, for the reader
+        samples = np.zeros(0, dtype=np.float32)
+    elif synth == "fluidsynth":
+        samples = _fluidsynth(notes, voice=voice, vibrato=humanised)
+    else:
+        samples = render_melody(
+            [(n.onset, n.offset, n.pitch) for n in notes],
+            voice=voice,
+            vibrato_cents=VIBRATO_CENTS if humanised else 0.0,
+            seed=seed,
+        )
+    if humanised:
+        samples = _with_room_noise(samples, rng)
+    mode = tune.key.removeprefix("K:C")
+    return Performance(
+        tune.meter, mode, shift, tempo, voice, synth, humanised, notes, phrases, samples
+    )
+
+
+def _is_hornpipe(tune) -> bool:
+    # a tune in 2/4 or 4/4 whose notes come mostly in dotted pairs
+    pitches = sum(1 for t in tune.body if t[-1:].isalpha() or t[-1:] in ",'")
+    return tune.meter in ("M:2/4", "M:4/4") and tune.body.count(">") * 2 >= 0.4 * pitches
+
+
+def _with_room_noise(samples: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    # pink-ish noise (white, one-pole low-passed) at SNR_DB below the sounding signal
+    from scipy.signal import lfilter
+
+    noise = lfilter([1.0], [1.0, -0.9], rng.standard_normal(samples.shape[0]))
+    sounding = samples[np.abs(samples) > 1e-3]
+    level = np.sqrt(np.mean(sounding.astype(np.float64) ** 2)) if sounding.size else 0.1
+    noise *= level / np.sqrt(np.mean(noise**2)) * 10 ** (-SNR_DB / 20)
+    return (samples + noise).astype(np.float32)
+
+
+def _fluidsynth(notes: list[Note], *, voice: str, vibrato: bool) -> np.ndarray:
+    # the notes as a MIDI file (seconds at 120 bpm, 480 ticks a beat), rendered by fluidsynth
+    import mido
+
+    from listener.audio.io import load_audio
+
+    events = []
+    for n in notes:
+        events.append((n.onset, 1, mido.Message("note_on", note=n.pitch, velocity=90)))
+        events.append((n.offset, 0, mido.Message("note_off", note=n.pitch, velocity=0)))
+    events.sort(key=lambda e: (e[0], e[1]))
+    track = mido.MidiTrack()
+    track.append(mido.Message("program_change", program=PROGRAMS[voice]))
+    if vibrato:
+        track.append(mido.Message("control_change", control=1, value=40))
+    now = 0
+    for t, _, message in events:
+        tick = round(t * 960)  # 480 ticks a beat, 2 beats a second
+        track.append(message.copy(time=tick - now))
+        now = tick
+    with tempfile.TemporaryDirectory() as folder:
+        midi, wav = Path(folder) / "p.mid", Path(folder) / "p.wav"
+        mido.MidiFile(tracks=[track], ticks_per_beat=480).save(midi)
+        subprocess.run(
+            ["fluidsynth", "-ni", "-q", "-g", "1.0", "-r", str(SAMPLE_RATE), "-F", str(wav)]
+            + [str(SOUND_FONT), str(midi)],
+            check=True,
+            capture_output=True,
+        )
+        return load_audio(wav)
+
+
+def score_notes(truth: list[Note], heard: list[Note]) -> tuple[float, float]:
+    """COnP and COnPOff F-measures (mir_eval's defaults) of notes heard against notes played."""
+    try:
+        import mir_eval
+    except ImportError:
+        raise ImportError(
+            "scoring notes needs mir_eval: pip install mir_eval (or the dev extra)"
+        ) from None
+
+    def arrays(notes):
+        intervals = np.array([[n.onset, n.offset] for n in notes]).reshape(-1, 2)
+        return intervals, 440.0 * 2 ** ((np.array([n.pitch for n in notes]) - 69) / 12)
+
+    ref, ref_hz = arrays(truth)
+    est, est_hz = arrays(heard)
+    if not len(heard):
+        return 0.0, 0.0
+    score = mir_eval.transcription.precision_recall_f1_overlap
+    conp = score(ref, ref_hz, est, est_hz, offset_ratio=None)[2]
+    return float(conp), float(score(ref, ref_hz, est, est_hz)[2])
+
+
+def score_phrases(performance: Performance, heard: list[Note], profiles) -> list[dict]:
+    """Read each phrase of what was heard; say whether meter, key and bars are the tune's."""
+    from listener.transcribe.tokens import read_notes
+
+    out = []
+    for start, end, bars in performance.phrases:
+        notes = [n for n in heard if start - 0.05 <= n.onset < end - 0.05]
+        if len(notes) < 2:
+            out.append({"meter": False, "key": False, "bars": 0, "of": len(bars)})
+            continue
+        reading = read_notes(notes, profiles)
+        key = reading.shift % 12 == performance.shift % 12 and reading.mode == performance.mode
+        mine = _bars_of(reading.tokens[2:]) if key else []
+        equal = sum(1 for i, bar in enumerate(bars) if i < len(mine) and mine[i] == bar)
+        out.append(
+            {
+                "meter": reading.meter == performance.meter,
+                "key": key,
+                "bars": equal,
+                "of": len(bars),
+            }
+        )
+    return out
+
+
+def evaluate(tunes, profiles, *, synths: list[str], seed: int = 0, progress=None) -> dict:
+    """Play every tune clean and humanised, hear it, score it (see the module doc).
+
+    Parameters
+    ----------
+    tunes : list of Tune
+        Tunes the machine never learned (data_v2, in C), of one meter each.
+    profiles : MelodyProfiles
+        The reader's profiles.
+    synths : list of str
+        ``builtin`` and (when installed) ``fluidsynth``; the tunes take turns at them and
+        at the voices.
+    progress : callable, optional
+        Called with (done, total) after each performance.
+
+    Returns
+    -------
+    dict
+        Figures for the clean and the humanised performances, each overall and by voice and
+        synthesiser: COnP, COnPOff, phrases, meter, key, bars.
+    """
+    voices = list(PROGRAMS)
+    rows: list[dict] = []
+    total = 2 * len(tunes)
+    for i, tune in enumerate(tunes):
+        voice, synth = voices[i % len(voices)], synths[(i // len(voices)) % len(synths)]
+        for humanised in (False, True):
+            performance = perform(
+                tune, seed=seed * 100_003 + i, voice=voice, synth=synth, humanised=humanised
+            )
+            heard = notes_of(performance.samples)
+            conp, conpoff = score_notes(performance.notes, heard)
+            rows.append(
+                {
+                    "voice": voice,
+                    "synth": synth,
+                    "humanised": humanised,
+                    "conp": conp,
+                    "conpoff": conpoff,
+                    "phrases": score_phrases(performance, heard, profiles),
+                }
+            )
+            if progress is not None:
+                progress(len(rows), total)
+    figures = {}
+    for name, humanised in (("clean", False), ("humanised", True)):
+        chosen = [r for r in rows if r["humanised"] == humanised]
+        figures[name] = _summary(chosen)
+        for key in ("voice", "synth"):
+            for value in sorted({r[key] for r in chosen}):
+                figures[name][f"{key}:{value}"] = _summary([r for r in chosen if r[key] == value])
+    figures["tunes"] = len(tunes)
+    figures["synths"] = synths
+    return figures
+
+
+def evaluate_reading(tunes, profiles, *, seed: int = 0) -> dict:
+    """Score the reader alone: each phrase read from the notes as played, not as heard."""
+    figures = {}
+    for name, humanised in (("clean", False), ("humanised", True)):
+        phrases = []
+        for i, tune in enumerate(tunes):
+            performance = perform(
+                tune, seed=seed * 100_003 + i, voice="flute", synth="none", humanised=humanised
+            )
+            phrases += score_phrases(performance, performance.notes, profiles)
+        figures[name] = {
+            "phrases": len(phrases),
+            "meter": round(float(np.mean([p["meter"] for p in phrases])), 4),
+            "key": round(float(np.mean([p["key"] for p in phrases])), 4),
+            "bars": round(sum(p["bars"] for p in phrases) / sum(p["of"] for p in phrases), 4),
+        }
+    return figures
+
+
+def _summary(rows: list[dict]) -> dict:
+    phrases = [p for r in rows for p in r["phrases"]]
+    if not rows:
+        return {}
+    return {
+        "performances": len(rows),
+        "conp": round(float(np.mean([r["conp"] for r in rows])), 4),
+        "conpoff": round(float(np.mean([r["conpoff"] for r in rows])), 4),
+        "phrases": len(phrases),
+        "meter": round(float(np.mean([p["meter"] for p in phrases])), 4) if phrases else None,
+        "key": round(float(np.mean([p["key"] for p in phrases])), 4) if phrases else None,
+        "bars": round(sum(p["bars"] for p in phrases) / max(1, sum(p["of"] for p in phrases)), 4),
+    }
+
+
+def tunes_for_evaluation(corpus: str | Path) -> list:
+    """Return a data_v2 corpus's validation split (as the LSTM was trained), one meter each."""
+    from listener.tunes.corpus import read_data_v2, split_corpus
+
+    path = Path(corpus)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path}: no corpus; write it with `listener tunes corpus -o {path}` (needs music21)"
+        )
+    _, valid = split_corpus(read_data_v2(path))
+    return [t for t in valid if not any(x.startswith(("M:", "K:")) for x in t.body)]
+
+
+def default_synths() -> list[str]:
+    """Name the synthesisers this machine has: built-in, and fluidsynth when installed."""
+    return ["builtin", "fluidsynth"] if fluidsynth_available() else ["builtin"]

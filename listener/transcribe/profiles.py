@@ -1,0 +1,195 @@
+"""What folk tunes look like in time and in pitch, counted on the corpus: the reader's priors.
+
+Two kinds of profile, each fitted on the composer's own training tunes (never its validation
+split, on which the reader is evaluated):
+
+* **Metrical**: for each of folk-rnn's seven meters and each sixteenth of its bar, how long a
+  note that starts there lasts until the next one starts (its inter-onset interval, 1 to 15
+  sixteenths, or more), and where in the bar a tune's first note starts. The notes of a phrase
+  are a walk through the bar: each one's interval says where the next starts. Every reading of
+  the phrase (meter, downbeat, length of the sixteenth) scores each note once, so readings with
+  short bars, long bars, fast or slow grids compare fairly: the corpus says which of them looks
+  like a folk tune (long notes on strong beats, pickups, dotted rhythms).
+* **Tonal**: for each mode of C, how often each pitch class starts a note on a downbeat, on
+  another beat, and elsewhere. A phrase's pitch classes, moved to each of the twelve tonics,
+  are scored under each mode; since chord tones fall on the beats, the same profile also
+  tells which notes are on the beats, and so helps choose the meter.
+
+Profiles are log probabilities with add-half smoothing, stored as JSON (``models/``), with the
+corpus and the counts that made them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from listener.tunes.notation import bar_length
+
+#: folk-rnn's meters, in the order of the profiles.
+METERS = ("M:2/4", "M:3/4", "M:4/4", "M:6/8", "M:9/8", "M:12/8", "M:3/2")
+#: folk-rnn's modes of C, in the order of the profiles.
+MODES = ("maj", "min", "dor", "mix")
+#: Inter-onset intervals are counted exactly from 1 to 15 sixteenths; longer ones together.
+IOI_CLASSES = 16
+#: Sixteenths between the beats of each meter (the dotted quarter in compound meters).
+BEAT = {"M:2/4": 4, "M:3/4": 4, "M:4/4": 4, "M:6/8": 6, "M:9/8": 6, "M:12/8": 6, "M:3/2": 8}
+#: Levels of the tonal profile: a note on a downbeat, on another beat, elsewhere.
+LEVELS = 3
+SMOOTHING = 0.5
+
+
+def ioi_class(sixteenths):
+    """Class (0..15) of inter-onset intervals of ``sixteenths`` (1 or more)."""
+    return np.clip(np.asarray(sixteenths) - 1, 0, IOI_CLASSES - 1)
+
+
+def sixteenths(meter: str) -> int:
+    """Sixteenths in a bar of ``meter``."""
+    return int(2 * bar_length(meter))
+
+
+def levels(meter: str, positions):
+    """Metrical level of sixteenths of the bar: 0 downbeat, 1 another beat, 2 elsewhere."""
+    positions = np.asarray(positions) % sixteenths(meter)
+    return np.where(positions == 0, 0, np.where(positions % BEAT[meter] == 0, 1, 2))
+
+
+@dataclass
+class MelodyProfiles:
+    """Log-probability profiles of meter and key (see the module doc).
+
+    Attributes
+    ----------
+    meter_prior : ndarray, shape (7,)
+        Log share of the corpus's tunes in each meter of :data:`METERS`.
+    onsets : dict of str to ndarray, shape (sixteenths, 16)
+        For each meter, log P(inter-onset class | sixteenth of the bar the note starts on).
+    first : dict of str to ndarray, shape (sixteenths,)
+        For each meter, log P(sixteenth of the bar a tune's first note starts on).
+    mode_prior : ndarray, shape (4,)
+        Log share of tunes in each mode of :data:`MODES`.
+    pitch : ndarray, shape (4, 3, 12)
+        Log P(pitch class | mode, level), pitch classes above C, levels as :func:`levels`.
+    steps : ndarray, shape (4, 12, 12)
+        Log P(pitch class | mode, the pitch class before): how melodies move in each mode.
+    provenance : dict
+        Corpus, tunes, notes: what they were fitted on.
+    """
+
+    meter_prior: np.ndarray
+    onsets: dict[str, np.ndarray]
+    first: dict[str, np.ndarray]
+    mode_prior: np.ndarray
+    pitch: np.ndarray
+    steps: np.ndarray
+    provenance: dict
+
+    def save(self, path: str | Path) -> Path:
+        """Write the profiles as JSON."""
+        path = Path(path)
+        data = {
+            "meters": list(METERS),
+            "modes": list(MODES),
+            "meter_prior": np.round(self.meter_prior, 6).tolist(),
+            "onsets": {m: np.round(v, 6).tolist() for m, v in self.onsets.items()},
+            "first": {m: np.round(v, 6).tolist() for m, v in self.first.items()},
+            "mode_prior": np.round(self.mode_prior, 6).tolist(),
+            "pitch": np.round(self.pitch, 6).tolist(),
+            "steps": np.round(self.steps, 6).tolist(),
+            "provenance": self.provenance,
+        }
+        path.write_text(json.dumps(data, indent=1) + "\n")
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> MelodyProfiles:
+        """Read profiles written by :meth:`save`."""
+        data = json.loads(Path(path).read_text())
+        return cls(
+            np.array(data["meter_prior"]),
+            {m: np.array(v) for m, v in data["onsets"].items()},
+            {m: np.array(v) for m, v in data["first"].items()},
+            np.array(data["mode_prior"]),
+            np.array(data["pitch"]),
+            np.array(data["steps"]),
+            data["provenance"],
+        )
+
+
+def _normalised(counts: np.ndarray) -> np.ndarray:
+    counts = counts + SMOOTHING
+    return np.log(counts / counts.sum(axis=-1, keepdims=True))
+
+
+def fit_profiles(tunes: Iterable, *, source: str = "") -> MelodyProfiles:
+    """Count the profiles on tunes (data_v2 :class:`~listener.tunes.tune.Tune`, in C).
+
+    A tune with a meter or key change inside it, or whose bars do not keep its meter, is left
+    out: it would count notes against the wrong downbeat.
+    """
+    from listener.tunes.interpret import read_through
+
+    meter_counts = np.zeros(len(METERS))
+    onset_counts = {m: np.zeros((sixteenths(m), IOI_CLASSES)) for m in METERS}
+    first_counts = {m: np.zeros(sixteenths(m)) for m in METERS}
+    mode_counts = np.zeros(len(MODES))
+    pitch_counts = np.zeros((len(MODES), LEVELS, 12))
+    step_counts = np.zeros((len(MODES), 12, 12))
+    used = skipped = notes_counted = 0
+    for tune in tunes:
+        mode = tune.key.removeprefix("K:C")
+        if tune.meter not in METERS or mode not in MODES:
+            skipped += 1
+            continue
+        notes, player = read_through(tune.tokens())
+        if len(player.meters) > 1 or any(t.startswith(("M:", "K:")) for t in tune.body):
+            skipped += 1
+            continue
+        bar = sixteenths(tune.meter)
+        bars = player.bars
+        if not notes or not bars or any(b.length * 2 > bar for b in bars):
+            skipped += 1
+            continue
+        pickup = int(bars[0].length * 2) % bar  # the first downbeat, in sixteenths
+        starts: dict[int, int] = {}  # sixteenth -> highest pitch starting there (the melody)
+        for note in notes:
+            at = round(note.onset * 4)
+            starts[at] = max(starts.get(at, 0), note.pitch)
+        grid = sorted(starts)
+        ends = [*grid[1:], round(notes[-1].end * 4)]
+        row = onset_counts[tune.meter]
+        for at, nxt in zip(grid, ends, strict=True):
+            ioi = max(nxt - at, 1)
+            position = (at - pickup) % bar
+            row[position, ioi_class(ioi)] += 1
+            level = levels(tune.meter, position)
+            pitch_counts[MODES.index(mode), level, starts[at] % 12] += 1
+        first_counts[tune.meter][(grid[0] - pickup) % bar] += 1
+        melody = [starts[at] % 12 for at in grid]
+        np.add.at(step_counts[MODES.index(mode)], (melody[:-1], melody[1:]), 1)
+        meter_counts[METERS.index(tune.meter)] += 1
+        mode_counts[MODES.index(mode)] += 1
+        used += 1
+        notes_counted += len(grid)
+    return MelodyProfiles(
+        _normalised(meter_counts),
+        {m: _normalised(c) for m, c in onset_counts.items()},
+        {m: _normalised(c) for m, c in first_counts.items()},
+        _normalised(mode_counts),
+        _normalised(pitch_counts),
+        _normalised(step_counts),
+        {
+            "source": source,
+            "tunes": used,
+            "tunes_left_out": skipped,
+            "notes": notes_counted,
+            "tunes_by_meter": dict(zip(METERS, meter_counts.astype(int).tolist(), strict=True)),
+            "tunes_by_mode": dict(zip(MODES, mode_counts.astype(int).tolist(), strict=True)),
+            "smoothing": SMOOTHING,
+        },
+    )

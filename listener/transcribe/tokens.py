@@ -1,0 +1,472 @@
+"""Notes heard, written as folk-rnn tokens: the beat, the meter and its downbeat, the key, bars.
+
+From notes with times in seconds (:class:`~listener.transcribe.notes.Note`) to data_v2 tokens
+in C, as the corpus writes tunes, so that the composer can continue what it heard:
+
+* **The grid.** Each candidate length of a sixteenth (quarter notes at 50 to 280 a minute)
+  places the onsets on a grid that follows the player's tempo as it drifts (each onset is
+  placed against a line fitted to the last few). The onsets' distance from their grid points
+  is scored as a player's timing error (25 ms), and the tempo by how fast tunes of each meter
+  are danced.
+* **The meter and its downbeat.** Under each of folk-rnn's seven meters and each downbeat, the
+  notes are a walk through the bar, scored by the corpus's metrical profile
+  (:mod:`~listener.transcribe.profiles`). The best reading of grid, meter and downbeat
+  together wins; a pickup is written as a pickup.
+* **The key.** Tonic and mode (maj, min, dor, mix) by the corpus's tonal profile, notes
+  weighted by their length, downbeats by their own profile.
+* **Tokens.** The tune moved to C by the smaller move (as the corpus moves its tunes), pitches
+  spelled in the mode of C with accidentals carried through the bar as ABC reads them, bar
+  lines, dotted pairs written as broken rhythms (``>`` ``<``), a note that crosses a bar line
+  written as two (the vocabulary has no ties).
+
+Where another meter or key scored close to the chosen one (the data say little), the reading
+says so in ``ambiguity``; ``meter=`` and ``key=`` fix them when the player knows.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import NamedTuple
+
+import numba as nb
+import numpy as np
+
+from listener.midi.scheduler import TEMPI
+from listener.transcribe.profiles import (
+    METERS,
+    MODES,
+    MelodyProfiles,
+    ioi_class,
+    levels,
+    sixteenths,
+)
+from listener.tunes.notation import (
+    LENGTH_TOKENS,
+    LETTER_SEMITONES,
+    LETTERS,
+    AbcError,
+    Key,
+    Pitch,
+    parse_key,
+)
+from listener.tunes.notes import NoteEvent
+from listener.tunes.tune import Tune
+
+#: A player's timing error, seconds (the spread of the onsets about their grid points).
+TIMING_SPREAD = 0.025
+#: Sixteenths (seconds) tried: quarter notes at 280 down to 50 a minute.
+SIXTEENTHS = np.geomspace(60 / (4 * 280), 60 / (4 * 50), 90)
+#: Each meter's tunes are danced at about one tempo (a reel in 4/4 near 180 quarter notes a
+#: minute, a polka in 2/4 near 140: :data:`~listener.midi.scheduler.TEMPI`): a log-normal
+#: prior on the tempo about it, of this spread (natural log), keeps a reading from doubling or
+#: halving the tempo, and tells a polka's sixteenths from a jig's eighths.
+TEMPO_SPREAD = 0.2
+#: Onsets a local tempo is fitted to.
+TEMPO_NOTES = 8
+#: How far the local tempo may stray from the reading's (a share of its sixteenth).
+DRIFT = 0.12
+#: A reading whose runner-up has at least this probability names it in ``ambiguity``.
+AMBIGUOUS = 0.2
+#: Tonic names, by pitch class, as a player would say them.
+TONICS = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+#: Sixteenths a note may last, written with a length token (or none, for an eighth).
+_WRITABLE = sorted(int(2 * f) for f in LENGTH_TOKENS if (2 * f).denominator == 1 and f <= 8)
+_WRITABLE = sorted({*_WRITABLE, 2})
+
+
+class Reading(NamedTuple):
+    """A phrase heard, in folk-rnn's terms.
+
+    Attributes
+    ----------
+    tempo : float
+        Quarter notes a minute, at the phrase's end.
+    meter : str
+        The meter token (``M:6/8``).
+    tonic : str
+        The heard key's tonic (``D``, ``F#``, ``Bb``).
+    mode : str
+        ``maj``, ``min``, ``dor`` or ``mix``.
+    shift : int
+        Semitones the heard notes were moved down by to put the tonic on C.
+    tokens : list of str
+        data_v2 tokens in C: the meter, the key, the body.
+    downbeat : float
+        Seconds of a downbeat (the first bar line's, or where it would be).
+    bar_seconds : float
+        Seconds a bar lasts at the phrase's end.
+    confidence : dict
+        The probability of the chosen meter and of the chosen key, given the phrase.
+    ambiguity : dict
+        For the meter or the key: the runner-up and its probability, where it has at least
+        ``AMBIGUOUS``.
+    events : list of NoteEvent
+        The notes on the grid, in the heard key, in beats (quarter notes) from the bar line
+        at or before the first note (so that a pickup starts inside its bar), rests left out.
+    heard_body : list of str
+        The body as :attr:`tokens` has it, in the heard key (ABC; outside the vocabulary's
+        range where the key takes it there).
+    """
+
+    tempo: float
+    meter: str
+    tonic: str
+    mode: str
+    shift: int
+    tokens: list[str]
+    downbeat: float
+    bar_seconds: float
+    confidence: dict
+    ambiguity: dict
+    events: list
+    heard_body: list
+
+    @property
+    def key(self) -> str:
+        """The heard key, as a K: field would say it (``Dmix``, ``F#min``)."""
+        return f"{self.tonic}{self.mode}"
+
+    def tune(self) -> Tune:
+        """Return the phrase as a tune in C (data_v2's tokens)."""
+        return Tune(self.tokens[0], self.tokens[1], list(self.tokens[2:]))
+
+    def heard_tune(self) -> Tune:
+        """Return the phrase as a tune in the key it was played in (for ABC)."""
+        return Tune(self.meter, f"K:{self.key}", list(self.heard_body))
+
+
+class _Grid(NamedTuple):
+    # the onsets placed on one grid: positions (sixteenths from the first onset), the timing
+    # score, and the local sixteenth and the line's intercept at the end
+    positions: np.ndarray
+    score: float
+    sixteenth: float
+    intercept: float
+
+
+@nb.njit(cache=True)
+def _place(onsets, sixteenth, window, drift):  # pragma: no cover - compiled
+    n_notes = onsets.shape[0]
+    positions = np.zeros(n_notes, dtype=np.int64)
+    squared = 0.0
+    slope, intercept = sixteenth, onsets[0]
+    for n in range(1, n_notes):
+        k = max(positions[n - 1] + 1, int(np.round((onsets[n] - intercept) / slope)))
+        positions[n] = k
+        error = onsets[n] - (intercept + slope * k)
+        squared += error * error
+        first = max(0, n + 1 - window)
+        if n - first >= 2:
+            # least squares through the last onsets; the slope kept near the grid's
+            mx = 0.0
+            my = 0.0
+            for i in range(first, n + 1):
+                mx += positions[i]
+                my += onsets[i]
+            mx /= n + 1 - first
+            my /= n + 1 - first
+            sxy = 0.0
+            sxx = 0.0
+            for i in range(first, n + 1):
+                sxy += (positions[i] - mx) * (onsets[i] - my)
+                sxx += (positions[i] - mx) ** 2
+            slope = min(max(sxy / sxx, sixteenth * (1 - drift)), sixteenth * (1 + drift))
+            intercept = my - slope * mx
+        else:
+            intercept = onsets[n] - slope * k
+    return positions, squared, slope, intercept
+
+
+def place_on_grid(onsets: np.ndarray, sixteenth: float) -> _Grid:
+    """Place onsets (seconds) on a grid of ``sixteenth`` seconds that follows tempo drift.
+
+    Each onset goes to the grid point nearest a line fitted to the last ``TEMPO_NOTES``
+    onsets (its slope within ``DRIFT`` of the grid's). The score is the log likelihood of the
+    onsets' errors about the line, plus the prior on the eighth's length.
+    """
+    positions, squared, slope, intercept = _place(
+        np.asarray(onsets, dtype=np.float64), float(sixteenth), TEMPO_NOTES, DRIFT
+    )
+    score = -0.5 * squared / TIMING_SPREAD**2
+    return _Grid(positions, float(score), float(slope), float(intercept))
+
+
+def _meter_scores(positions: np.ndarray, profiles: MelodyProfiles, meter: str) -> np.ndarray:
+    # log P(the walk | meter, downbeat) for every downbeat (sixteenths after the first onset)
+    bar = sixteenths(meter)
+    phases = np.arange(bar)
+    where = (positions[None, :] - phases[:, None]) % bar  # (phases, notes)
+    table = profiles.onsets[meter]
+    scores = profiles.first[meter][where[:, 0]]
+    if len(positions) > 1:
+        classes = ioi_class(np.diff(positions))
+        scores = scores + table[where[:, :-1], classes[None, :]].sum(axis=1)
+    return scores + profiles.meter_prior[METERS.index(meter)]
+
+
+def _tempo_score(sixteenth: float, meter: str) -> float:
+    # log prior of this grid's tempo for a tune in `meter`
+    tempo = 60.0 / (4 * sixteenth)
+    return float(-0.5 * (np.log(tempo / TEMPI[meter]) / TEMPO_SPREAD) ** 2)
+
+
+class _Tonal:
+    """The pitches' part of the score, under every key, for any placement of the beats."""
+
+    def __init__(self, pitch_classes: np.ndarray, profiles: MelodyProfiles) -> None:
+        # degrees of each note above each tonic; how the melody moves in each key (modes,
+        # tonics); and how much likelier a degree is at each metrical level than anywhere
+        self.degrees = (pitch_classes[None, :] - np.arange(12)[:, None]) % 12  # (tonics, notes)
+        d = self.degrees
+        steps = profiles.steps[:, d[:, :-1], d[:, 1:]].sum(axis=2)
+        self.steps = steps + profiles.mode_prior[:, None]
+        anywhere = np.logaddexp.reduce(profiles.pitch, axis=1) - np.log(profiles.pitch.shape[1])
+        self.lift = profiles.pitch - anywhere[:, None, :]  # (modes, levels, 12)
+
+    def scores(self, level: np.ndarray) -> np.ndarray:
+        """Score every downbeat and key, (downbeats, modes, tonics), by the notes' levels.
+
+        ``level``: each note's metrical level under each downbeat, (downbeats, notes).
+        """
+        lift = self.lift[:, level[:, None, :], self.degrees[None, :, :]]  # (modes, db, t, n)
+        return self.steps[None, :, :] + lift.sum(axis=3).transpose(1, 0, 2)
+
+
+def _posterior(scores: np.ndarray) -> np.ndarray:
+    p = np.exp(scores - scores.max())
+    return p / p.sum()
+
+
+def _parse_meter(meter: str) -> str:
+    token = meter if meter.startswith("M:") else f"M:{meter}"
+    if token not in METERS:
+        raise ValueError(f"meter {meter!r} is not one of folk-rnn's: {', '.join(METERS)}")
+    return token
+
+
+def _parse_key(key: str) -> tuple[int, str]:
+    try:
+        parsed = parse_key(key)
+    except AbcError as exc:
+        raise ValueError(f"key {key!r}: {exc}; write it as D, Dmix, F#min or Bbdor") from None
+    tonic = (LETTER_SEMITONES[LETTERS.index(parsed.letter)] + parsed.alteration) % 12
+    return tonic, parsed.mode
+
+
+def read_notes(
+    notes, profiles: MelodyProfiles, *, meter: str | None = None, key: str | None = None
+) -> Reading:
+    """Write notes heard as folk-rnn tokens in C (see the module doc).
+
+    Parameters
+    ----------
+    notes : sequence of Note
+        In time order, at least two (``onset``, ``offset`` in seconds, ``pitch`` MIDI).
+    profiles : MelodyProfiles
+        The corpus's metrical and tonal profiles.
+    meter : str, optional
+        ``6/8`` or ``M:6/8``, when the player knows.
+    key : str, optional
+        ``Dmix``, ``F#min``, ``G`` (major), when the player knows.
+    """
+    if len(notes) < 2:
+        raise ValueError(f"a phrase needs two notes or more to have a beat; got {len(notes)}")
+    meters = [_parse_meter(meter)] if meter is not None else list(METERS)
+    fixed_key = _parse_key(key) if key is not None else None
+    onsets = np.array([n.onset for n in notes], dtype=np.float64)
+    tonal = _Tonal(np.array([n.pitch for n in notes]) % 12, profiles)
+    # every grid, meter and downbeat, scored by rhythm and by the pitches on its beats; grids
+    # that place the onsets alike are scored once, with the best fit among them
+    placements: dict[bytes, _Grid] = {}
+    for sixteenth in SIXTEENTHS:
+        grid = place_on_grid(onsets, sixteenth)
+        seen = placements.get(grid.positions.tobytes())
+        if seen is None or grid.score > seen.score:
+            placements[grid.positions.tobytes()] = grid
+    best: tuple[float, _Grid, str, int, np.ndarray] | None = None
+    by_meter = {m: -np.inf for m in meters}
+    for grid in placements.values():
+        for m in meters:
+            bar = sixteenths(m)
+            phases = np.arange(bar)
+            level = levels(m, grid.positions[None, :] - phases[:, None])
+            keys = tonal.scores(level)  # (downbeats, modes, tonics)
+            if fixed_key is not None:
+                keys = keys[:, MODES.index(fixed_key[1]), fixed_key[0]][:, None, None]
+            totals = _meter_scores(grid.positions, profiles, m) + grid.score
+            totals = totals + _tempo_score(grid.sixteenth, m)
+            totals = totals + np.logaddexp.reduce(keys.reshape(bar, -1), axis=1)
+            by_meter[m] = np.logaddexp(by_meter[m], np.logaddexp.reduce(totals))
+            phase = int(np.argmax(totals))
+            if best is None or totals[phase] > best[0]:
+                best = (float(totals[phase]), grid, m, phase, keys[phase].T)
+    assert best is not None
+    _, grid, chosen_meter, phase, keys = best
+    meter_p = _posterior(np.array([by_meter[m] for m in meters]))
+    confidence = {"meter": round(float(meter_p[meters.index(chosen_meter)]), 3)}
+    ambiguity: dict = {}
+    order = np.argsort(-meter_p)
+    if len(meters) > 1 and meter_p[order[1]] >= AMBIGUOUS:
+        ambiguity["meter"] = {
+            "runner_up": meters[order[1]][2:],
+            "probability": round(float(meter_p[order[1]]), 3),
+        }
+    if fixed_key is not None:
+        tonic, mode = fixed_key
+        confidence["key"] = 1.0
+    else:
+        key_p = _posterior(keys.ravel())
+        ranked = np.argsort(-key_p)
+        tonic, m = divmod(int(ranked[0]), len(MODES))
+        mode = MODES[m]
+        confidence["key"] = round(float(key_p[ranked[0]]), 3)
+        if key_p[ranked[1]] >= AMBIGUOUS:
+            t2, m2 = divmod(int(ranked[1]), len(MODES))
+            ambiguity["key"] = {
+                "runner_up": {"tonic": TONICS[t2], "mode": MODES[m2]},
+                "probability": round(float(key_p[ranked[1]]), 3),
+            }
+    bar = sixteenths(chosen_meter)
+    positions = grid.positions
+    pitches = np.array([n.pitch for n in notes])
+    last = max(1, round((notes[-1].offset - onsets[-1]) / grid.sixteenth))
+    iois = np.append(np.diff(positions), last)
+    shift = _shift(pitches, tonic)
+    lengths, rests = _lengths_and_rests(notes, positions, iois, grid.sixteenth)
+    in_c = Key("C", 0, mode)
+    body = write_body(
+        pitches - shift, positions, lengths, rests, meter=chosen_meter, phase=phase, key=in_c
+    )
+    heard_key = parse_key(f"{TONICS[tonic]}{mode}")
+    heard_body = write_body(
+        pitches, positions, lengths, rests, meter=chosen_meter, phase=phase, key=heard_key
+    )
+    downbeat = grid.intercept + grid.sixteenth * (phase + bar * ((positions[-1] - phase) // bar))
+    origin = phase - bar * -(-phase // bar)  # the bar line at or before the first note
+    events = [
+        NoteEvent(int(p), Fraction(int(at - origin), 4), Fraction(int(n), 4))
+        for p, at, n in zip(pitches, positions, lengths, strict=True)
+    ]
+    return Reading(
+        tempo=60.0 / (4 * grid.sixteenth),
+        meter=chosen_meter,
+        tonic=TONICS[tonic],
+        mode=mode,
+        shift=shift,
+        tokens=[chosen_meter, f"K:C{mode}", *body],
+        downbeat=float(downbeat),
+        bar_seconds=bar * grid.sixteenth,
+        confidence=confidence,
+        ambiguity=ambiguity,
+        events=events,
+        heard_body=heard_body,
+    )
+
+
+def _lengths_and_rests(notes, positions, iois, sixteenth) -> tuple[np.ndarray, np.ndarray]:
+    # a note sounds until the next starts, unless it stopped well before: a rest of an eighth
+    # or more that takes most of the interval (a breath between notes is no rest)
+    lengths = iois.copy()
+    rests = np.zeros_like(iois)
+    for n in range(len(notes) - 1):
+        sounded = max(1, round((notes[n].offset - notes[n].onset) / sixteenth))
+        gap = iois[n] - sounded
+        if gap >= 2 and sounded * 2 <= iois[n]:
+            lengths[n], rests[n] = sounded, gap
+    return lengths, rests
+
+
+def _shift(pitches: np.ndarray, tonic: int) -> int:
+    # semitones down to put the tonic on C, as the corpus moves its tunes: the smaller move
+    # (down on a tie), or the other when notes would leave the vocabulary (C, to b')
+    low, high = 48, 95
+    for shift in sorted({tonic, tonic - 12}, key=lambda s: (abs(s), -s)):
+        if np.all(pitches - shift >= low) and np.all(pitches - shift <= high):
+            return shift
+    return tonic if abs(tonic) <= abs(tonic - 12) else tonic - 12
+
+
+def spell(midi: int, signature: dict[int, int], carried: dict[int, int]) -> str:
+    """Write a MIDI pitch as ABC (a token, in C), with an accidental only where needed.
+
+    ``signature``: each letter's alteration in the key; ``carried``: alterations written
+    earlier in the bar (updated here), which ABC carries to the bar line.
+    """
+    octave, pc = divmod(int(midi), 12)
+    options = []
+    for step in range(7):
+        for alteration in (0, 1, -1):
+            if (LETTER_SEMITONES[step] + alteration) % 12 == pc:
+                # the key's own spelling first, then naturals, then the smaller alteration
+                options.append((alteration != signature[step], abs(alteration), step, alteration))
+    _, _, step, alteration = min(options)
+    written_octave = octave - 1 - (LETTER_SEMITONES[step] + alteration) // 12
+    in_force = carried.get(step, signature[step])
+    carried[step] = alteration
+    explicit = None if in_force == alteration else alteration
+    return Pitch(explicit, step, written_octave).text()
+
+
+def _length_token(sixteenths_long: int) -> list[str]:
+    # the token of a length in sixteenths (none for an eighth), the nearest writable one
+    n = min(_WRITABLE, key=lambda w: (abs(w - sixteenths_long), w))
+    return [] if n == 2 else [LENGTH_TOKENS[Fraction(n, 2)]]
+
+
+def write_body(
+    pitches, positions, lengths, rests, *, meter: str, phase: int, key: Key
+) -> list[str]:
+    """Body tokens for notes on a grid of sixteenths, with bar lines of ``meter``.
+
+    Parameters
+    ----------
+    pitches : array of int
+        MIDI pitches, already in C.
+    positions : array of int
+        Each note's onset, sixteenths from the first.
+    lengths, rests : array of int
+        Each note's length and the rest after it, sixteenths.
+    meter : str
+        The meter token.
+    phase : int
+        Sixteenths from the first onset to a downbeat (a bar line), modulo the bar.
+    key : Key
+        The key the pitches are spelled in (a mode of C for data_v2).
+    """
+    bar = sixteenths(meter)
+    signature = key.signature()
+    # the events as (pitch or None for a rest, start, length), split at bar lines
+    pieces: list[tuple[int | None, int, int]] = []
+    for pitch, start, length, rest in zip(pitches, positions, lengths, rests, strict=True):
+        for what, at, span in ((int(pitch), int(start), int(length)), (None, start + length, rest)):
+            while span > 0:
+                to_bar = bar - (at - phase) % bar
+                piece = min(span, to_bar)
+                pieces.append((what, int(at), int(piece)))
+                at, span = at + piece, span - piece
+    body: list[str] = []
+    carried: dict[int, int] = {}
+    i = 0
+    while i < len(pieces):
+        what, at, length = pieces[i]
+        if at > pieces[0][1] and (at - phase) % bar == 0:
+            body.append("|")
+            carried.clear()
+        pair = pieces[i + 1] if i + 1 < len(pieces) else None
+        broken = None
+        if pair is not None and what is not None and pair[0] is not None and (at - phase) % 2 == 0:
+            if (length, pair[2]) == (3, 1):
+                broken = ">"
+            elif (length, pair[2]) == (1, 3):
+                broken = "<"
+        if broken is not None and (pair[1] - phase) % bar != 0:
+            body += [spell(what, signature, carried), broken, spell(pair[0], signature, carried)]
+            i += 2
+            continue
+        body.append("z" if what is None else spell(what, signature, carried))
+        body += _length_token(length)
+        i += 1
+    end = pieces[-1][1] + pieces[-1][2]
+    if (end - phase) % bar == 0:
+        body.append("|")
+    return body

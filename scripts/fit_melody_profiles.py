@@ -1,0 +1,51 @@
+"""Fit the reader's metrical and tonal profiles on the composer's training tunes.
+
+    python -m scripts.fit_melody_profiles build/corpus.txt   # writes models/melody-profiles.json
+
+The corpus is the data_v2 file the LSTM was trained on (``listener tunes corpus``); the profiles
+are counted on its training split only (:func:`~listener.tunes.corpus.split_corpus`), and the
+reader is then scored on the validation split's 4-bar phrases, from the notes as played (clean
+and humanised, no sound): the figures go into the model's provenance.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import sys
+from pathlib import Path
+
+from listener.transcribe.evaluate import evaluate_reading, tunes_for_evaluation
+from listener.transcribe.profiles import fit_profiles
+from listener.tunes.corpus import read_data_v2, split_corpus
+
+OUTPUT = Path(__file__).resolve().parent.parent / "models" / "melody-profiles.json"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Fit, score, save."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("corpus", type=Path, help="data_v2 corpus (listener tunes corpus -o)")
+    parser.add_argument("-o", "--output", type=Path, default=OUTPUT)
+    args = parser.parse_args(argv)
+    if not args.corpus.exists():
+        sys.exit(
+            f"{args.corpus}: no corpus; write it with `listener tunes corpus -o {args.corpus}`"
+        )
+    train, _ = split_corpus(read_data_v2(args.corpus))
+    profiles = fit_profiles(train, source=str(args.corpus))
+    profiles.provenance["date"] = datetime.date.today().isoformat()
+    profiles.provenance["split"] = "training split of split_corpus (95%, seed 0)"
+    valid = tunes_for_evaluation(args.corpus)
+    profiles.provenance["reading_validation"] = {
+        "tunes": len(valid),
+        "what": "4-bar phrases of the validation split, read from the notes as played",
+        **evaluate_reading(valid, profiles),
+    }
+    profiles.save(args.output)
+    print(f"wrote {args.output}: {profiles.provenance}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
