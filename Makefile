@@ -6,7 +6,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Debian packages that the tests use as independent references: sox writes audio files with
-# encoders other than libsndfile's; abc2midi and abcm2ps read the ABC the composer writes.
+# encoders other than libsndfile's; abc2midi and abcm2ps read the ABC the composer writes;
+# fluidsynth (with its General MIDI sound font) plays tunes for the transcription tests.
 # Installed by `make test` when it runs as root with apt-get.
 DEBIAN_PACKAGES := sox abcmidi abcm2ps jackd2 libportaudio2 fluidsynth
 

@@ -2,10 +2,11 @@
 
     python -m scripts.fit_melody_profiles build/corpus.txt   # writes models/melody-profiles.json
 
-The corpus is the data_v2 file the LSTM was trained on (``listener tunes corpus``); the profiles
-are counted on its training split only (:func:`~listener.tunes.corpus.split_corpus`), and the
-reader is then scored on the validation split's 4-bar phrases, from the notes as played (clean
-and humanised, no sound): the figures go into the model's provenance.
+The corpus is the data_v2 file the LSTM was trained on (``listener tunes corpus``). The profiles
+are counted on its training split (:func:`~listener.tunes.corpus.split_corpus`) less its last
+``CALIBRATION`` tunes, on which the meter and key probabilities are then calibrated
+(temperature scaling); the reader is scored on the validation split's 4-bar phrases, from the
+notes as played (clean and humanised, no sound). The figures go into the model's provenance.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ import datetime
 import sys
 from pathlib import Path
 
-from listener.transcribe.evaluate import evaluate_reading, tunes_for_evaluation
+from listener.transcribe.evaluate import calibrate, evaluate_reading, tunes_for_evaluation
 from listener.transcribe.profiles import fit_profiles
 from listener.tunes.corpus import read_data_v2, split_corpus
 
+#: Training tunes kept out of the counts, to calibrate the probabilities on.
+CALIBRATION = 200
 OUTPUT = Path(__file__).resolve().parent.parent / "models" / "melody-profiles.json"
 
 
@@ -33,9 +36,14 @@ def main(argv: list[str] | None = None) -> int:
             f"{args.corpus}: no corpus; write it with `listener tunes corpus -o {args.corpus}`"
         )
     train, _ = split_corpus(read_data_v2(args.corpus))
-    profiles = fit_profiles(train, source=str(args.corpus))
+    counted, held = train[:-CALIBRATION], train[-CALIBRATION:]
+    profiles = fit_profiles(counted, source=str(args.corpus))
     profiles.provenance["date"] = datetime.date.today().isoformat()
-    profiles.provenance["split"] = "training split of split_corpus (95%, seed 0)"
+    profiles.provenance["split"] = (
+        f"training split of split_corpus (95%, seed 0), less its last {CALIBRATION} tunes"
+    )
+    single = [t for t in held if not any(x.startswith(("M:", "K:")) for x in t.body)]
+    profiles.provenance["calibration"] = {"tunes": len(single), **calibrate(single, profiles)}
     valid = tunes_for_evaluation(args.corpus)
     profiles.provenance["reading_validation"] = {
         "tunes": len(valid),

@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def describe(reading, notes, *, abc: str) -> dict:
-    """The JSON object ``--format json`` prints: what was heard and how it reads."""
+    """Build the object ``--format json`` prints: what was heard and how it reads."""
     return {
         "tempo": round(reading.tempo, 2),
         "meter": reading.meter[2:],

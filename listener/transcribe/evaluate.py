@@ -180,7 +180,7 @@ def perform(tune, *, seed: int, voice: str, synth: str, humanised: bool) -> Perf
             vibrato_cents=VIBRATO_CENTS if humanised else 0.0,
             seed=seed,
         )
-    if humanised:
+    if humanised and samples.size:
         samples = _with_room_noise(samples, rng)
     mode = tune.key.removeprefix("K:C")
     return Performance(
@@ -259,29 +259,60 @@ def score_notes(truth: list[Note], heard: list[Note]) -> tuple[float, float]:
     return float(conp), float(score(ref, ref_hz, est, est_hz)[2])
 
 
-def score_phrases(performance: Performance, heard: list[Note], profiles) -> list[dict]:
-    """Read each phrase of what was heard; say whether meter, key and bars are the tune's."""
+def read_phrases(performance: Performance, heard: list[Note], profiles) -> list:
+    """Read each phrase of what was heard: (the phrase's bars as written, the reading or None)."""
     from listener.transcribe.tokens import read_notes
 
     out = []
     for start, end, bars in performance.phrases:
         notes = [n for n in heard if start - 0.05 <= n.onset < end - 0.05]
-        if len(notes) < 2:
+        out.append((bars, read_notes(notes, profiles) if len(notes) >= 2 else None))
+    return out
+
+
+def score_phrases(performance: Performance, heard: list[Note], profiles) -> list[dict]:
+    """Read each phrase of what was heard; say whether meter, key and bars are the tune's."""
+    out = []
+    for bars, reading in read_phrases(performance, heard, profiles):
+        if reading is None:
             out.append({"meter": False, "key": False, "bars": 0, "of": len(bars)})
             continue
-        reading = read_notes(notes, profiles)
         key = reading.shift % 12 == performance.shift % 12 and reading.mode == performance.mode
         mine = _bars_of(reading.tokens[2:]) if key else []
         equal = sum(1 for i, bar in enumerate(bars) if i < len(mine) and mine[i] == bar)
-        out.append(
-            {
-                "meter": reading.meter == performance.meter,
-                "key": key,
-                "bars": equal,
-                "of": len(bars),
-            }
-        )
+        meter = reading.meter == performance.meter
+        out.append({"meter": meter, "key": key, "bars": equal, "of": len(bars)})
     return out
+
+
+def calibrate(tunes, profiles, *, seed: int = 1) -> dict:
+    """Fit the profiles' meter and key temperatures on tunes they were not counted on.
+
+    Each tune is played humanised (the notes alone); each phrase's evidence for every meter
+    and key is tempered until the probabilities it gives the true ones are likeliest. Sets
+    the temperatures on ``profiles``; returns them with the phrases used.
+    """
+    from listener.transcribe.profiles import METERS, MODES, best_temperature
+
+    meter_scores, meters, key_scores, keys = [], [], [], []
+    for i, tune in enumerate(tunes):
+        performance = perform(
+            tune, seed=seed * 100_003 + i, voice="flute", synth="none", humanised=True
+        )
+        for _, reading in read_phrases(performance, performance.notes, profiles):
+            if reading is None:
+                continue
+            meter_scores.append([reading.evidence["meter"][m] for m in METERS])
+            meters.append(METERS.index(performance.meter))
+            key_scores.append(reading.evidence["key"])
+            keys.append((performance.shift % 12) * len(MODES) + MODES.index(performance.mode))
+    profiles.meter_temperature = best_temperature(meter_scores, meters)
+    profiles.key_temperature = best_temperature(key_scores, keys)
+    return {
+        "phrases": len(meters),
+        "meter_temperature": round(profiles.meter_temperature, 3),
+        "key_temperature": round(profiles.key_temperature, 3),
+    }
 
 
 def evaluate(tunes, profiles, *, synths: list[str], seed: int = 0, progress=None) -> dict:

@@ -106,6 +106,11 @@ class Reading(NamedTuple):
     heard_body : list of str
         The body as :attr:`tokens` has it, in the heard key (ABC; outside the vocabulary's
         range where the key takes it there).
+    evidence : dict
+        The log scores behind the choice: ``meter`` (each meter's, summed over grids and
+        downbeats) and ``key`` (12 tonics by 4 modes, at the chosen reading); the
+        probabilities in :attr:`confidence` are these, tempered by the profiles' calibrated
+        temperatures.
     """
 
     tempo: float
@@ -120,6 +125,7 @@ class Reading(NamedTuple):
     ambiguity: dict
     events: list
     heard_body: list
+    evidence: dict
 
     @property
     def key(self) -> str:
@@ -302,7 +308,8 @@ def read_notes(
                 best = (float(totals[phase]), grid, m, phase, keys[phase].T)
     assert best is not None
     _, grid, chosen_meter, phase, keys = best
-    meter_p = _posterior(np.array([by_meter[m] for m in meters]))
+    meter_scores = {m: float(by_meter[m]) for m in meters}
+    meter_p = _posterior(np.array(list(meter_scores.values())) / profiles.meter_temperature)
     confidence = {"meter": round(float(meter_p[meters.index(chosen_meter)]), 3)}
     ambiguity: dict = {}
     order = np.argsort(-meter_p)
@@ -315,7 +322,7 @@ def read_notes(
         tonic, mode = fixed_key
         confidence["key"] = 1.0
     else:
-        key_p = _posterior(keys.ravel())
+        key_p = _posterior(keys.ravel() / profiles.key_temperature)
         ranked = np.argsort(-key_p)
         tonic, m = divmod(int(ranked[0]), len(MODES))
         mode = MODES[m]
@@ -360,6 +367,7 @@ def read_notes(
         ambiguity=ambiguity,
         events=events,
         heard_body=heard_body,
+        evidence={"meter": meter_scores, "key": keys},
     )
 
 
