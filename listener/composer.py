@@ -44,7 +44,8 @@ class ComposeSettings:
     Attributes
     ----------
     when : str
-        ``off``, ``on-change`` (a tune for each new genre decision) or ``every:SECONDS``.
+        ``off``, ``on-change`` (a tune for each new genre decision), ``every:SECONDS``, or
+        ``respond`` (an answer to each phrase a musician plays, and nothing else).
     prime : str
         Tokens every tune starts from.
     meter, mode : str
@@ -59,6 +60,11 @@ class ComposeSettings:
         Cap per tune.
     constrained : bool
         Sample only well-formed tunes (:class:`~listener.tunes.grammar.TuneGrammar`).
+    key : str, optional
+        The key a musician's phrases are in (``Dmix``), when known; with ``meter`` (not
+        ``follow``) it fixes how phrases are read.
+    answer_bars : int, optional
+        Bars an answer lasts; as many as the phrase without it.
     """
 
     when: str = "on-change"
@@ -70,10 +76,12 @@ class ComposeSettings:
     tempo: float | None = None
     max_tokens: int = 600
     constrained: bool = True
+    key: str | None = None
+    answer_bars: int | None = None
 
     def interval(self) -> float | None:
         """Seconds between tunes for ``every:SECONDS``, else None; ConfigError when malformed."""
-        if self.when in ("off", "on-change"):
+        if self.when in ("off", "on-change", "respond"):
             return None
         if self.when.startswith("every:"):
             try:
@@ -82,7 +90,7 @@ class ComposeSettings:
                 seconds = -1.0
             if seconds > 0:
                 return seconds
-        raise ConfigError(f"--compose {self.when!r}: use off, on-change or every:SECONDS")
+        raise ConfigError(f"--compose {self.when!r}: use off, on-change, every:SECONDS or respond")
 
     def check(self) -> None:
         """Check every setting now, before anything opens; ConfigError naming the bad one."""
@@ -141,6 +149,10 @@ class Composer:
         self.sink = sink
         self.settings = settings or ComposeSettings()
         self.tunes: list[dict] = []  # every tune composed: tokens, abc, tempo, meter
+        self.readings: list = []  # every phrase heard, as read
+        self.phrases = None  # a PhraseTracker told where bar lines fall (answers)
+        self._profiles = None
+        self._answer = None  # the scheduler of the answer playing
         self._requests: queue.Queue = queue.Queue(maxsize=1)
         self._stopping = threading.Event()  # stop at once
         self._finishing = threading.Event()  # finish what is asked, then stop
@@ -162,6 +174,32 @@ class Composer:
             self._requests.put_nowait((t, reason, None if vector is None else vector.copy()))
         except queue.Full:
             pass
+
+    def answer(self, call, clock_offset: float) -> None:
+        """Answer a phrase (:class:`~listener.transcribe.phrases.Call`); never waits.
+
+        ``clock_offset``: monotonic seconds less stream seconds, now. A request pending is
+        replaced: the phrase is newer.
+        """
+        try:
+            self._requests.get_nowait()
+        except queue.Empty:
+            pass
+        try:
+            self._requests.put_nowait((call.ended, "phrase", (call, clock_offset)))
+        except queue.Full:
+            pass
+
+    @property
+    def answering(self) -> bool:
+        """Whether an answer is being played."""
+        return self._answer is not None
+
+    def barge_in(self) -> None:
+        """Stop the answer now (the musician plays again), every note released; never waits."""
+        scheduler = self._answer
+        if scheduler is not None:
+            scheduler.stop(wait=False)
 
     def finish(self, timeout: float = 30.0) -> None:
         """Finish the tune being composed (and one asked for) at once, then end the thread."""
@@ -185,6 +223,8 @@ class Composer:
         except (AttributeError, OSError):
             pass
         seed = self.settings.seed
+        if self.settings.when == "respond":
+            self._warm_up()
         while not self._stopping.is_set():
             try:
                 t, reason, vector = self._requests.get(timeout=0.05)
@@ -193,7 +233,10 @@ class Composer:
                     return
                 continue
             try:
-                self._compose_one(t, reason, vector, seed)
+                if reason == "phrase":
+                    self._answer_one(t, *vector, seed)
+                else:
+                    self._compose_one(t, reason, vector, seed)
             except Exception as exc:  # a failed tune is reported; listening goes on
                 self.say({"type": "tune", "t": t, "event": "error", "error": str(exc)})
             if seed is not None:
@@ -287,3 +330,154 @@ class Composer:
                     break
             if scheduler.error is not None:
                 raise scheduler.error
+
+    def _warm_up(self) -> None:
+        # load the reader's profiles and compile its grid (about a second, once) before the
+        # first phrase, not while the musician waits for an answer
+        from listener.transcribe.notes import Note
+        from listener.transcribe.profiles import DEFAULT_PROFILES, MelodyProfiles
+        from listener.transcribe.tokens import read_notes
+
+        self._profiles = MelodyProfiles.load(DEFAULT_PROFILES)
+        read_notes(
+            [Note(0.25 * i, 0.25 * i + 0.2, 62 + i % 3, 1.0) for i in range(6)], self._profiles
+        )
+
+    def _read(self, call):
+        # the phrase as folk-rnn tokens; meter and key as the settings fix them, else as the
+        # last phrase read them when it was sure (the conversation keeps its key and meter)
+        from listener.transcribe.profiles import DEFAULT_PROFILES, MelodyProfiles
+        from listener.transcribe.tokens import read_notes
+
+        if self._profiles is None:
+            self._profiles = MelodyProfiles.load(DEFAULT_PROFILES)
+        meter = None if self.settings.meter == "follow" else self.settings.meter
+        key = self.settings.key
+        last = self.readings[-1] if self.readings else None
+        if last is not None and meter is None and last.confidence["meter"] >= 0.8:
+            meter = last.meter
+        if last is not None and key is None and last.confidence["key"] >= 0.8:
+            key = last.key
+        return read_notes(call.notes, self._profiles, meter=meter, key=key)
+
+    def _answer_one(self, t: float, call, clock_offset: float, seed: int | None) -> None:
+        from listener.answer import plan_answer
+        from listener.midi.scheduler import MidiScheduler
+        from listener.tunes.interpret import TuneInterpreter
+        from listener.tunes.notation import BARS
+        from listener.tunes.notes import NoteEvent
+        from listener.tunes.tune import Tune
+
+        settings = self.settings
+        reading = self._read(call)
+        self.readings.append(reading)
+        t = round(t, 4)
+        self.say(phrase_event(t, call, reading))
+        if self.phrases is not None:
+            self.phrases.keep_time(reading.downbeat, reading.bar_seconds)
+        plan = plan_answer(
+            reading,
+            now=time.monotonic() - clock_offset,
+            answer_bars=settings.answer_bars,
+            downbeat=call.downbeat,
+        )
+        work = time.monotonic() - (clock_offset + t)  # from the phrase's end to a plan
+        last_off = call.notes[-1].offset
+        self.say(
+            {
+                "type": "tune",
+                "t": t,
+                "event": "start",
+                "reason": "phrase",
+                "meter": reading.meter,
+                "mode": reading.mode,
+                "key": reading.key,
+                "tempo": round(reading.tempo, 1),
+                "seed": seed,
+                "bars": plan.bars,
+                "at": round(plan.start, 4),
+                "after_last_note": round(plan.start - last_off, 4),
+                "work_ms": round(1e3 * work, 2),
+            }
+        )
+        scheduler = None
+        if self.sink is not None:
+            beat0 = plan.start + clock_offset - plan.call_beats * plan.seconds_per_beat
+            scheduler = MidiScheduler(self.sink, tempo=reading.tempo).start(at=beat0)
+            self._answer = scheduler
+        interpreter = TuneInterpreter()
+        tokens: list[str] = []
+        bars_left = plan.bars + plan.finish_bar
+        primed = len(plan.prime)
+
+        def play(notes) -> None:
+            answer = [
+                NoteEvent(n.pitch + plan.shift, n.onset, n.duration)
+                for n in notes
+                if n.onset >= plan.call_beats - 1e-9
+            ]
+            if scheduler is not None and answer:
+                scheduler.feed(answer)
+
+        source = self.model.generate(
+            plan.prime,
+            temperature=settings.temperature,
+            seed=seed,
+            max_tokens=primed + settings.max_tokens,
+            constrained=settings.constrained,
+        )
+        bar_start = primed
+        for token in source:
+            if self._stopping.is_set() or (scheduler is not None and scheduler.stopped):
+                break
+            tokens.append(token)
+            play(interpreter.process(token))
+            if len(tokens) <= primed:
+                continue
+            if token in BARS or token == END:
+                self.say({"type": "tune", "t": t, "event": "tokens", "tokens": tokens[bar_start:]})
+                bar_start = len(tokens)
+                bars_left -= token in BARS
+                if bars_left <= 0 or token == END:
+                    break
+                if scheduler is not None:
+                    self._keep_just_ahead(scheduler, float(interpreter.beats))
+            if scheduler is not None:
+                time.sleep(TOKEN_PAUSE)
+        play(interpreter.flush())
+        tune, _ = Tune.from_sampled(tokens)
+        abc = tune.cleaned()[0].abc(len(self.tunes) + 1, "listener, answer")
+        self.tunes.append(
+            {"tokens": tokens, "abc": abc, "tempo": reading.tempo, "meter": reading.meter}
+        )
+        answered = len(tokens) - primed
+        self.say({"type": "tune", "t": t, "event": "end", "tokens": answered, "abc": abc})
+        if scheduler is not None:
+            scheduler.close()
+            while not scheduler.wait(0.05):
+                if self._stopping.is_set() or self._finishing.is_set():
+                    scheduler.stop()
+                    break
+            self._answer = None
+            if scheduler.error is not None:
+                raise scheduler.error
+
+
+def phrase_event(t: float, call, reading) -> dict:
+    """Build the ``phrase`` event: the notes heard and how they read."""
+    return {
+        "type": "phrase",
+        "t": round(t, 4),
+        "notes": [
+            {"onset": round(n.onset, 4), "offset": round(n.offset, 4), "pitch": n.pitch}
+            for n in call.notes
+        ],
+        "tempo": round(reading.tempo, 2),
+        "meter": reading.meter[2:],
+        "key": {"tonic": reading.tonic, "mode": reading.mode},
+        "downbeat": round(reading.downbeat, 4),
+        "bar_seconds": round(reading.bar_seconds, 4),
+        "tokens": " ".join(reading.tokens),
+        "confidence": reading.confidence,
+        "ambiguity": reading.ambiguity,
+    }

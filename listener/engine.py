@@ -74,6 +74,10 @@ class Engine:
     notes : bool
         Also hear the melody and say each note as it ends (``note`` events: ``onset``,
         ``offset`` in stream seconds, ``pitch``, ``confidence``).
+    phrases : PhraseTracker, optional
+        Call and response (with ``compose.when == "respond"``): the notes heard make phrases,
+        each answered by the composer (``phrase`` events, then the answer's ``tune``); a note
+        begun while an answer plays stops it (a ``barge_in`` event).
     """
 
     def __init__(
@@ -89,6 +93,7 @@ class Engine:
         ring_size: int = 1 << 17,
         gate_db: float | None = -60.0,
         notes: bool = False,
+        phrases=None,
     ) -> None:
         self.model = model
         self.emit = emit
@@ -98,10 +103,12 @@ class Engine:
         self.stats_every = stats_every
         self.status = status
         self.ring_size = ring_size
-        self.analysis = Analysis(model, gate_db=gate_db, notes=notes)
+        self.phrases = phrases
+        self.analysis = Analysis(model, gate_db=gate_db, notes=notes or phrases is not None)
         self.composer = None
         if composer is not None and self.compose.when != "off":
             self.composer = Composer(composer, self._say, sink=sink, settings=self.compose)
+            self.composer.phrases = phrases
         self._emit_lock = threading.Lock()
 
     @property
@@ -153,6 +160,9 @@ class Engine:
         next_tune = self._interval
         next_status = 0.0
         decision = None
+        sounding = False  # a note of the musician's sounds now
+        if self.phrases is not None:
+            self.phrases.notes = []
         started = last_audio = time.monotonic()
         silent = False  # a live source has sent nothing for NO_AUDIO_SECONDS
         failure = None
@@ -203,6 +213,8 @@ class Engine:
                 t = analysis.seconds
                 for note in heard.notes:
                     self._say(_note_event(t, note))
+                if self.phrases is not None:
+                    sounding = self._listen_for_phrases(t, heard.notes, sounding)
                 for event in heard.events:
                     self._say({"type": "decision", **event})
                     if event["genre"] != decision and self.compose.when == "on-change":
@@ -247,6 +259,20 @@ class Engine:
         if failure is not None:
             raise DeviceError(str(failure)) from failure
         return final
+
+    def _listen_for_phrases(self, t: float, notes: list, was_sounding: bool) -> bool:
+        # call and response: a new note while an answer plays stops it; a phrase that is
+        # over goes to the composer with the clock that maps stream time to monotonic time
+        sounding = self.analysis.melody[1].sounding
+        composer = self.composer
+        if sounding and not was_sounding and composer is not None and composer.answering:
+            composer.barge_in()
+            self._say({"type": "barge_in", "t": round(t, 4)})
+        self.phrases.add(notes)
+        call = self.phrases.check(t, sounding=sounding)
+        if call is not None and composer is not None:
+            composer.answer(call, time.monotonic() - t)
+        return sounding
 
     def _ask(self, t: float, reason: str) -> None:
         if self.composer is not None:

@@ -27,6 +27,8 @@ def register(commands) -> None:
         "  listener listen --jack --port fluidsynth --duration 300  # through JACK\n"
         "  listener listen --file song.wav --realtime --compose every:20\n"
         "  listener listen --file song.wav --fast --compose off --jsonl out.jsonl\n"
+        "  listener listen --respond --port fluidsynth             # call and response\n"
+        "  listener listen --respond --bars 4 --meter 4/4 --key D  # trading fours\n"
         "stats lines: frames, overflows (ring), xruns (PortAudio), latency_ms_p50/p99/max\n"
         "(a frame's last sample arriving -> its decision updated), overruns (frames over the\n"
         "23.2 ms budget); the last one covers the whole run.",
@@ -60,6 +62,23 @@ def register(commands) -> None:
     options.add_generation(comp, model_flag="--composer", follow=True)
     comp.add_argument("--tempo", type=float, help="quarter notes per minute (default: heard)")
     comp.add_argument("--model", help="genre model .npz (default: the shipped one)")
+    talk = p.add_argument_group(
+        "call and response",
+        "With --respond the machine answers each phrase the musician plays (a microphone: one "
+        "instrument or voice), in the player's key and tempo, starting on a beat; genre "
+        "decisions go on but start no tunes. A phrase ends after a beat's rest (a breath does "
+        "not end it), or --gap seconds; with --bars N it is N bars and the answer starts on "
+        "the next downbeat. Playing again stops the answer. --meter and --key fix how phrases "
+        "are read when the player knows them. Keep the answer out of the microphone "
+        "(headphones, or a monitor away from it): the machine would hear itself.",
+    )
+    talk.add_argument("--respond", action="store_true", help="answer each phrase played")
+    talk.add_argument("--bars", type=int, help="trading: a phrase is N bars, answered on the beat")
+    talk.add_argument(
+        "--gap", type=float, help="seconds of rest that end a phrase (default: a beat)"
+    )
+    talk.add_argument("--answer-bars", type=int, help="bars an answer lasts (default: the call's)")
+    talk.add_argument("--key", help="the key the musician plays in, when known: D, Dmix, F#min")
     p.set_defaults(func=run)
 
 
@@ -101,8 +120,12 @@ def run(args: argparse.Namespace) -> int:
     if args.file and (args.device or args.jack):
         raise ConfigError("--file replaces the device: not both")
     options.check_midi_output(args)
+    if not args.respond and (args.bars or args.gap or args.answer_bars or args.key):
+        raise ConfigError(
+            "--bars, --gap, --answer-bars and --key shape call and response: add --respond"
+        )
     compose = ComposeSettings(
-        when=args.compose,
+        when="respond" if args.respond else args.compose,
         prime=args.prime,
         meter=args.meter,
         mode=args.mode,
@@ -110,8 +133,18 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         tempo=args.tempo,
         constrained=not args.unconstrained,
+        key=args.key,
+        answer_bars=args.answer_bars,
     )
     compose.check()  # every setting, before anything opens
+    phrases = None
+    if args.respond:
+        from listener.transcribe.phrases import PhraseTracker
+
+        try:
+            phrases = PhraseTracker(gap=args.gap, bars=args.bars)
+        except ValueError as exc:
+            raise ConfigError(f"--gap/--bars: {exc}") from None
     model = GenreModel.load(args.model) if args.model else GenreModel.load()
     composer = None
     if compose.when != "off":
@@ -150,6 +183,7 @@ def run(args: argparse.Namespace) -> int:
             ring_size=2 * FRAME if args.fast else 1 << 17,
             gate_db=args.gate,
             notes=args.notes,
+            phrases=phrases,
         )
         try:
             final = engine.run(source, duration=args.duration, live=live)

@@ -9,8 +9,6 @@ from pathlib import Path
 
 from listener.errors import ConfigError
 
-DEFAULT_PROFILES = Path(__file__).resolve().parents[2] / "models" / "melody-profiles.json"
-
 _EPILOG = """\
 what it does: the recording goes through the live path block by block (pitch, then notes);
   the notes are placed on a grid of sixteenths that follows the player's tempo, and the meter,
@@ -49,7 +47,7 @@ def register(commands) -> None:
     p.add_argument("--key", help="the key when you know it: D, Dmix, F#min, Bbdor")
     p.add_argument("--format", choices=("abc", "json", "mid"), default="abc", help="default abc")
     p.add_argument("-o", "--output", type=Path, help="write here (mid needs it)")
-    p.add_argument("--profiles", type=Path, default=DEFAULT_PROFILES, help=argparse.SUPPRESS)
+    p.add_argument("--profiles", type=Path, help=argparse.SUPPRESS)
     group = p.add_argument_group("evaluation")
     group.add_argument("--evaluate", action="store_true", help="score hearing on rendered tunes")
     group.add_argument(
@@ -73,9 +71,9 @@ def register(commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``listener transcribe``."""
-    from listener.transcribe.profiles import MelodyProfiles
+    from listener.transcribe.profiles import DEFAULT_PROFILES, MelodyProfiles
 
-    profiles = MelodyProfiles.load(args.profiles)
+    profiles = MelodyProfiles.load(args.profiles or DEFAULT_PROFILES)
     if args.evaluate:
         return _evaluate(args, profiles)
     if args.file is None:

@@ -85,9 +85,13 @@ class MidiScheduler:
         self._thread: threading.Thread | None = None
         self._done = threading.Event()  # set when the thread has sent its last message
 
-    def start(self) -> MidiScheduler:
-        """Start the clock (beat 0 is ``lead`` seconds from now) and the playing thread."""
-        self.start_time = self.clock() + self.lead
+    def start(self, at: float | None = None) -> MidiScheduler:
+        """Start the clock and the playing thread.
+
+        Beat 0 is ``lead`` seconds from now, or at the clock's time ``at`` (to land on a beat
+        the listener chose).
+        """
+        self.start_time = self.clock() + self.lead if at is None else at
         self._thread = threading.Thread(target=self._run, name="midi-scheduler", daemon=True)
         self._thread.start()
         return self
@@ -122,15 +126,24 @@ class MidiScheduler:
                 return False
         return True
 
-    def stop(self) -> None:
-        """Stop now: nothing more is sent but the note-offs of what sounds, and a reset."""
+    def stop(self, *, wait: bool = True) -> None:
+        """Stop now: nothing more is sent but the note-offs of what sounds, and a reset.
+
+        ``wait=False`` returns at once (the thread sends the note-offs as soon as it wakes):
+        for a caller that must not wait, such as the analysis on a barge-in.
+        """
         with self._wake:
             self._stopping = True
             self._wake.notify()
         if self._thread is None:
             self.sink.release_all()
-        else:
+        elif wait:
             self._done.wait(5.0)
+
+    @property
+    def stopped(self) -> bool:
+        """Whether :meth:`stop` was called."""
+        return self._stopping
 
     def seconds_until(self, beat: float) -> float:
         """Seconds from now until ``beat`` is due (negative once it has passed)."""

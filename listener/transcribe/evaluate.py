@@ -32,8 +32,10 @@ from listener.tunes.notation import BARS, bar_length
 #: Bars a phrase holds, and the most bars of a tune played.
 PHRASE_BARS = 4
 MAX_BARS = 16
-#: General MIDI programs of the four voices, for fluidsynth.
-PROGRAMS = {"flute": 73, "fiddle": 40, "whistle": 78, "voice": 52}
+#: General MIDI programs of the four voices, for fluidsynth: flute, violin, recorder (a fipple
+#: flute, as the tin whistle is: the sound font's own Whistle patch sounds 9 semitones flat)
+#: and Voice Oohs (a solo voice; Choir Aahs is a choir, whose beating no singer makes).
+PROGRAMS = {"flute": 73, "fiddle": 40, "whistle": 74, "voice": 53}
 #: Debian's General MIDI sound font (package timgm6mb-soundfont, with fluidsynth).
 SOUND_FONT = Path("/usr/share/sounds/sf2/TimGM6mb.sf2")
 #: Humanising: onset jitter (s), tempo drift (share), room noise (dB SNR), vibrato (cents).

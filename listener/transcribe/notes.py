@@ -58,6 +58,11 @@ class NoteTracker:
         self._frame = 0
         self._held: Note | None = None  # a short note waiting to merge into the next
 
+    @property
+    def sounding(self) -> bool:
+        """Whether a note is being played now (begun, not yet ended)."""
+        return self._note is not None
+
     def process(self, frames: PitchFrames) -> list[Note]:
         """Take the next frames; return the notes that have ended."""
         out: list[Note] = []

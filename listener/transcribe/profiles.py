@@ -30,6 +30,8 @@ import numpy as np
 
 from listener.tunes.notation import bar_length
 
+#: The profiles shipped with the composer (``scripts/fit_melody_profiles.py`` writes them).
+DEFAULT_PROFILES = Path(__file__).resolve().parents[2] / "models" / "melody-profiles.json"
 #: folk-rnn's meters, in the order of the profiles.
 METERS = ("M:2/4", "M:3/4", "M:4/4", "M:6/8", "M:9/8", "M:12/8", "M:3/2")
 #: folk-rnn's modes of C, in the order of the profiles.

@@ -106,6 +106,15 @@ class Reading(NamedTuple):
     heard_body : list of str
         The body as :attr:`tokens` has it, in the heard key (ABC; outside the vocabulary's
         range where the key takes it there).
+    clock : tuple of float
+        Where the grid stands at the phrase's end: the time (seconds) of the first note's
+        grid point and the sixteenth's length, on the line fitted to the last notes; a grid
+        position ``p`` (sixteenths from the first note) falls at ``clock[0] + clock[1] * p``.
+    end : int
+        The grid position (sixteenths from the first note) where the written phrase ends.
+    phase : int
+        Sixteenths from the first note to a bar line (0 when it starts the bar; less than a
+        bar).
     evidence : dict
         The log scores behind the choice: ``meter`` (each meter's, summed over grids and
         downbeats) and ``key`` (12 tonics by 4 modes, at the chosen reading); the
@@ -125,6 +134,9 @@ class Reading(NamedTuple):
     ambiguity: dict
     events: list
     heard_body: list
+    clock: tuple
+    end: int
+    phase: int
     evidence: dict
 
     @property
@@ -135,6 +147,10 @@ class Reading(NamedTuple):
     def tune(self) -> Tune:
         """Return the phrase as a tune in C (data_v2's tokens)."""
         return Tune(self.tokens[0], self.tokens[1], list(self.tokens[2:]))
+
+    def time_of(self, position: float) -> float:
+        """Seconds at which a grid position (sixteenths from the first note) falls."""
+        return self.clock[0] + self.clock[1] * position
 
     def heard_tune(self) -> Tune:
         """Return the phrase as a tune in the key it was played in (for ABC)."""
@@ -367,6 +383,9 @@ def read_notes(
         ambiguity=ambiguity,
         events=events,
         heard_body=heard_body,
+        clock=(grid.intercept, grid.sixteenth),
+        end=int(positions[-1] + lengths[-1] + rests[-1]),
+        phase=int(phase),
         evidence={"meter": meter_scores, "key": keys},
     )
 
@@ -415,8 +434,11 @@ def spell(midi: int, signature: dict[int, int], carried: dict[int, int]) -> str:
     return Pitch(explicit, step, written_octave).text()
 
 
-def _length_token(sixteenths_long: int) -> list[str]:
-    # the token of a length in sixteenths (none for an eighth), the nearest writable one
+def length_tokens(sixteenths_long: int) -> list[str]:
+    """Return the length token of a note this many sixteenths long (none for an eighth).
+
+    The nearest length the vocabulary writes, where it has no token for this one.
+    """
     n = min(_WRITABLE, key=lambda w: (abs(w - sixteenths_long), w))
     return [] if n == 2 else [LENGTH_TOKENS[Fraction(n, 2)]]
 
@@ -472,7 +494,7 @@ def write_body(
             i += 2
             continue
         body.append("z" if what is None else spell(what, signature, carried))
-        body += _length_token(length)
+        body += length_tokens(length)
         i += 1
     end = pieces[-1][1] + pieces[-1][2]
     if (end - phase) % bar == 0:

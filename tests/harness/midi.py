@@ -34,6 +34,7 @@ class Receiver:
         self._rt.open_virtual_port("sink")
         self._mido = mido
         self.messages: list[tuple[float, object]] = []  # JACK time from the first, message
+        self.arrivals: list[float] = []  # each message's time.monotonic() as it was drained
         self._clock = 0.0
         self._running = True
         self._thread = threading.Thread(target=self._drain, daemon=True)
@@ -54,6 +55,7 @@ class Receiver:
                 continue
             data, delta = got
             self._clock += delta
+            self.arrivals.append(time.monotonic())
             self.messages.append((self._clock, self._mido.Message.from_bytes(data)))
 
     def notes_on(self) -> list[tuple[float, int]]:

@@ -1,0 +1,96 @@
+"""Answering a phrase: what primes the composer, how many bars, and the beat the answer starts on.
+
+The phrase heard is read (:func:`~listener.transcribe.tokens.read_notes`); its tokens, in C,
+prime folk-rnn, which continues them. The answer is the continuation, as many bars as the
+call had (or ``answer_bars``), moved back to the player's key and played at the player's tempo.
+It starts on the first beat (of the meter: a dotted quarter in 6/8) at or after where the
+written phrase ends, on the grid that followed the player; the phrase is primed with the rest
+up to that beat, so that the answer keeps the player's bar. If that time is too close (the
+answer needs ``WORK_SECONDS`` to be read, sampled and sent), it starts as many whole beats
+later as it must. Trading (a phrase of N bars) starts it on the bar line that ended the call.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from listener.transcribe.profiles import BEAT
+
+#: Seconds from the phrase's end the answer's first note needs at least: to read the phrase,
+#: prime the model and send the first note (measured: 30 to 50 ms).
+WORK_SECONDS = 0.08
+
+
+@dataclass
+class AnswerPlan:
+    """How to answer a phrase.
+
+    Attributes
+    ----------
+    prime : list of str
+        The phrase's tokens in C (meter, key, body): what the composer continues.
+    call_beats : float
+        Quarter notes from the phrase's first note to where the written phrase ends: the
+        answer's notes are the continuation's from there on.
+    bars : int
+        Bars to answer; the continuation stops at its bar line.
+    finish_bar : bool
+        The phrase ended inside a bar: the continuation first completes it.
+    start : float
+        Stream seconds at which the answer's first beat (``call_beats``) is played.
+    seconds_per_beat : float
+        Of the player's tempo (quarter notes).
+    shift : int
+        Semitones the answer is moved up by, back to the player's key.
+    """
+
+    prime: list[str]
+    call_beats: float
+    bars: int
+    finish_bar: bool
+    start: float
+    seconds_per_beat: float
+    shift: int
+
+
+def call_bars(tokens: list[str]) -> int:
+    """Bars of a phrase's tokens: its bar lines, and a last bar that is at least half there."""
+    body = tokens[2:]
+    full = body.count("|")
+    return max(1, full + (1 if body and body[-1] != "|" and len(body) > 2 else 0))
+
+
+def plan_answer(
+    reading, *, now: float, answer_bars: int | None = None, downbeat: float | None = None
+) -> AnswerPlan:
+    """Plan the answer to a phrase read as ``reading``, at stream time ``now``.
+
+    ``downbeat``: in trading, the bar line that ended the call (the answer starts there
+    when it is still ahead; else on the next beat that is).
+    """
+    from listener.transcribe.profiles import sixteenths
+    from listener.transcribe.tokens import length_tokens
+
+    beat_positions = BEAT[reading.meter]  # sixteenths a beat of the meter
+    prime, end = list(reading.tokens), reading.end
+    to_beat = -(end - reading.phase) % beat_positions
+    if to_beat:  # a rest up to the beat, and the bar line when the beat is a downbeat
+        prime += ["z", *length_tokens(to_beat)]
+        end += to_beat
+        if (end - reading.phase) % sixteenths(reading.meter) == 0:
+            prime.append("|")
+    start = reading.time_of(end) if downbeat is None else downbeat
+    beat_seconds = reading.clock[1] * beat_positions
+    earliest = now + WORK_SECONDS
+    if start < earliest:  # on a later beat of the same grid
+        start += beat_seconds * math.ceil((earliest - start) / beat_seconds)
+    return AnswerPlan(
+        prime=prime,
+        call_beats=end / 4.0,
+        bars=answer_bars or call_bars(reading.tokens),
+        finish_bar=prime[-1] != "|",
+        start=start,
+        seconds_per_beat=60.0 / reading.tempo,
+        shift=reading.shift,
+    )

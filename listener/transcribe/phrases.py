@@ -1,0 +1,111 @@
+"""Where a musician's phrase ends: after a rest as long as a beat, or after N bars (trading).
+
+Notes come in as they end (:class:`~listener.transcribe.notes.NoteTracker`); the tracker is
+asked, each block, whether the phrase is over:
+
+* **By rest** (the default): no note sounds, and the last one ended a beat ago. The beat is the
+  phrase's own (twice its median inter-onset interval: the running notes of folk tunes are
+  eighths), or ``gap`` seconds when the player says. A breath or a change of bow (tens of
+  milliseconds) is far shorter, so it never ends a phrase.
+* **By bars** (trading, ``bars=N``): once the machine knows the bar line's place and length
+  (from the first phrase's reading, :meth:`PhraseTracker.keep_time`), a phrase is the N bars
+  from the bar line at or before its first note, and ends on the next bar line, whether the
+  player rests or not: the answer starts on that downbeat.
+
+A "phrase" of fewer than ``MIN_NOTES`` notes is a stray sound (a cough, a bump) and is dropped.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+from listener.transcribe.notes import Note
+
+#: Notes a phrase needs; fewer are dropped.
+MIN_NOTES = 4
+#: The beat by rest, in seconds, is held to this range (a phrase of long notes or fast ones).
+SHORTEST_GAP, LONGEST_GAP = 0.25, 1.2
+#: A note this close before a bar line belongs to the bar it leads into (seconds).
+EARLY = 0.06
+
+
+class Call(NamedTuple):
+    """A phrase the musician played: its notes, and when (stream seconds) it was over.
+
+    ``ended`` is the time the tracker saw it end: a beat after the last note-off when by
+    rest, the bar line when by bars. ``downbeat`` is that bar line (by bars), else None.
+    """
+
+    notes: list[Note]
+    ended: float
+    downbeat: float | None
+
+
+class PhraseTracker:
+    """Collect notes; say when the phrase they make is over (see the module doc).
+
+    Parameters
+    ----------
+    gap : float, optional
+        Seconds of rest that end a phrase; one beat of the phrase's pace without it.
+    bars : int, optional
+        Trading: a phrase is this many bars, once the bar lines are known.
+    """
+
+    def __init__(self, *, gap: float | None = None, bars: int | None = None) -> None:
+        if gap is not None and not gap > 0:
+            raise ValueError(f"gap {gap:g}: seconds of rest, above 0")
+        if bars is not None and bars < 1:
+            raise ValueError(f"bars {bars}: at least 1")
+        self.gap = gap
+        self.bars = bars
+        self.notes: list[Note] = []
+        self._bar_line: float | None = None  # a bar line's time (stream seconds)
+        self._bar_seconds: float | None = None
+
+    def keep_time(self, bar_line: float, bar_seconds: float) -> None:
+        """Know where bar lines fall from now on: one at ``bar_line``, every ``bar_seconds``."""
+        self._bar_line, self._bar_seconds = float(bar_line), float(bar_seconds)
+
+    def add(self, notes: list[Note]) -> None:
+        """Take notes that have ended."""
+        self.notes += notes
+
+    def rest_needed(self) -> float:
+        """Seconds of rest that end the phrase so far."""
+        if self.gap is not None:
+            return self.gap
+        onsets = [n.onset for n in self.notes]
+        if len(onsets) < 3:
+            return LONGEST_GAP
+        beat = 2.0 * float(np.median(np.diff(onsets)))
+        return min(max(beat, SHORTEST_GAP), LONGEST_GAP)
+
+    def check(self, now: float, *, sounding: bool) -> Call | None:
+        """Return the phrase if it is over at stream time ``now``; None while it goes on.
+
+        ``sounding``: a note is being played now (not yet ended).
+        """
+        if not self.notes:
+            return None
+        if self.bars is not None and self._bar_seconds is not None:
+            first = self.notes[0].onset + EARLY
+            bar = self._bar_seconds
+            start = self._bar_line + bar * math.floor((first - self._bar_line) / bar)
+            end = start + self.bars * bar
+            if now >= end:
+                return self._take(end, end, before=end - EARLY)
+            return None
+        if sounding or now - self.notes[-1].offset < self.rest_needed():
+            return None
+        return self._take(now, None, before=math.inf)
+
+    def _take(self, ended: float, downbeat: float | None, *, before: float) -> Call | None:
+        notes = [n for n in self.notes if n.onset < before]
+        self.notes = [n for n in self.notes if n.onset >= before]
+        if len(notes) < MIN_NOTES:
+            return None
+        return Call(notes, ended, downbeat)

@@ -1,0 +1,187 @@
+"""Call and response: phrases end where a musician's do, and the answer comes on the beat."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from listener.answer import WORK_SECONDS, plan_answer
+from listener.config import SAMPLE_RATE
+from listener.transcribe import Note
+from listener.transcribe.evaluate import perform
+from listener.transcribe.phrases import MIN_NOTES, PhraseTracker
+from listener.transcribe.profiles import DEFAULT_PROFILES, MelodyProfiles
+from listener.transcribe.tokens import read_notes
+from listener.tunes.corpus import read_data_v2
+from tests.harness import EXAMPLES, need_module
+from tests.harness.midi import Receiver, assert_every_note_released, wait_for_delivery
+
+
+def eighths(count: int, *, start: float = 0.0, eighth: float = 0.2, breath: float = 0.02):
+    """Running eighths (a D major scale walk), each ending ``breath`` before the next."""
+    return [
+        Note(start + i * eighth, start + (i + 1) * eighth - breath, 62 + (i * 2) % 12, 1.0)
+        for i in range(count)
+    ]
+
+
+def test_a_breath_does_not_end_a_phrase_and_a_beats_rest_does():
+    tracker = PhraseTracker()
+    notes = eighths(8, breath=0.12)  # 120 ms breaths: well under a beat (0.4 s)
+    for note in notes:
+        tracker.add([note])
+        assert tracker.check(note.offset + 0.12, sounding=False) is None
+    last = notes[-1].offset
+    assert tracker.check(last + 0.39, sounding=False) is None
+    call = tracker.check(last + 0.41, sounding=False)
+    assert call is not None and call.notes == notes and call.downbeat is None
+    assert tracker.notes == []
+
+
+def test_a_stray_sound_is_no_phrase_and_a_held_note_holds_it():
+    tracker = PhraseTracker(gap=0.5)
+    tracker.add(eighths(MIN_NOTES - 1))
+    assert tracker.check(10.0, sounding=False) is None and tracker.notes == []
+    tracker.add(eighths(6, start=20.0))
+    assert tracker.check(30.0, sounding=True) is None  # a long note sounds: not over
+    assert tracker.check(30.0, sounding=False) is not None
+
+
+def test_trading_ends_the_phrase_on_the_bar_line_whatever_is_played():
+    tracker = PhraseTracker(bars=2)
+    tracker.keep_time(bar_line=0.0, bar_seconds=1.6)  # 4/4 at 150: bars of eight eighths
+    notes = eighths(20, start=3.2)  # from the bar line at 3.2, without a rest
+    tracker.add(notes)
+    assert tracker.check(6.39, sounding=True) is None
+    call = tracker.check(6.4, sounding=True)
+    assert call is not None and call.downbeat == pytest.approx(6.4)
+    assert len(call.notes) == 16 and tracker.notes == notes[16:]  # the next call has begun
+
+
+def test_the_answer_starts_on_a_beat_of_the_players_grid():
+    profiles = MelodyProfiles.load(DEFAULT_PROFILES)
+    tune = read_data_v2(EXAMPLES / "data_v2-first-5-tunes.txt")[4]  # a jig in C
+    performance = perform(tune, seed=4, voice="flute", synth="none", humanised=True)
+    start, end, bars = performance.phrases[0]
+    heard = [n for n in performance.notes if start - 0.05 <= n.onset < end - 0.05]
+    reading = read_notes(heard, profiles)
+    beat = reading.clock[1] * 6  # a dotted quarter
+    for wait in (0.0, 0.3, 0.7):
+        now = heard[-1].offset + wait
+        plan = plan_answer(reading, now=now)
+        assert plan.start >= now + WORK_SECONDS
+        beats = (plan.start - reading.time_of(reading.phase)) / beat
+        assert abs(beats - round(beats)) < 1e-9  # whole beats after a bar line
+        assert plan.start - now <= WORK_SECONDS + beat
+    assert plan.bars == len(bars) and plan.shift % 12 == performance.shift % 12
+    trading = plan_answer(reading, now=heard[-1].offset, downbeat=heard[-1].offset + 0.3)
+    assert trading.start == pytest.approx(heard[-1].offset + 0.3)
+
+
+@pytest.fixture(scope="module")
+def conversation():
+    """Two phrases of a jig, humanised, with a rest after each: a musician's calls."""
+    tune = read_data_v2(EXAMPLES / "data_v2-first-5-tunes.txt")[4]
+    performance = perform(tune, seed=4, voice="flute", synth="builtin", humanised=True)
+    samples = performance.samples
+    (s0, e0, _), (s1, e1, _) = performance.phrases[:2]
+    rest = np.zeros(int(4.0 * SAMPLE_RATE), dtype=np.float32)
+    first = samples[int((s0 - 0.3) * SAMPLE_RATE) : int((e0 - 0.05) * SAMPLE_RATE)]
+    second = samples[int((s1 - 0.05) * SAMPLE_RATE) : int((e1 - 0.05) * SAMPLE_RATE)]
+    return np.concatenate([first, rest, second, rest]), performance
+
+
+def _respond(samples, *, barge: bool = False) -> dict:
+    from listener.audio.sources import ArraySource
+    from listener.composer import ComposeSettings
+    from listener.engine import Engine
+    from listener.genres.model import GenreModel
+    from listener.midi import MidiSink
+    from listener.tunes.lstm import FolkLSTM
+
+    events: list[dict] = []
+    receiver = Receiver()
+    sink = MidiSink.open("harness:sink", api="jack")
+    try:
+        engine = Engine(
+            GenreModel.load(),
+            events.append,
+            composer=FolkLSTM(),
+            sink=sink,
+            compose=ComposeSettings(when="respond", seed=1),
+            phrases=PhraseTracker(),
+        )
+        source = ArraySource(samples, SAMPLE_RATE, block_size=(256, 1024), realtime=True)
+        started = time.monotonic()
+        engine.run(source, live=True)
+        sink.close()
+        wait_for_delivery(receiver, sink.sent)
+        return {"events": events, "receiver": receiver, "started": started, "sent": sink.sent}
+    finally:
+        sink.close()
+        receiver.close()
+
+
+def test_a_phrase_played_is_heard_and_answered_on_the_beat(jack_server, conversation):
+    need_module("mido")
+    samples, performance = conversation
+    run = _respond(samples)
+    events, receiver = run["events"], run["receiver"]
+    phrases = [e for e in events if e["type"] == "phrase"]
+    starts = [e for e in events if e["type"] == "tune" and e["event"] == "start"]
+    assert len(phrases) == len(starts) == 2
+    for phrase in phrases:  # heard as the jig it is, in the key it was played in
+        assert phrase["meter"] == "6/8" and phrase["tokens"].startswith("M:6/8 K:Cmaj")
+        assert phrase["key"]["mode"] == "maj"
+    assert all(s["reason"] == "phrase" for s in starts)
+    # the first answer note: when the plan said, within 30 ms and a JACK period; no later
+    # than two beats (quarter notes) after the musician's last note
+    first = starts[0]
+    answer_on = [
+        t
+        for t, (_, m) in zip(receiver.arrivals, receiver.messages, strict=False)
+        if m.type == "note_on" and m.velocity > 0
+    ]
+    assert answer_on, "no answer was heard over MIDI"
+    quarter = 60.0 / first["tempo"]
+    assert first["after_last_note"] <= 2 * quarter
+    assert abs(answer_on[0] - (run["started"] + first["at"])) < 0.03 + 0.003 + 0.02
+    # on the player's grid: whole beats (dotted quarters) from a downbeat it heard
+    beat = phrases[0]["bar_seconds"] / 2
+    offset = (first["at"] - phrases[0]["downbeat"]) / beat
+    assert abs(offset - round(offset)) * beat < 0.03
+    assert all(s["work_ms"] <= 150 for s in starts)  # generous: a shared machine
+    # in the player's key: the answer's notes in E flat major (the jig in C, played in E flat)
+    pitches = [m.note for _, m in receiver.messages if m.type == "note_on" and m.velocity]
+    scale = {(3 + d) % 12 for d in (0, 2, 4, 5, 7, 9, 11)}
+    assert performance.shift % 12 == 3
+    assert np.mean([p % 12 in scale for p in pitches]) >= 0.9
+    assert_every_note_released(receiver, run["sent"])
+
+
+def test_playing_again_stops_the_answer_at_once(jack_server, conversation):
+    # the musician starts the second phrase while the first answer plays (a 1.5 s rest)
+    need_module("mido")
+    samples, _ = conversation
+    cut = samples.copy()
+    quiet = np.flatnonzero(np.abs(cut) > 1e-3)
+    end_first = quiet[quiet < int(8.0 * SAMPLE_RATE)].max()  # the first phrase's last sound
+    rest_end = end_first + int(4.0 * SAMPLE_RATE)
+    cut = np.concatenate([cut[: end_first + int(1.5 * SAMPLE_RATE)], cut[rest_end:]])
+    run = _respond(cut, barge=True)
+    events, receiver = run["events"], run["receiver"]
+    barge = [e for e in events if e["type"] == "barge_in"]
+    assert barge, [e for e in events if e["type"] != "note"]
+    # nothing starts after the barge-in (but the next answer's notes), everything released
+    t_barge = run["started"] + barge[0]["t"]
+    second = [e for e in events if e["type"] == "tune" and e["event"] == "start"][1:]
+    next_answer = run["started"] + second[0]["at"] if second else float("inf")
+    late = [
+        t
+        for t, (_, m) in zip(receiver.arrivals, receiver.messages, strict=False)
+        if m.type == "note_on" and m.velocity and t_barge + 0.05 < t < next_answer - 0.01
+    ]
+    assert late == []
+    assert_every_note_released(receiver, run["sent"])
