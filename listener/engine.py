@@ -263,13 +263,14 @@ class Engine:
     def _listen_for_phrases(self, t: float, notes: list, was_sounding: bool) -> bool:
         # call and response: a new note while an answer plays stops it; a phrase that is
         # over goes to the composer with the clock that maps stream time to monotonic time
-        sounding = self.analysis.melody[1].sounding
+        tracker = self.analysis.melody[1]
+        sounding = tracker.sounding
         composer = self.composer
         if sounding and not was_sounding and composer is not None and composer.answering:
             composer.barge_in()
             self._say({"type": "barge_in", "t": round(t, 4)})
         self.phrases.add(notes)
-        call = self.phrases.check(t, sounding=sounding)
+        call = self.phrases.check(t, sounding=sounding, last_sound=tracker.last_sound)
         if call is not None and composer is not None:
             composer.answer(call, time.monotonic() - t)
         return sounding

@@ -27,15 +27,16 @@ def eighths(count: int, *, start: float = 0.0, eighth: float = 0.2, breath: floa
     ]
 
 
-def test_a_breath_does_not_end_a_phrase_and_a_beats_rest_does():
+def test_a_breath_does_not_end_a_phrase_and_a_rest_does():
     tracker = PhraseTracker()
-    notes = eighths(8, breath=0.12)  # 120 ms breaths: well under a beat (0.4 s)
+    notes = eighths(8, breath=0.12)  # 120 ms breaths; a dotted eighth's rest (0.3 s) ends it
     for note in notes:
         tracker.add([note])
         assert tracker.check(note.offset + 0.12, sounding=False) is None
     last = notes[-1].offset
-    assert tracker.check(last + 0.39, sounding=False) is None
-    call = tracker.check(last + 0.41, sounding=False)
+    assert tracker.check(last + 0.29, sounding=False) is None
+    assert tracker.check(last + 0.31, sounding=False, last_sound=last + 0.1) is None  # a sound
+    call = tracker.check(last + 0.31, sounding=False)
     assert call is not None and call.notes == notes and call.downbeat is None
     assert tracker.notes == []
 

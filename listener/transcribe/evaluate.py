@@ -71,6 +71,8 @@ class Performance:
     notes: list[Note]
     phrases: list[tuple[float, float, list[list[str]]]]
     samples: np.ndarray
+    beat_time: object = None  # beats (quarter notes from the first note) -> seconds
+    first_bar: float = 0.0  # beats (quarter notes) from the first note to the first bar line
 
 
 def fluidsynth_available() -> bool:
@@ -186,7 +188,18 @@ def perform(tune, *, seed: int, voice: str, synth: str, humanised: bool) -> Perf
         samples = _with_room_noise(samples, rng)
     mode = tune.key.removeprefix("K:C")
     return Performance(
-        tune.meter, mode, shift, tempo, voice, synth, humanised, notes, phrases, samples
+        tune.meter,
+        mode,
+        shift,
+        tempo,
+        voice,
+        synth,
+        humanised,
+        notes,
+        phrases,
+        samples,
+        seconds,
+        float(starts[pickup]),
     )
 
 

@@ -25,6 +25,9 @@ SILENCE = 0.003
 CHANGE_FRAMES = 2
 #: A level this many times the recent lowest starts a note again (a repeated note).
 REATTACK = 1.8
+#: Sound is this many times the quietest frame of the last FLOOR_FRAMES (2.3 s): the room.
+FLOOR_RATIO = 3.0
+FLOOR_FRAMES = 200
 #: Notes shorter than this many seconds are ornaments of the note that follows.
 MIN_NOTE = 0.05
 _FRAME_SECONDS = HOP / SAMPLE_RATE
@@ -56,6 +59,8 @@ class NoteTracker:
         self._change = 0  # frames in a row that differ from the note
         self._levels: list[float] = []  # the last few frames' levels
         self._frame = 0
+        self._levels_seen: list[float] = []  # recent frames' levels, for the noise floor
+        self.last_sound = -1.0  # seconds: the centre of the last frame louder than the floor
         self._held: Note | None = None  # a short note waiting to merge into the next
 
     @property
@@ -69,8 +74,19 @@ class NoteTracker:
         rows = zip(frames.f0, frames.dip, frames.rms, frames.attack, strict=True)
         for f0, dip, rms, attack in rows:
             out += self._take(float(f0), float(dip), float(rms), float(attack))
+            self._hear_level(float(rms))
             self._frame += 1
         return out
+
+    def _hear_level(self, rms: float) -> None:
+        # sound, pitched or not, is the player still playing (a note the pitch tracker cannot
+        # name is no rest): louder than SILENCE and than FLOOR_RATIO times the room's floor,
+        # the quietest frame of the last FLOOR_FRAMES
+        self._levels_seen.append(rms)
+        if len(self._levels_seen) > FLOOR_FRAMES:
+            del self._levels_seen[0]
+        if rms > max(SILENCE, FLOOR_RATIO * min(self._levels_seen)):
+            self.last_sound = _frame_time(self._frame)
 
     def flush(self) -> list[Note]:
         """End the note still sounding (the stream has ended)."""

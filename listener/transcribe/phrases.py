@@ -3,10 +3,10 @@
 Notes come in as they end (:class:`~listener.transcribe.notes.NoteTracker`); the tracker is
 asked, each block, whether the phrase is over:
 
-* **By rest** (the default): no note sounds, and the last one ended a beat ago. The beat is the
-  phrase's own (twice its median inter-onset interval: the running notes of folk tunes are
-  eighths), or ``gap`` seconds when the player says. A breath or a change of bow (tens of
-  milliseconds) is far shorter, so it never ends a phrase.
+* **By rest** (the default): no note sounds, and the last note or sound above the room's floor
+  ended three quarters of a beat ago: of the phrase's own beat (its running notes, the median
+  inter-onset interval, are eighths), or ``gap`` seconds when the player says. A breath or a
+  change of bow (tens of milliseconds) is far shorter, so it never ends a phrase.
 * **By bars** (trading, ``bars=N``): once the machine knows the bar line's place and length
   (from the first phrase's reading, :meth:`PhraseTracker.keep_time`), a phrase is the N bars
   from the bar line at or before its first note, and ends on the next bar line, whether the
@@ -24,6 +24,10 @@ import numpy as np
 
 from listener.transcribe.notes import Note
 
+#: The rest that ends a phrase, in the phrase's running notes (its median inter-onset interval:
+#: the eighths of folk tunes): a dotted eighth, three quarters of a beat. A breath or a bow
+#: change is a third of that or less.
+REST_EIGHTHS = 1.5
 #: Notes a phrase needs; fewer are dropped.
 MIN_NOTES = 4
 #: The beat by rest, in seconds, is held to this range (a phrase of long notes or fast ones).
@@ -81,13 +85,14 @@ class PhraseTracker:
         onsets = [n.onset for n in self.notes]
         if len(onsets) < 3:
             return LONGEST_GAP
-        beat = 2.0 * float(np.median(np.diff(onsets)))
-        return min(max(beat, SHORTEST_GAP), LONGEST_GAP)
+        rest = REST_EIGHTHS * float(np.median(np.diff(onsets)))
+        return min(max(rest, SHORTEST_GAP), LONGEST_GAP)
 
-    def check(self, now: float, *, sounding: bool) -> Call | None:
+    def check(self, now: float, *, sounding: bool, last_sound: float = -1.0) -> Call | None:
         """Return the phrase if it is over at stream time ``now``; None while it goes on.
 
-        ``sounding``: a note is being played now (not yet ended).
+        ``sounding``: a note is being played now (not yet ended); ``last_sound``: when sound
+        above the room's floor was last heard (a note the tracker could not name is no rest).
         """
         if not self.notes:
             return None
@@ -99,7 +104,8 @@ class PhraseTracker:
             if now >= end:
                 return self._take(end, end, before=end - EARLY)
             return None
-        if sounding or now - self.notes[-1].offset < self.rest_needed():
+        quiet_since = max(self.notes[-1].offset, last_sound)
+        if sounding or now - quiet_since < self.rest_needed():
             return None
         return self._take(now, None, before=math.inf)
 

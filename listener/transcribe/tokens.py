@@ -243,15 +243,20 @@ class _Tonal:
         steps = profiles.steps[:, d[:, :-1], d[:, 1:]].sum(axis=2)
         self.steps = steps + profiles.mode_prior[:, None]
         anywhere = np.logaddexp.reduce(profiles.pitch, axis=1) - np.log(profiles.pitch.shape[1])
-        self.lift = profiles.pitch - anywhere[:, None, :]  # (modes, levels, 12)
+        lift = profiles.pitch - anywhere[:, None, :]  # (modes, levels, 12)
+        # each note's lift at each level under each key: (levels, notes, modes * tonics)
+        by_note = lift[:, :, d]  # (modes, levels, tonics, notes)
+        self.by_level = by_note.transpose(1, 3, 0, 2).reshape(lift.shape[1], d.shape[1], -1)
 
     def scores(self, level: np.ndarray) -> np.ndarray:
         """Score every downbeat and key, (downbeats, modes, tonics), by the notes' levels.
 
         ``level``: each note's metrical level under each downbeat, (downbeats, notes).
         """
-        lift = self.lift[:, level[:, None, :], self.degrees[None, :, :]]  # (modes, db, t, n)
-        return self.steps[None, :, :] + lift.sum(axis=3).transpose(1, 0, 2)
+        total = sum(
+            (level == v).astype(np.float64) @ self.by_level[v] for v in range(len(self.by_level))
+        )  # (downbeats, modes * tonics)
+        return self.steps[None, :, :] + total.reshape(level.shape[0], *self.steps.shape)
 
 
 def _posterior(scores: np.ndarray) -> np.ndarray:
