@@ -54,11 +54,11 @@ class AnswerPlan:
     shift: int
 
 
-def call_bars(tokens: list[str]) -> int:
-    """Bars of a phrase's tokens: its bar lines, and a last bar that is at least half there."""
-    body = tokens[2:]
-    full = body.count("|")
-    return max(1, full + (1 if body and body[-1] != "|" and len(body) > 2 else 0))
+def call_bars(reading) -> int:
+    """Bars the phrase lasted: from its first bar line to its end, rounded (a pickup is not one)."""
+    from listener.transcribe.profiles import sixteenths
+
+    return max(1, round((reading.end - reading.phase) / sixteenths(reading.meter)))
 
 
 def plan_answer(
@@ -88,7 +88,7 @@ def plan_answer(
     return AnswerPlan(
         prime=prime,
         call_beats=end / 4.0,
-        bars=answer_bars or call_bars(reading.tokens),
+        bars=answer_bars or call_bars(reading),
         finish_bar=prime[-1] != "|",
         start=start,
         seconds_per_beat=60.0 / reading.tempo,

@@ -344,8 +344,8 @@ class Composer:
         )
 
     def _read(self, call):
-        # the phrase as folk-rnn tokens; meter and key as the settings fix them, else as the
-        # last phrase read them when it was sure (the conversation keeps its key and meter)
+        # the phrase as folk-rnn tokens; meter and key as the settings fix them, else likeliest
+        # as the phrase before had them (a conversation keeps its meter, key and tempo)
         from listener.transcribe.profiles import DEFAULT_PROFILES, MelodyProfiles
         from listener.transcribe.tokens import read_notes
 
@@ -354,11 +354,7 @@ class Composer:
         meter = None if self.settings.meter == "follow" else self.settings.meter
         key = self.settings.key
         last = self.readings[-1] if self.readings else None
-        if last is not None and meter is None and last.confidence["meter"] >= 0.8:
-            meter = last.meter
-        if last is not None and key is None and last.confidence["key"] >= 0.8:
-            key = last.key
-        return read_notes(call.notes, self._profiles, meter=meter, key=key)
+        return read_notes(call.notes, self._profiles, meter=meter, key=key, carry=last)
 
     def _answer_one(self, t: float, call, clock_offset: float, seed: int | None) -> None:
         from listener.answer import plan_answer

@@ -96,20 +96,25 @@ def test_bench_features_json(wav):
     assert result["speedup_vs_librosa"] == pytest.approx(speedup)
 
 
-def test_demo_performs_listens_and_answers(capsys, tmp_path):
+def test_demo_hears_a_real_tune_and_answers_it(capsys, tmp_path):
+    # the performer plays Haste to the Wedding; the machine hears it through the engine alone
     import mido
 
-    assert main(["demo", "--seconds", "12", "--fast", "--folder", str(tmp_path)]) == 0
+    assert main(["demo", "--fast", "--folder", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "decision" in out and "composing an answer" in out and "0 ring overflows" in out
+    assert "Haste to the Wedding" in out and "phrase heard" in out and "answering" in out
     events = [json.loads(line) for line in (tmp_path / "demo.jsonl").read_text().splitlines()]
-    kinds = {e["type"] for e in events}
-    assert kinds == {"decision", "tune", "stats"} and events[-1]["whole_run"]
+    phrases = [e for e in events if e["type"] == "phrase"]
+    starts = [e for e in events if e["type"] == "tune" and e["event"] == "start"]
+    assert len(phrases) == len(starts) == 2 and all(s["reason"] == "phrase" for s in starts)
+    # heard as the jig in D it is: its first phrase's bars, token for token, in C
+    first = phrases[0]
+    assert (first["meter"], first["key"]) == ("6/8", {"tonic": "D", "mode": "maj"})
+    assert "G E G G f e | d c d e c A | G E G G c E |" in first["tokens"]
+    assert all(s["key"] == "Dmaj" and s["bars"] == 4 for s in starts)
     abc = (tmp_path / "demo.abc").read_text()
-    assert abc.count("X:") >= 2  # the tune heard and at least one answer
-    heard, answer = abc.split("X:")[1:3]
-    opening = heard.splitlines()[5][:6]
-    assert answer.splitlines()[5].startswith(opening)  # the answer starts as the tune heard
+    assert abc.startswith("X:987\nT:Haste to the Wedding") and "phrase 1 as heard" in abc
+    assert "phrase 2 and its answer" in abc
     assert mido.MidiFile(tmp_path / "demo.mid").length > 5
 
 

@@ -9,15 +9,19 @@ def register(commands) -> None:
     """Add ``demo`` to the command line."""
     p = commands.add_parser(
         "demo",
-        help="the whole machine on a built-in performance: listen, decide, answer (30 s)",
-        description="The composer writes a tune, a small built-in synthesiser plays it, and "
-        "the performance streams into the engine as if from a sound card: the rolling genre "
-        "decisions print as they change, and the composer answers with a continuation primed "
-        "with the opening of what it heard. Writes demo.jsonl (every event), demo.abc (the "
-        "tune heard and the answers) and demo.mid (the first answer). Needs no audio device "
-        "and no data.",
+        help="call and response with a built-in fiddler: hear a real tune, answer it (30 s)",
+        description="A built-in performer plays phrases of Haste to the Wedding (O'Neill "
+        "1903, public domain) on a fiddle, humanised (fluidsynth when installed, the built-in "
+        "synthesiser otherwise), resting after each. The sound streams into the engine as if "
+        "from a sound card: it hears the notes, reads each phrase as folk-rnn tokens (tempo, "
+        "meter, key, bars; printed beside what was played), and the composer answers it in "
+        "the player's key and tempo, from a beat. Writes demo.jsonl (every event), demo.abc "
+        "(the tune, each phrase as heard, each phrase with its answer) and demo.mid (the "
+        "answers). Needs no audio device and no data.",
     )
-    p.add_argument("--seconds", type=float, default=30.0, help="length (default 30)")
+    p.add_argument(
+        "--seconds", type=float, default=30.0, help="most seconds of performance (default 30)"
+    )
     p.add_argument("--fast", action="store_true", help="as fast as possible, not at live pace")
     p.add_argument("--folder", default=".", help="where the three files go (default: here)")
     p.set_defaults(func=run)

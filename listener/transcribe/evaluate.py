@@ -109,10 +109,13 @@ def written_bars(tune) -> tuple[list[str], list[list[str]]]:
     return [t for bar in bars for t in [*bar, "|"]], bars
 
 
-def perform(tune, *, seed: int, voice: str, synth: str, humanised: bool) -> Performance:
+def perform(
+    tune, *, seed: int, voice: str, synth: str, humanised: bool, shift: int | None = None
+) -> Performance:
     """Play a tune (data_v2, in C) in a random key, near its dance's tempo (see the module doc).
 
-    ``synth``: ``builtin``, ``fluidsynth``, or ``none`` (the notes played, no sound).
+    ``synth``: ``builtin``, ``fluidsynth``, or ``none`` (the notes played, no sound);
+    ``shift``: semitones from C to the key it is played in (random without it).
     """
     from listener.audio.synth import render_melody
     from listener.midi.scheduler import default_tempo
@@ -126,7 +129,8 @@ def perform(tune, *, seed: int, voice: str, synth: str, humanised: bool) -> Perf
         if event.onset not in top or event.pitch > top[event.onset].pitch:
             top[event.onset] = event
     melody = [top[k] for k in sorted(top)]
-    shift = int(rng.integers(-5, 7))
+    drawn = int(rng.integers(-5, 7))
+    shift = drawn if shift is None else shift
     tempo = default_tempo(tune.meter) * float(rng.uniform(0.85, 1.15))
     beat = 60.0 / tempo
     total = float(max(e.end for e in melody))

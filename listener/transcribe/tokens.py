@@ -61,6 +61,10 @@ SIXTEENTHS = np.geomspace(60 / (4 * 280), 60 / (4 * 50), 90)
 #: prior on the tempo about it, of this spread (natural log), keeps a reading from doubling or
 #: halving the tempo, and tells a polka's sixteenths from a jig's eighths.
 TEMPO_SPREAD = 0.2
+#: In a conversation, the phrase before's meter and key are this many times likelier than
+#: each other one, and the tempo stays within this spread (natural log) of its tempo.
+CARRY_ODDS = 20.0
+CARRY_SPREAD = 0.1
 #: Onsets a local tempo is fitted to.
 TEMPO_NOTES = 8
 #: How far the local tempo may stray from the reading's (a share of its sixteenth).
@@ -226,10 +230,14 @@ def _meter_scores(positions: np.ndarray, profiles: MelodyProfiles, meter: str) -
     return scores + profiles.meter_prior[METERS.index(meter)]
 
 
-def _tempo_score(sixteenth: float, meter: str) -> float:
-    # log prior of this grid's tempo for a tune in `meter`
+def _tempo_score(sixteenth: float, meter: str, carry=None) -> float:
+    # log prior of this grid's tempo for a tune in `meter`: about the dance's tempo, or about
+    # the phrase before's, in its meter (which is likelier by CARRY_ODDS)
     tempo = 60.0 / (4 * sixteenth)
-    return float(-0.5 * (np.log(tempo / TEMPI[meter]) / TEMPO_SPREAD) ** 2)
+    if carry is None:
+        return float(-0.5 * (np.log(tempo / TEMPI[meter]) / TEMPO_SPREAD) ** 2)
+    score = -0.5 * (np.log(tempo / carry.tempo) / CARRY_SPREAD) ** 2
+    return float(score + (np.log(CARRY_ODDS) if meter == carry.meter else 0.0))
 
 
 class _Tonal:
@@ -281,7 +289,12 @@ def _parse_key(key: str) -> tuple[int, str]:
 
 
 def read_notes(
-    notes, profiles: MelodyProfiles, *, meter: str | None = None, key: str | None = None
+    notes,
+    profiles: MelodyProfiles,
+    *,
+    meter: str | None = None,
+    key: str | None = None,
+    carry: Reading | None = None,
 ) -> Reading:
     """Write notes heard as folk-rnn tokens in C (see the module doc).
 
@@ -295,6 +308,9 @@ def read_notes(
         ``6/8`` or ``M:6/8``, when the player knows.
     key : str, optional
         ``Dmix``, ``F#min``, ``G`` (major), when the player knows.
+    carry : Reading, optional
+        The phrase before, in a conversation: its meter, key and tempo are likelier than the
+        others (``CARRY_ODDS``; the tempo within ``CARRY_SPREAD``), not certain.
     """
     if len(notes) < 2:
         raise ValueError(f"a phrase needs two notes or more to have a beat; got {len(notes)}")
@@ -318,10 +334,12 @@ def read_notes(
             phases = np.arange(bar)
             level = levels(m, grid.positions[None, :] - phases[:, None])
             keys = tonal.scores(level)  # (downbeats, modes, tonics)
+            if carry is not None:
+                keys[:, MODES.index(carry.mode), TONICS.index(carry.tonic)] += np.log(CARRY_ODDS)
             if fixed_key is not None:
                 keys = keys[:, MODES.index(fixed_key[1]), fixed_key[0]][:, None, None]
             totals = _meter_scores(grid.positions, profiles, m) + grid.score
-            totals = totals + _tempo_score(grid.sixteenth, m)
+            totals = totals + _tempo_score(grid.sixteenth, m, carry)
             totals = totals + np.logaddexp.reduce(keys.reshape(bar, -1), axis=1)
             by_meter[m] = np.logaddexp(by_meter[m], np.logaddexp.reduce(totals))
             phase = int(np.argmax(totals))
