@@ -78,6 +78,9 @@ class Engine:
         Call and response (with ``compose.when == "respond"``): the notes heard make phrases,
         each answered by the composer (``phrase`` events, then the answer's ``tune``); a note
         begun while an answer plays stops it (a ``barge_in`` event).
+    keys : MidiKeys, optional
+        A MIDI controller whose notes are a musician's too (with ``phrases``): they join the
+        notes heard, on the stream's clock.
     """
 
     def __init__(
@@ -94,6 +97,7 @@ class Engine:
         gate_db: float | None = -60.0,
         notes: bool = False,
         phrases=None,
+        keys=None,
     ) -> None:
         self.model = model
         self.emit = emit
@@ -104,6 +108,7 @@ class Engine:
         self.status = status
         self.ring_size = ring_size
         self.phrases = phrases
+        self.keys = keys
         self.analysis = Analysis(model, gate_db=gate_db, notes=notes or phrases is not None)
         self.composer = None
         if composer is not None and self.compose.when != "off":
@@ -265,12 +270,21 @@ class Engine:
         # over goes to the composer with the clock that maps stream time to monotonic time
         tracker = self.analysis.melody[1]
         sounding = tracker.sounding
+        last_sound = tracker.last_sound
+        if self.keys is not None:  # a controller's notes, moved onto the stream's clock
+            from listener.transcribe.notes import Note
+
+            offset = time.monotonic() - t
+            played = [Note(a - offset, b - offset, p, 1.0) for a, b, p in self.keys.take()]
+            notes = sorted([*notes, *played])
+            sounding = sounding or self.keys.sounding
+            last_sound = max(last_sound, self.keys.last_activity - offset)
         composer = self.composer
         if sounding and not was_sounding and composer is not None and composer.answering:
             composer.barge_in()
             self._say({"type": "barge_in", "t": round(t, 4)})
         self.phrases.add(notes)
-        call = self.phrases.check(t, sounding=sounding, last_sound=tracker.last_sound)
+        call = self.phrases.check(t, sounding=sounding, last_sound=last_sound)
         if call is not None and composer is not None:
             composer.answer(call, time.monotonic() - t)
         return sounding

@@ -84,6 +84,7 @@ def measure_jack(
     compose: str = "every:10",
     compiled: bool = True,
     realtime: bool = False,
+    notes: bool = False,
 ) -> dict:
     import subprocess
 
@@ -111,9 +112,11 @@ def measure_jack(
             composer=FolkLSTM(),
             sink=sink,
             compose=ComposeSettings(compose, seed=1),
+            notes=notes,
         )
         source = SoundDeviceSource(jack=True, compiled=compiled)
         result: dict = {"compiled_callback": source.compiled, "realtime_jack": realtime}
+        result["notes"] = notes
         thread = threading.Thread(
             target=lambda: result.update(engine.run(source, duration=seconds))
         )
@@ -234,6 +237,11 @@ def main() -> int:
         help="jack: run the server (and so every JACK client's process thread) with real-time "
         "priority, as on a stage; needs root or an rtprio limit",
     )
+    p.add_argument(
+        "--notes",
+        action="store_true",
+        help="jack: hear the melody too (pitch and notes on the analysis path)",
+    )
     p.add_argument("--server", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.what == "_player":
@@ -245,6 +253,7 @@ def main() -> int:
             args.compose,
             not args.python_callback,
             args.realtime_jack,
+            args.notes,
         )
     else:
         result = measure_soak(args.seconds)

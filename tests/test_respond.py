@@ -186,3 +186,69 @@ def test_playing_again_stops_the_answer_at_once(jack_server, conversation):
     ]
     assert late == []
     assert_every_note_released(receiver, run["sent"])
+
+
+def test_a_call_played_on_midi_keys_is_answered(jack_server):
+    # a keyboard player's phrase through JACK MIDI: the same reading, the same answer path
+    need_module("mido")
+    import threading
+
+    import rtmidi
+
+    from listener.audio.sources import ArraySource
+    from listener.composer import ComposeSettings
+    from listener.engine import Engine
+    from listener.genres.model import GenreModel
+    from listener.midi import MidiSink
+    from listener.midi.keys import MidiKeys
+    from listener.tunes.lstm import FolkLSTM
+
+    tune = read_data_v2(EXAMPLES / "data_v2-first-5-tunes.txt")[4]
+    performance = perform(tune, seed=4, voice="flute", synth="none", humanised=True)
+    start, end, _ = performance.phrases[0]
+    phrase = [n for n in performance.notes if start - 0.05 <= n.onset < end - 0.05]
+    keyboard = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="player")
+    keyboard.open_virtual_port("keys")
+    receiver = Receiver()
+    sink = MidiSink.open("harness:sink", api="jack")
+    keys = MidiKeys.open("player:keys", api="jack")
+    events: list[dict] = []
+    try:
+        engine = Engine(
+            GenreModel.load(),
+            events.append,
+            composer=FolkLSTM(),
+            sink=sink,
+            compose=ComposeSettings(when="respond", seed=1),
+            phrases=PhraseTracker(),
+            keys=keys,
+        )
+
+        def play() -> None:  # the player, on the wall clock, a second after the engine starts
+            t0 = time.monotonic() + 1.0 - phrase[0].onset
+            for when, message in sorted(
+                [(n.onset, [0x90, n.pitch, 90]) for n in phrase]
+                + [(n.offset, [0x80, n.pitch, 0]) for n in phrase]
+            ):
+                time.sleep(max(0.0, t0 + when - time.monotonic()))
+                keyboard.send_message(message)
+
+        player = threading.Thread(target=play)
+        silence = np.zeros(int(9.0 * SAMPLE_RATE), dtype=np.float32)
+        source = ArraySource(silence, SAMPLE_RATE, block_size=(256, 1024), realtime=True)
+        player.start()
+        engine.run(source, live=True)
+        player.join()
+        sink.close()
+        wait_for_delivery(receiver, sink.sent)
+        phrases = [e for e in events if e["type"] == "phrase"]
+        assert len(phrases) == 1, [e for e in events if e["type"] != "stats"]
+        assert phrases[0]["meter"] == "6/8" and len(phrases[0]["notes"]) == len(phrase)
+        assert phrases[0]["key"] == {"tonic": "Eb", "mode": "maj"}
+        assert receiver.notes_on(), "no answer was heard over MIDI"
+        assert_every_note_released(receiver, sink.sent)
+    finally:
+        sink.close()
+        keys.close()
+        receiver.close()
+        keyboard.close_port()

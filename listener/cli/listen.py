@@ -79,6 +79,11 @@ def register(commands) -> None:
     )
     talk.add_argument("--answer-bars", type=int, help="bars an answer lasts (default: the call's)")
     talk.add_argument("--key", help="the key the musician plays in, when known: D, Dmix, F#min")
+    talk.add_argument(
+        "--midi-in",
+        help="a MIDI controller's output (its name or a unique part): its notes are calls too "
+        "(the audio input still runs; --api chooses ALSA or JACK)",
+    )
     p.set_defaults(func=run)
 
 
@@ -120,9 +125,11 @@ def run(args: argparse.Namespace) -> int:
     if args.file and (args.device or args.jack):
         raise ConfigError("--file replaces the device: not both")
     options.check_midi_output(args)
-    if not args.respond and (args.bars or args.gap or args.answer_bars or args.key):
+    shaping = (args.bars, args.gap, args.answer_bars, args.key, args.midi_in)
+    if not args.respond and any(x is not None for x in shaping):
         raise ConfigError(
-            "--bars, --gap, --answer-bars and --key shape call and response: add --respond"
+            "--bars, --gap, --answer-bars, --key and --midi-in shape call and response: "
+            "add --respond"
         )
     compose = ComposeSettings(
         when="respond" if args.respond else args.compose,
@@ -153,8 +160,12 @@ def run(args: argparse.Namespace) -> int:
         composer = FolkLSTM(args.composer or DEFAULT_FOLK_MODEL)
     stream = open(args.jsonl, "w") if args.jsonl else sys.stdout  # noqa: SIM115
     status = _status_line()
-    sink = None
+    sink = keys = None
     try:
+        if args.respond and args.midi_in:
+            from listener.midi.keys import MidiKeys
+
+            keys = MidiKeys.open(args.midi_in, api=args.api)
         if args.port or args.virtual:  # MIDI ports before the audio stream
             from listener.midi import MidiSink
 
@@ -184,6 +195,7 @@ def run(args: argparse.Namespace) -> int:
             gate_db=args.gate,
             notes=args.notes,
             phrases=phrases,
+            keys=keys,
         )
         try:
             final = engine.run(source, duration=args.duration, live=live)
@@ -193,6 +205,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if sink is not None:
             sink.close()  # after the audio stream has stopped
+        if keys is not None:
+            keys.close()
         if args.jsonl:
             stream.close()
     if status is not None:

@@ -21,7 +21,8 @@ DRAIN_SECONDS = 0.1
 APIS = {"alsa": "LINUX_ALSA", "jack": "UNIX_JACK"}
 
 
-def _backend(api: str):
+def midi_backend(api: str):
+    """Return mido's rtmidi backend for ``api`` (auto, alsa, jack) and the API chosen."""
     import mido
 
     if api == "auto":
@@ -33,7 +34,7 @@ def _backend(api: str):
 
 def output_names(api: str = "auto") -> list[str]:
     """Names of the MIDI outputs (other programs' inputs) that ``api`` offers now."""
-    backend, _ = _backend(api)
+    backend, _ = midi_backend(api)
     try:
         return list(backend.get_output_names())
     except Exception as exc:  # rtmidi raises its own classes when the API is down
@@ -100,7 +101,7 @@ class MidiSink:
         channel, program : int
             As for the constructor.
         """
-        backend, api = _backend(api)
+        backend, api = midi_backend(api)
         try:
             if virtual is not None:
                 port = backend.open_output(virtual, virtual=True)

@@ -1,0 +1,88 @@
+"""Notes in from a MIDI controller (a keyboard, a wind controller): a call played on keys.
+
+The port's callback (python-rtmidi's thread) stamps each note-on and note-off with
+:func:`time.monotonic` and keeps them; the engine takes the finished notes once per block and
+puts them on its own stream clock, so that they join the phrase tracker as the notes heard in
+the microphone do. Nothing here waits for the engine, and the engine never waits for it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from listener.errors import DeviceError
+from listener.midi.sink import midi_backend
+
+
+def input_names(api: str = "auto") -> list[str]:
+    """Names of the MIDI inputs (other programs' or devices' outputs) that ``api`` offers."""
+    backend, _ = midi_backend(api)
+    try:
+        return list(backend.get_input_names())
+    except Exception as exc:  # rtmidi raises its own classes when the API is down
+        raise DeviceError(f"MIDI ({api}): cannot list inputs ({exc})") from exc
+
+
+class MidiKeys:
+    """Notes played on a MIDI input port, as (onset, offset, pitch) in monotonic seconds.
+
+    Parameters
+    ----------
+    port : mido input port
+        Opened with this object's :meth:`receive` as its callback (see :meth:`open`).
+    """
+
+    def __init__(self) -> None:
+        self.port = None
+        self._lock = threading.Lock()
+        self._held: dict[int, float] = {}  # pitch -> when it was struck
+        self._done: list[tuple[float, float, int]] = []
+        self.last_activity = -1.0  # monotonic seconds of the last note-on or note-off
+
+    @classmethod
+    def open(cls, name: str, *, api: str = "auto") -> MidiKeys:
+        """Listen to an existing MIDI output by name (or a unique part of it)."""
+        backend, api = midi_backend(api)
+        names = input_names(api)
+        chosen = [n for n in names if n == name] or [n for n in names if name in n]
+        if len(chosen) != 1:
+            what = "matches none" if not chosen else "matches several"
+            listed = ", ".join(names) or "none"
+            raise DeviceError(f"MIDI input {name!r} {what} of: {listed}")
+        keys = cls()
+        try:
+            keys.port = backend.open_input(chosen[0], callback=keys.receive)
+        except Exception as exc:
+            raise DeviceError(f"MIDI ({api}): cannot open {chosen[0]!r} ({exc})") from exc
+        return keys
+
+    def receive(self, message) -> None:
+        """Take one message (the port's callback): note-ons and note-offs, on any channel."""
+        now = time.monotonic()
+        if message.type not in ("note_on", "note_off"):
+            return
+        with self._lock:
+            self.last_activity = now
+            if message.type == "note_on" and message.velocity > 0:
+                if message.note in self._held:  # struck again: the first one ends here
+                    self._done.append((self._held.pop(message.note), now, message.note))
+                self._held[message.note] = now
+            elif message.note in self._held:
+                self._done.append((self._held.pop(message.note), now, message.note))
+
+    @property
+    def sounding(self) -> bool:
+        """Whether a key is held now."""
+        return bool(self._held)
+
+    def take(self) -> list[tuple[float, float, int]]:
+        """Return the notes finished since the last call, in the order they began."""
+        with self._lock:
+            done, self._done = self._done, []
+        return sorted(done)
+
+    def close(self) -> None:
+        """Close the port."""
+        if self.port is not None:
+            self.port.close()
