@@ -55,10 +55,10 @@ class AnswerPlan:
 
 
 def call_bars(reading) -> int:
-    """Bars the phrase lasted: from its first bar line to its end, rounded (a pickup is not one)."""
+    """Bars the phrase lasted, rounded (a pickup and a short last bar make one together)."""
     from listener.transcribe.profiles import sixteenths
 
-    return max(1, round((reading.end - reading.phase) / sixteenths(reading.meter)))
+    return max(1, round(reading.end / sixteenths(reading.meter)))
 
 
 def plan_answer(

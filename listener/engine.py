@@ -284,7 +284,9 @@ class Engine:
             composer.barge_in()
             self._say({"type": "barge_in", "t": round(t, 4)})
         self.phrases.add(notes)
-        call = self.phrases.check(t, sounding=sounding, last_sound=last_sound)
+        call = self.phrases.check(
+            t, sounding=sounding, last_sound=last_sound, current=tracker.current()
+        )
         if call is not None and composer is not None:
             composer.answer(call, time.monotonic() - t)
         return sounding

@@ -11,7 +11,7 @@ from listener.answer import WORK_SECONDS, plan_answer
 from listener.config import SAMPLE_RATE
 from listener.transcribe import Note
 from listener.transcribe.evaluate import perform
-from listener.transcribe.phrases import MIN_NOTES, PhraseTracker
+from listener.transcribe.phrases import LEAD, MIN_NOTES, PhraseTracker
 from listener.transcribe.profiles import DEFAULT_PROFILES, MelodyProfiles
 from listener.transcribe.tokens import read_notes
 from listener.tunes.corpus import read_data_v2
@@ -50,15 +50,18 @@ def test_a_stray_sound_is_no_phrase_and_a_held_note_holds_it():
     assert tracker.check(30.0, sounding=False) is not None
 
 
-def test_trading_ends_the_phrase_on_the_bar_line_whatever_is_played():
+def test_trading_hands_the_phrase_over_before_its_last_bar_line():
     tracker = PhraseTracker(bars=2)
     tracker.keep_time(bar_line=0.0, bar_seconds=1.6)  # 4/4 at 150: bars of eight eighths
     notes = eighths(20, start=3.2)  # from the bar line at 3.2, without a rest
-    tracker.add(notes)
-    assert tracker.check(6.39, sounding=True) is None
-    call = tracker.check(6.4, sounding=True)
-    assert call is not None and call.downbeat == pytest.approx(6.4)
-    assert len(call.notes) == 16 and tracker.notes == notes[16:]  # the next call has begun
+    tracker.add(notes[:15])  # ended by 6.25; the 16th (6.2 to 6.38) still sounds
+    sounding = notes[15]._replace(offset=6.25)
+    assert tracker.check(6.4 - LEAD - 0.01, sounding=True, current=sounding) is None
+    call = tracker.check(6.4 - LEAD, sounding=True, current=sounding)
+    assert call is not None and call.downbeat == pytest.approx(6.4)  # the answer's downbeat
+    assert call.notes == [*notes[:15], sounding]
+    tracker.add(notes[15:])  # the 16th ends: it went with the phrase, the rest are the next's
+    assert tracker.notes == notes[16:]
 
 
 def test_the_answer_starts_on_a_beat_of_the_players_grid():
@@ -94,7 +97,7 @@ def conversation():
     return np.concatenate([first, rest, second, rest]), performance
 
 
-def _respond(samples, *, barge: bool = False) -> dict:
+def _respond(samples, *, bars: int | None = None) -> dict:
     from listener.audio.sources import ArraySource
     from listener.composer import ComposeSettings
     from listener.engine import Engine
@@ -112,7 +115,7 @@ def _respond(samples, *, barge: bool = False) -> dict:
             composer=FolkLSTM(),
             sink=sink,
             compose=ComposeSettings(when="respond", seed=1),
-            phrases=PhraseTracker(),
+            phrases=PhraseTracker(bars=bars),
         )
         source = ArraySource(samples, SAMPLE_RATE, block_size=(256, 1024), realtime=True)
         started = time.monotonic()
@@ -171,7 +174,7 @@ def test_playing_again_stops_the_answer_at_once(jack_server, conversation):
     end_first = quiet[quiet < int(8.0 * SAMPLE_RATE)].max()  # the first phrase's last sound
     rest_end = end_first + int(4.0 * SAMPLE_RATE)
     cut = np.concatenate([cut[: end_first + int(1.5 * SAMPLE_RATE)], cut[rest_end:]])
-    run = _respond(cut, barge=True)
+    run = _respond(cut)
     events, receiver = run["events"], run["receiver"]
     barge = [e for e in events if e["type"] == "barge_in"]
     assert barge, [e for e in events if e["type"] != "note"]
@@ -252,3 +255,32 @@ def test_a_call_played_on_midi_keys_is_answered(jack_server):
         keys.close()
         receiver.close()
         keyboard.close_port()
+
+
+def test_trading_answers_on_the_downbeat_after_the_players_bars(jack_server):
+    # trading fours: the player plays four bars, rests four while the machine answers, plays
+    # four more in time and stops: the second answer starts on the downbeat after them
+    need_module("mido")
+    tune = read_data_v2(EXAMPLES / "data_v2-first-5-tunes.txt")[4]  # a jig, no pickup
+    performance = perform(tune, seed=4, voice="flute", synth="builtin", humanised=False)
+    start, end, _ = performance.phrases[0]
+    bar = (end - start) / 4
+    four = performance.samples[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
+    rest = np.zeros(int(4 * bar * SAMPLE_RATE), dtype=np.float32)
+    lead_in = np.zeros(int(0.5 * SAMPLE_RATE), dtype=np.float32)
+    samples = np.concatenate([lead_in, four, rest, four, rest])
+    run = _respond(samples, bars=4)
+    events = run["events"]
+    starts = [e for e in events if e["type"] == "tune" and e["event"] == "start"]
+    assert len(starts) == 2, [e for e in events if e["type"] not in ("note", "stats")]
+    assert [s["bars"] for s in starts] == [4, 4]
+    bar_13 = 0.5 + 12 * bar  # where the player's thirteenth bar would begin
+    assert abs(starts[1]["at"] - bar_13) < 0.03
+    # the answer is there on time: its first note within 30 ms (and a JACK period)
+    answer_on = [
+        t
+        for t, (_, m) in zip(run["receiver"].arrivals, run["receiver"].messages, strict=False)
+        if m.type == "note_on" and m.velocity > 0 and t > run["started"] + bar_13 - 0.5
+    ]
+    assert answer_on and answer_on[0] >= run["started"] + starts[1]["at"] - 0.03
+    assert_every_note_released(run["receiver"], run["sent"])

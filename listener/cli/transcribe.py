@@ -23,7 +23,9 @@ formats:
 evaluation (--evaluate): the composer's validation tunes (at least 200), each played clean and
   humanised by a flute, fiddle, whistle or voice (fluidsynth when installed, the built-in
   synthesiser too), heard, and scored: COnP, COnPOff (mir_eval), and per 4-bar phrase the meter,
-  the key and the share of bars whose tokens equal the tune's. About a minute per 50 tunes.
+  the key and the share of bars whose tokens equal the tune's; each humanised first phrase
+  answered as a call (the start against the player's beat, after the last note, the work);
+  phrase ends heard inside whole performances. About a minute per 25 tunes.
 examples:
   listener transcribe reel.wav
   listener transcribe air.flac --meter 3/4 --key Dmix --format json
@@ -174,4 +176,18 @@ def _evaluate(args: argparse.Namespace, profiles) -> int:
             f"{name + ' (all)':28} {whole['conp']:6.3f} {whole['conpoff']:8.3f} "
             f"{whole['phrases']:8d} {whole['meter']:6.3f} {whole['key']:6.3f} {whole['bars']:6.3f}"
         )
+    answers = figures["answers"]
+    if answers["answered"]:
+        beat, after, work = answers["beat_error_ms"], answers["after_quarters"], answers["work_ms"]
+        print(
+            f"answers to {answers['answered']} humanised calls: start against the player's beat "
+            f"p50 {beat['p50']:.0f} ms, p95 {beat['p95']:.0f} ms; after the last note p50 "
+            f"{after['p50']:.2f}, p95 {after['p95']:.2f} quarter notes "
+            f"({100 * after['within_two']:.0f}% within two); work p50 {work['p50']:.0f} ms, "
+            f"p95 {work['p95']:.0f} ms"
+        )
+    print(
+        f"false phrase ends: {answers['false_phrase_ends']} in {answers['minutes_played']:.1f} "
+        f"minutes of playing ({answers['false_ends_per_5_minutes']:.2f} per 5 minutes)"
+    )
     return 0

@@ -5,13 +5,16 @@ were fitted on) is played in a random key, near its dance's tempo, by one of fou
 fiddle, whistle, a voice-like "aah"), through fluidsynth and a General MIDI sound font when they
 are installed and through the built-in synthesiser, twice: clean, and humanised (onsets
 +-20 ms, tempo drifting up to 5%, swing in hornpipes, vibrato, breaths, room noise at 20 dB
-SNR). The recording goes through the streaming path (:func:`~listener.transcribe.notes_of`),
+SNR). The recording goes through the engine's streaming path (:func:`hear`),
 each 4-bar phrase through the reader (:func:`~listener.transcribe.tokens.read_notes`), and:
 
 * the notes are scored with mir_eval (COnP: onset within 50 ms and pitch within 50 cents;
   COnPOff: the offset too, within 20% of the note);
 * each phrase's meter, key and mode (48 classes), and the share of its bars whose tokens equal
-  the tune's own (data_v2 in C), against the tune as written.
+  the tune's own (data_v2 in C), against the tune as written;
+* the humanised first phrases as calls (:func:`answer_timing`): when the answer would start,
+  against the player's true beats and after the last note-off, and the work it took; and each
+  whole performance, which is one phrase, for phrase ends heard where there were none.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -26,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from listener.config import SAMPLE_RATE
-from listener.transcribe.notes import Note, notes_of
+from listener.transcribe.notes import Note
 from listener.tunes.notation import BARS, bar_length
 
 #: Bars a phrase holds, and the most bars of a tune played.
@@ -48,6 +52,8 @@ VIBRATO_CENTS = 15.0
 ARTICULATION = 0.02
 REPEAT = 0.04
 BREATH = 0.08
+#: Samples a block, as the engine's analysis takes them.
+BLOCK = 512
 #: Seconds of silence before the first note.
 LEAD_IN = 0.5
 
@@ -256,6 +262,76 @@ def _fluidsynth(notes: list[Note], *, voice: str, vibrato: bool) -> np.ndarray:
         return load_audio(wav)
 
 
+def hear(samples: np.ndarray, *, phrases=None) -> tuple[list[Note], list]:
+    """Hear a recording as the engine does, block by block: its notes, and its phrases.
+
+    ``phrases``: a :class:`~listener.transcribe.phrases.PhraseTracker` asked after each block,
+    as the engine asks it; the phrases it ends are returned with the notes.
+    """
+    from listener.transcribe.notes import NoteTracker
+    from listener.transcribe.pitch import PitchTracker
+
+    pitch, tracker = PitchTracker(), NoteTracker()
+    notes: list[Note] = []
+    calls = []
+    for start in range(0, samples.shape[0], BLOCK):
+        found = tracker.process(pitch.process(samples[start : start + BLOCK]))
+        notes += found
+        if phrases is not None:
+            phrases.add(found)
+            now = min(start + BLOCK, samples.shape[0]) / SAMPLE_RATE
+            call = phrases.check(now, sounding=tracker.sounding, last_sound=tracker.last_sound)
+            if call is not None:
+                calls.append(call)
+    return notes + tracker.flush(), calls
+
+
+def answer_timing(performance: Performance, profiles) -> dict | None:
+    """Answer the performance's first phrase as a call, timed as the engine would.
+
+    The phrase's audio and a rest go through :func:`hear` with a phrase tracker; the phrase,
+    once over, is read and its answer planned on this machine's clock. Returns the answer's
+    start against the nearest true beat of the meter (ms), after the last note-off (in quarter
+    notes, and in the meter's beats) and the work from the phrase's end to the plan (ms); None
+    when no phrase was heard.
+    """
+    from listener.answer import WORK_SECONDS, plan_answer
+    from listener.transcribe.phrases import PhraseTracker
+    from listener.transcribe.profiles import BEAT
+    from listener.transcribe.tokens import read_notes
+
+    start, end, _ = performance.phrases[0]
+    cut = int(max(start - 0.05, 0.0) * SAMPLE_RATE)
+    audio = np.concatenate(
+        [
+            performance.samples[cut : int((end - 0.05) * SAMPLE_RATE)],
+            np.zeros(3 * SAMPLE_RATE, dtype=np.float32),
+        ]
+    )
+    _, calls = hear(audio, phrases=PhraseTracker())
+    if not calls:
+        return None
+    call = calls[0]
+    began = time.perf_counter()
+    reading = read_notes(call.notes, profiles)
+    plan = plan_answer(reading, now=call.ended)
+    spent = time.perf_counter() - began
+    if spent > WORK_SECONDS:  # the plan assumed less: a later beat, as the composer would
+        plan = plan_answer(reading, now=call.ended + spent)
+    beat = BEAT[performance.meter] / 4  # the meter's beat, in quarter notes
+    grid = performance.first_bar + beat * np.arange(-4, 400)
+    beats = np.array([performance.beat_time(b) for b in grid])
+    at = plan.start + cut / SAMPLE_RATE
+    quarter = 60.0 / performance.tempo
+    after = (plan.start - call.notes[-1].offset) / quarter
+    return {
+        "beat_error_ms": float(np.min(np.abs(beats - at))) * 1e3,
+        "after_quarters": after,
+        "after_beats": after / beat,
+        "work_ms": spent * 1e3,
+    }
+
+
 def score_notes(truth: list[Note], heard: list[Note]) -> tuple[float, float]:
     """COnP and COnPOff F-measures (mir_eval's defaults) of notes heard against notes played."""
     try:
@@ -355,6 +431,11 @@ def evaluate(tunes, profiles, *, synths: list[str], seed: int = 0, progress=None
         Figures for the clean and the humanised performances, each overall and by voice and
         synthesiser: COnP, COnPOff, phrases, meter, key, bars.
     """
+    from listener.transcribe.phrases import PhraseTracker
+    from listener.transcribe.tokens import read_notes
+
+    # the reader compiled and loaded before anything is timed
+    read_notes([Note(0.25 * i, 0.25 * i + 0.2, 62 + i % 3, 1.0) for i in range(6)], profiles)
     voices = list(PROGRAMS)
     rows: list[dict] = []
     total = 2 * len(tunes)
@@ -364,7 +445,9 @@ def evaluate(tunes, profiles, *, synths: list[str], seed: int = 0, progress=None
             performance = perform(
                 tune, seed=seed * 100_003 + i, voice=voice, synth=synth, humanised=humanised
             )
-            heard = notes_of(performance.samples)
+            # the whole performance is one phrase (breaths and all): every end before the
+            # last is a false one
+            heard, ends = hear(performance.samples, phrases=PhraseTracker())
             conp, conpoff = score_notes(performance.notes, heard)
             rows.append(
                 {
@@ -374,6 +457,9 @@ def evaluate(tunes, profiles, *, synths: list[str], seed: int = 0, progress=None
                     "conp": conp,
                     "conpoff": conpoff,
                     "phrases": score_phrases(performance, heard, profiles),
+                    "false_ends": max(0, len(ends) - 1),
+                    "seconds": performance.samples.shape[0] / SAMPLE_RATE,
+                    "answer": answer_timing(performance, profiles) if humanised else None,
                 }
             )
             if progress is not None:
@@ -385,9 +471,40 @@ def evaluate(tunes, profiles, *, synths: list[str], seed: int = 0, progress=None
         for key in ("voice", "synth"):
             for value in sorted({r[key] for r in chosen}):
                 figures[name][f"{key}:{value}"] = _summary([r for r in chosen if r[key] == value])
+    figures["answers"] = _answer_summary([r for r in rows if r["humanised"]])
     figures["tunes"] = len(tunes)
     figures["synths"] = synths
     return figures
+
+
+def _answer_summary(rows: list[dict]) -> dict:
+    # the humanised calls' answers, and false phrase ends over all the playing
+    answers = [r["answer"] for r in rows if r["answer"] is not None]
+    minutes = sum(r["seconds"] for r in rows) / 60
+    false_ends = sum(r["false_ends"] for r in rows)
+
+    def spread(key: str) -> dict:
+        v = np.array([a[key] for a in answers])
+        if not v.size:
+            return {}
+        return {q: round(float(np.percentile(v, p)), 3) for q, p in (("p50", 50), ("p95", 95))}
+
+    return {
+        "calls": len(rows),
+        "answered": len(answers),
+        "beat_error_ms": spread("beat_error_ms"),
+        "after_quarters": {
+            **spread("after_quarters"),
+            "within_two": round(float(np.mean([a["after_quarters"] <= 2 for a in answers])), 3)
+            if answers
+            else None,
+        },
+        "after_beats": spread("after_beats"),
+        "work_ms": spread("work_ms"),
+        "false_phrase_ends": false_ends,
+        "minutes_played": round(minutes, 2),
+        "false_ends_per_5_minutes": round(5 * false_ends / max(minutes, 1e-9), 3),
+    }
 
 
 def evaluate_reading(tunes, profiles, *, seed: int = 0) -> dict:

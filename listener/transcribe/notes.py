@@ -68,6 +68,16 @@ class NoteTracker:
         """Whether a note is being played now (begun, not yet ended)."""
         return self._note is not None
 
+    def current(self) -> Note | None:
+        """Return the note being played now, as far as it has sounded (its offset is now)."""
+        note = self._note
+        if note is None:
+            return None
+        onset = _frame_time(note[0]) - _FRAME_SECONDS
+        offset = _frame_time(self._frame) - _FRAME_SECONDS
+        pitch = int(round(float(np.median(note[1]))))
+        return Note(onset, max(offset, onset), pitch, 1.0)
+
     def process(self, frames: PitchFrames) -> list[Note]:
         """Take the next frames; return the notes that have ended."""
         out: list[Note] = []

@@ -9,8 +9,9 @@ asked, each block, whether the phrase is over:
   change of bow (tens of milliseconds) is far shorter, so it never ends a phrase.
 * **By bars** (trading, ``bars=N``): once the machine knows the bar line's place and length
   (from the first phrase's reading, :meth:`PhraseTracker.keep_time`), a phrase is the N bars
-  from the bar line at or before its first note, and ends on the next bar line, whether the
-  player rests or not: the answer starts on that downbeat.
+  from the bar line at or before its first note, whether the player rests or not. It is
+  handed over ``LEAD`` seconds before its last bar line, with the note then sounding, so
+  that the answer can start on that downbeat.
 
 A "phrase" of fewer than ``MIN_NOTES`` notes is a stray sound (a cough, a bump) and is dropped.
 """
@@ -34,6 +35,9 @@ MIN_NOTES = 4
 SHORTEST_GAP, LONGEST_GAP = 0.25, 1.2
 #: A note this close before a bar line belongs to the bar it leads into (seconds).
 EARLY = 0.06
+#: Trading: seconds before the bar line that ends a phrase at which it is handed over (the
+#: answer's work, and a margin).
+LEAD = 0.15
 
 
 class Call(NamedTuple):
@@ -67,6 +71,7 @@ class PhraseTracker:
         self.gap = gap
         self.bars = bars
         self.notes: list[Note] = []
+        self._handed = -math.inf  # notes that began before this went with a phrase already
         self._bar_line: float | None = None  # a bar line's time (stream seconds)
         self._bar_seconds: float | None = None
 
@@ -75,8 +80,8 @@ class PhraseTracker:
         self._bar_line, self._bar_seconds = float(bar_line), float(bar_seconds)
 
     def add(self, notes: list[Note]) -> None:
-        """Take notes that have ended."""
-        self.notes += notes
+        """Take notes that have ended (but those of a phrase already handed over)."""
+        self.notes += [n for n in notes if n.onset >= self._handed]
 
     def rest_needed(self) -> float:
         """Seconds of rest that end the phrase so far."""
@@ -88,26 +93,43 @@ class PhraseTracker:
         rest = REST_EIGHTHS * float(np.median(np.diff(onsets)))
         return min(max(rest, SHORTEST_GAP), LONGEST_GAP)
 
-    def check(self, now: float, *, sounding: bool, last_sound: float = -1.0) -> Call | None:
+    def check(
+        self,
+        now: float,
+        *,
+        sounding: bool,
+        last_sound: float = -1.0,
+        current: Note | None = None,
+    ) -> Call | None:
         """Return the phrase if it is over at stream time ``now``; None while it goes on.
 
         ``sounding``: a note is being played now (not yet ended); ``last_sound``: when sound
-        above the room's floor was last heard (a note the tracker could not name is no rest).
+        above the room's floor was last heard (a note the tracker could not name is no rest);
+        ``current``: the note sounding, as far as it has (trading hands it over with it).
         """
-        if not self.notes:
-            return None
         if self.bars is not None and self._bar_seconds is not None:
-            first = self.notes[0].onset + EARLY
-            bar = self._bar_seconds
-            start = self._bar_line + bar * math.floor((first - self._bar_line) / bar)
-            end = start + self.bars * bar
-            if now >= end:
-                return self._take(end, end, before=end - EARLY)
+            return self._by_bars(now, current)
+        if not self.notes:
             return None
         quiet_since = max(self.notes[-1].offset, last_sound)
         if sounding or now - quiet_since < self.rest_needed():
             return None
         return self._take(now, None, before=math.inf)
+
+    def _by_bars(self, now: float, current: Note | None) -> Call | None:
+        heard = self.notes + ([current] if current is not None else [])
+        if not heard:
+            return None
+        first = heard[0].onset + EARLY
+        bar = self._bar_seconds
+        start = self._bar_line + bar * math.floor((first - self._bar_line) / bar)
+        end = start + self.bars * bar
+        if now < end - LEAD:
+            return None
+        if current is not None and current.onset < end - EARLY:
+            self.notes.append(current)  # handed over as far as it has sounded
+        self._handed = end - EARLY  # what begins before the bar line went with this phrase
+        return self._take(now, end, before=end - EARLY)
 
     def _take(self, ended: float, downbeat: float | None, *, before: float) -> Call | None:
         notes = [n for n in self.notes if n.onset < before]
