@@ -230,3 +230,22 @@ def test_evaluation_plays_validation_tunes_through_both_synthesisers(tmp_path):
         for key in ("meter", "key", "bars"):
             assert 0.0 <= part[key] <= 1.0
     assert figures["clean"]["synth:builtin"]["conp"] >= 0.9
+
+
+@pytest.mark.parametrize("humanised", [False, True])
+def test_triplets_are_written_as_triplets(profiles, humanised):
+    from listener.tunes.tune import Tune
+
+    body = (
+        "c B c d e 2 d c | (3 B c B A G E 2 G A | c B c d e 2 g e | f d (3 B c d c 2 c 2 |"
+    ).split()
+    tune = Tune("M:4/4", "K:Cmaj", body)
+    performance = perform(tune, seed=1, voice="flute", synth="none", humanised=humanised)
+    reading = read_notes(
+        first_phrase(performance), profiles, meter="4/4", key=TONICS[performance.shift % 12]
+    )
+    bars = _bars_of(reading.tokens[2:])[:4]
+    if humanised:  # 20 ms of jitter on a triplet of 110 ms notes may hide one
+        assert "(3" in reading.tokens and sum(a == b for a, b in zip(bars, _bars_of(body))) >= 3
+    else:
+        assert bars == _bars_of(body)

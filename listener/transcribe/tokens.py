@@ -16,8 +16,9 @@ in C, as the corpus writes tunes, so that the composer can continue what it hear
   weighted by their length, downbeats by their own profile.
 * **Tokens.** The tune moved to C by the smaller move (as the corpus moves its tunes), pitches
   spelled in the mode of C with accidentals carried through the bar as ABC reads them, bar
-  lines, dotted pairs written as broken rhythms (``>`` ``<``), a note that crosses a bar line
-  written as two (the vocabulary has no ties).
+  lines, dotted pairs written as broken rhythms (``>`` ``<``), triplets (``(3``) where thirds
+  of a quarter note fit three onsets better than the grid does (:func:`find_triplets`), a note
+  that crosses a bar line written as two (the vocabulary has no ties).
 
 Where another meter or key scored close to the chosen one (the data say little), the reading
 says so in ``ambiguity``; ``meter=`` and ``key=`` fix them when the player knows.
@@ -71,6 +72,8 @@ TEMPO_NOTES = 8
 DRIFT = 0.12
 #: A reading whose runner-up has at least this probability names it in ``ambiguity``.
 AMBIGUOUS = 0.2
+#: Three notes are a triplet when thirds of a quarter fit their times this much better (s).
+TRIPLET_MARGIN = 0.005
 #: Tonic names, by pitch class, as a player would say them.
 TONICS = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 #: Sixteenths a note may last, written with a length token (or none, for an eighth).
@@ -379,20 +382,40 @@ def read_notes(
     iois = np.append(np.diff(positions), last)
     shift = _shift(pitches, tonic)
     lengths, rests = _lengths_and_rests(notes, positions, iois, grid.sixteenth)
+    triplets = find_triplets(onsets, positions, meter=chosen_meter, phase=phase)
+    for first in triplets:  # three notes in the time of two eighths, rests and all
+        lengths[first : first + 3], rests[first : first + 3] = 0, 0
     in_c = Key("C", 0, mode)
     body = write_body(
-        pitches - shift, positions, lengths, rests, meter=chosen_meter, phase=phase, key=in_c
+        pitches - shift,
+        positions,
+        lengths,
+        rests,
+        meter=chosen_meter,
+        phase=phase,
+        key=in_c,
+        triplets=triplets,
     )
     heard_key = parse_key(f"{TONICS[tonic]}{mode}")
     heard_body = write_body(
-        pitches, positions, lengths, rests, meter=chosen_meter, phase=phase, key=heard_key
+        pitches,
+        positions,
+        lengths,
+        rests,
+        meter=chosen_meter,
+        phase=phase,
+        key=heard_key,
+        triplets=triplets,
     )
     downbeat = grid.intercept + grid.sixteenth * (phase + bar * ((positions[-1] - phase) // bar))
     origin = phase - bar * -(-phase // bar)  # the bar line at or before the first note
-    events = [
-        NoteEvent(int(p), Fraction(int(at - origin), 4), Fraction(int(n), 4))
-        for p, at, n in zip(pitches, positions, lengths, strict=True)
-    ]
+    starts = [Fraction(int(at - origin), 4) for at in positions]
+    durations = [Fraction(int(n), 4) for n in lengths]
+    for first in triplets:  # a third of a quarter note each
+        for k in range(3):
+            starts[first + k] = Fraction(int(positions[first] - origin), 4) + Fraction(k, 3)
+            durations[first + k] = Fraction(1, 3)
+    events = [NoteEvent(int(p), a, d) for p, a, d in zip(pitches, starts, durations, strict=True)]
     return Reading(
         tempo=60.0 / (4 * grid.sixteenth),
         meter=chosen_meter,
@@ -466,8 +489,51 @@ def length_tokens(sixteenths_long: int) -> list[str]:
     return [] if n == 2 else [LENGTH_TOKENS[Fraction(n, 2)]]
 
 
+def find_triplets(onsets, positions, *, meter: str, phase: int) -> list[int]:
+    """Find the notes that begin triplets: three notes in the time of two eighths.
+
+    Where exactly three onsets fall in a quarter note that starts on an eighth and stays in
+    its bar, and the next onset comes a quarter after the first, the three are a triplet when
+    thirds of that quarter fit their times better than the sixteenth grid does (by
+    ``TRIPLET_MARGIN`` seconds, root mean square).
+    """
+    bar = sixteenths(meter)
+    found: list[int] = []
+    n = len(positions)
+    i = 0
+    while i + 3 < n:
+        p = positions[i]
+        ok = (
+            (p - phase) % 2 == 0
+            and positions[i + 3] == p + 4
+            and positions[i + 2] < p + 4
+            and (p - phase) % bar + 4 <= bar
+        )
+        if ok:
+            span = onsets[i + 3] - onsets[i]
+            times = onsets[i : i + 3] - onsets[i]
+            grid = (positions[i : i + 3] - p) * span / 4
+            thirds = np.arange(3) * span / 3
+            on_grid = np.sqrt(np.mean((times - grid) ** 2))
+            in_thirds = np.sqrt(np.mean((times - thirds) ** 2))
+            if in_thirds + TRIPLET_MARGIN < on_grid:
+                found.append(i)
+                i += 3
+                continue
+        i += 1
+    return found
+
+
 def write_body(
-    pitches, positions, lengths, rests, *, meter: str, phase: int, key: Key
+    pitches,
+    positions,
+    lengths,
+    rests,
+    *,
+    meter: str,
+    phase: int,
+    key: Key,
+    triplets: list[int] = (),
 ) -> list[str]:
     """Body tokens for notes on a grid of sixteenths, with bar lines of ``meter``.
 
@@ -485,12 +551,24 @@ def write_body(
         Sixteenths from the first onset to a downbeat (a bar line), modulo the bar.
     key : Key
         The key the pitches are spelled in (a mode of C for data_v2).
+    triplets : list of int
+        Notes that begin a triplet (:func:`find_triplets`): written ``(3`` and three eighths,
+        the quarter note they fill (their lengths and rests are 0).
     """
     bar = sixteenths(meter)
     signature = key.signature()
-    # the events as (pitch or None for a rest, start, length), split at bar lines
-    pieces: list[tuple[int | None, int, int]] = []
-    for pitch, start, length, rest in zip(pitches, positions, lengths, rests, strict=True):
+    # the events as (pitch or None for a rest, start, length), split at bar lines; a triplet
+    # is one piece of a quarter note whose pitch is the three notes'
+    pieces: list[tuple] = []
+    members = {t + k for t in triplets for k in (1, 2)}
+    for index, (pitch, start, length, rest) in enumerate(
+        zip(pitches, positions, lengths, rests, strict=True)
+    ):
+        if index in members:
+            continue
+        if index in triplets:
+            pieces.append((tuple(int(p) for p in pitches[index : index + 3]), int(start), 4))
+            continue
         for what, at, span in ((int(pitch), int(start), int(length)), (None, start + length, rest)):
             while span > 0:
                 to_bar = bar - (at - phase) % bar
@@ -505,9 +583,14 @@ def write_body(
         if at > pieces[0][1] and (at - phase) % bar == 0:
             body.append("|")
             carried.clear()
+        if isinstance(what, tuple):  # a triplet
+            body += ["(3", *(spell(p, signature, carried) for p in what)]
+            i += 1
+            continue
         pair = pieces[i + 1] if i + 1 < len(pieces) else None
         broken = None
-        if pair is not None and what is not None and pair[0] is not None and (at - phase) % 2 == 0:
+        plain = pair is not None and not isinstance(pair[0], tuple)
+        if plain and what is not None and pair[0] is not None and (at - phase) % 2 == 0:
             if (length, pair[2]) == (3, 1):
                 broken = ">"
             elif (length, pair[2]) == (1, 3):
