@@ -42,6 +42,8 @@ from listener.config import FRAME, SAMPLE_RATE
 from listener.errors import DeviceError
 from listener.latency import LatencyHistogram
 
+#: Sound after this many seconds of silence, while an answer plays, is the musician again.
+BARGE_SILENCE = 0.1
 #: Seconds without a block from a live source before a ``fault`` event says so.
 NO_AUDIO_SECONDS = 2.0
 
@@ -168,6 +170,7 @@ class Engine:
         sounding = False  # a note of the musician's sounds now
         if self.phrases is not None:
             self.phrases.notes = []
+            self._last_sound = -1.0
         started = last_audio = time.monotonic()
         silent = False  # a live source has sent nothing for NO_AUDIO_SECONDS
         failure = None
@@ -280,7 +283,11 @@ class Engine:
             sounding = sounding or self.keys.sounding
             last_sound = max(last_sound, self.keys.last_activity - offset)
         composer = self.composer
-        if sounding and not was_sounding and composer is not None and composer.answering:
+        # the musician plays again: a note begins, or sound comes after a silence (heard a
+        # frame or two before the pitch is sure)
+        again = (sounding and not was_sounding) or last_sound - self._last_sound > BARGE_SILENCE
+        self._last_sound = last_sound
+        if again and composer is not None and composer.answering:
             composer.barge_in()
             self._say({"type": "barge_in", "t": round(t, 4)})
         self.phrases.add(notes)

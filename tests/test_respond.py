@@ -174,10 +174,24 @@ def test_playing_again_stops_the_answer_at_once(jack_server, conversation):
     end_first = quiet[quiet < int(8.0 * SAMPLE_RATE)].max()  # the first phrase's last sound
     rest_end = end_first + int(4.0 * SAMPLE_RATE)
     cut = np.concatenate([cut[: end_first + int(1.5 * SAMPLE_RATE)], cut[rest_end:]])
+    played_again = (end_first + int(1.5 * SAMPLE_RATE)) / SAMPLE_RATE  # stream seconds
+    loud = np.abs(cut[int(played_again * SAMPLE_RATE) :]) > 0.1  # a note, not the room
+    played_again += np.flatnonzero(loud)[0] / SAMPLE_RATE
     run = _respond(cut)
     events, receiver = run["events"], run["receiver"]
     barge = [e for e in events if e["type"] == "barge_in"]
     assert barge, [e for e in events if e["type"] != "note"]
+    # the answer stopped (its notes released, then all notes off) by the time the new
+    # phrase's first note is loud, or soon after: its first sound is heard within a frame or
+    # two and the note-offs go out at once (a shared machine is forgiven 50 ms more than the
+    # 50 ms asked)
+    t_sound = run["started"] + played_again
+    stopped = [
+        t
+        for t, (_, m) in zip(receiver.arrivals, receiver.messages, strict=False)
+        if t > t_sound - 0.3 and m.type == "control_change" and m.control == 123
+    ]
+    assert stopped and stopped[0] - t_sound < 0.05 + 0.05, stopped[0] - t_sound
     # nothing starts after the barge-in (but the next answer's notes), everything released
     t_barge = run["started"] + barge[0]["t"]
     second = [e for e in events if e["type"] == "tune" and e["event"] == "start"][1:]
