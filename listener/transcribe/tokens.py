@@ -211,11 +211,27 @@ def place_on_grid(onsets: np.ndarray, sixteenth: float) -> _Grid:
 
     Each onset goes to the grid point nearest a line fitted to the last ``TEMPO_NOTES``
     onsets (its slope within ``DRIFT`` of the grid's). The score is the log likelihood of the
-    onsets' errors about the line, plus the prior on the eighth's length.
+    onsets' errors about the line. A first onset that fits badly (a stray: the tail of a note
+    before, a grace note alone) is placed on the line through the ones after it instead,
+    when that fits the whole better.
     """
-    positions, squared, slope, intercept = _place(
-        np.asarray(onsets, dtype=np.float64), float(sixteenth), TEMPO_NOTES, DRIFT
-    )
+    onsets = np.asarray(onsets, dtype=np.float64)
+    positions, squared, slope, intercept = _place(onsets, float(sixteenth), TEMPO_NOTES, DRIFT)
+    if onsets.shape[0] > 4:
+        # the first onset may be a stray (the tail of a note before, a grace note alone):
+        # the grid anchored on the second, the first placed on the line through the next
+        # few, wins when it fits better
+        rest, rest_squared, rest_slope, rest_intercept = _place(
+            onsets[1:], float(sixteenth), TEMPO_NOTES, DRIFT
+        )
+        early = slice(0, min(TEMPO_NOTES, rest.shape[0]))
+        line_slope, line_origin = np.polyfit(rest[early], onsets[1:][early], 1)
+        first = min(-1, int(np.round((onsets[0] - line_origin) / line_slope)))
+        error = onsets[0] - (line_origin + line_slope * first)
+        if rest_squared + error * error < squared:
+            positions = np.concatenate([[0], rest - first])
+            squared = rest_squared + error * error
+            slope, intercept = rest_slope, rest_intercept + rest_slope * first
     score = -0.5 * squared / TIMING_SPREAD**2
     return _Grid(positions, float(score), float(slope), float(intercept))
 
