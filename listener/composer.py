@@ -175,18 +175,29 @@ class Composer:
         except queue.Full:
             pass
 
-    def answer(self, call, clock_offset: float) -> None:
-        """Answer a phrase (:class:`~listener.transcribe.phrases.Call`); never waits.
+    def answer(self, call, clock_offset: float, *, wait: bool = False) -> None:
+        """Answer a phrase (:class:`~listener.transcribe.phrases.Call`).
 
-        ``clock_offset``: monotonic seconds less stream seconds, now. A request pending is
-        replaced: the phrase is newer.
+        ``clock_offset``: monotonic seconds less stream seconds, now. Live, it never waits: a
+        request still pending is replaced, the phrase being newer. With ``wait`` (a file read
+        as fast as it goes, where nothing is live) it waits for the one pending to be taken,
+        so that every phrase is answered.
         """
+        request = (call.ended, "phrase", (call, clock_offset))
+        if wait:
+            while not self._stopping.is_set():
+                try:
+                    self._requests.put(request, timeout=0.1)
+                    return
+                except queue.Full:
+                    continue
+            return
         try:
             self._requests.get_nowait()
         except queue.Empty:
             pass
         try:
-            self._requests.put_nowait((call.ended, "phrase", (call, clock_offset)))
+            self._requests.put_nowait(request)
         except queue.Full:
             pass
 

@@ -171,6 +171,7 @@ class Engine:
         if self.phrases is not None:
             self.phrases.notes = []
             self._last_sound = -1.0
+        self._live = live
         started = last_audio = time.monotonic()
         silent = False  # a live source has sent nothing for NO_AUDIO_SECONDS
         failure = None
@@ -295,7 +296,7 @@ class Engine:
             t, sounding=sounding, last_sound=last_sound, current=tracker.current()
         )
         if call is not None and composer is not None:
-            composer.answer(call, time.monotonic() - t)
+            composer.answer(call, time.monotonic() - t, wait=not self._live)
         return sounding
 
     def _ask(self, t: float, reason: str) -> None:
