@@ -12,16 +12,7 @@ import threading
 import time
 
 from listener.errors import DeviceError
-from listener.midi.sink import midi_backend
-
-
-def input_names(api: str = "auto") -> list[str]:
-    """Names of the MIDI inputs (other programs' or devices' outputs) that ``api`` offers."""
-    backend, _ = midi_backend(api)
-    try:
-        return list(backend.get_input_names())
-    except Exception as exc:  # rtmidi raises its own classes when the API is down
-        raise DeviceError(f"MIDI ({api}): cannot list inputs ({exc})") from exc
+from listener.midi.sink import choose_port, midi_backend, port_names
 
 
 class MidiKeys:
@@ -44,17 +35,12 @@ class MidiKeys:
     def open(cls, name: str, *, api: str = "auto") -> MidiKeys:
         """Listen to an existing MIDI output by name (or a unique part of it)."""
         backend, api = midi_backend(api)
-        names = input_names(api)
-        chosen = [n for n in names if n == name] or [n for n in names if name in n]
-        if len(chosen) != 1:
-            what = "matches none" if not chosen else "matches several"
-            listed = ", ".join(names) or "none"
-            raise DeviceError(f"MIDI input {name!r} {what} of: {listed}")
+        chosen = choose_port(port_names(api, inputs=True), name, kind="input")
         keys = cls()
         try:
-            keys.port = backend.open_input(chosen[0], callback=keys.receive)
+            keys.port = backend.open_input(chosen, callback=keys.receive)
         except Exception as exc:
-            raise DeviceError(f"MIDI ({api}): cannot open {chosen[0]!r} ({exc})") from exc
+            raise DeviceError(f"MIDI ({api}): cannot open {chosen!r} ({exc})") from exc
         return keys
 
     def receive(self, message) -> None:

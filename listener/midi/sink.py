@@ -32,13 +32,31 @@ def midi_backend(api: str):
     return mido.Backend(f"mido.backends.rtmidi/{APIS[api]}", load=True), api
 
 
-def output_names(api: str = "auto") -> list[str]:
-    """Names of the MIDI outputs (other programs' inputs) that ``api`` offers now."""
+def port_names(api: str = "auto", *, inputs: bool = False) -> list[str]:
+    """Names of the MIDI outputs (other programs' inputs) ``api`` offers now, or its inputs."""
     backend, _ = midi_backend(api)
     try:
-        return list(backend.get_output_names())
+        return list(backend.get_input_names() if inputs else backend.get_output_names())
     except Exception as exc:  # rtmidi raises its own classes when the API is down
         raise DeviceError(f"MIDI ({api}): cannot list ports ({exc})") from exc
+
+
+def output_names(api: str = "auto") -> list[str]:
+    """Names of the MIDI outputs (other programs' inputs) that ``api`` offers now."""
+    return port_names(api)
+
+
+def choose_port(names: list[str], name: str, *, kind: str) -> str:
+    """Return the one port ``name`` names: its full name, or a part of one name only.
+
+    ``kind`` (``output``, ``input``) goes into the error that lists the ports there are.
+    """
+    chosen = [n for n in names if n == name] or [n for n in names if name in n]
+    if len(chosen) != 1:
+        what = "matches none" if not chosen else "matches several"
+        listed = ", ".join(names) or "none"
+        raise DeviceError(f"MIDI {kind} {name!r} {what} of: {listed}")
+    return chosen[0]
 
 
 class MidiSink:
@@ -111,13 +129,8 @@ class MidiSink:
                     raise DeviceError(
                         f"no MIDI outputs on {api}; start a synthesiser or use a virtual port"
                     )
-                chosen = [n for n in names if n == name] or [n for n in names if name in n]
-                if name is None:
-                    chosen = names[:1]
-                if len(chosen) != 1:
-                    what = "matches none" if not chosen else "matches several"
-                    raise DeviceError(f"MIDI output {name!r} {what} of: {', '.join(names)}")
-                port = backend.open_output(chosen[0])
+                chosen = names[0] if name is None else choose_port(names, name, kind="output")
+                port = backend.open_output(chosen)
         except DeviceError:
             raise
         except Exception as exc:
