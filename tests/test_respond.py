@@ -253,3 +253,32 @@ def test_a_call_played_on_midi_keys_is_answered(jack_server):
     assert phrases[0]["key"] == {"tonic": "Eb", "mode": "maj"}
     assert run["receiver"].notes_on(), "no answer was heard over MIDI"
     assert_every_note_released(run["receiver"], run["sent"])
+
+
+def test_trading_answers_on_the_downbeat_after_the_players_bars(jack_server):
+    # trading fours: the player plays four bars, rests four while the machine answers, plays
+    # four more in time and stops: the second answer starts on the downbeat after them
+    need_module("mido")
+    tune = read_data_v2(EXAMPLES / "data_v2-first-5-tunes.txt")[4]  # a jig, no pickup
+    performance = perform(tune, seed=4, voice="flute", synth="builtin", humanised=False)
+    start, end, _ = performance.phrases[0]
+    bar = (end - start) / 4
+    four = performance.samples[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
+    rest = np.zeros(int(4 * bar * SAMPLE_RATE), dtype=np.float32)
+    lead_in = np.zeros(int(0.5 * SAMPLE_RATE), dtype=np.float32)
+    samples = np.concatenate([lead_in, four, rest, four, rest])
+    run = _respond(samples, bars=4)
+    events = run["events"]
+    starts = [e for e in events if e["type"] == "tune" and e["event"] == "start"]
+    assert len(starts) == 2, [e for e in events if e["type"] not in ("note", "stats")]
+    assert [s["bars"] for s in starts] == [4, 4]
+    bar_13 = 0.5 + 12 * bar  # where the player's thirteenth bar would begin
+    assert abs(starts[1]["at"] - bar_13) < 0.03
+    # the answer is there on time: its first note within 30 ms (and a JACK period)
+    answer_on = [
+        t
+        for t, (_, m) in zip(run["receiver"].arrivals, run["receiver"].messages, strict=False)
+        if m.type == "note_on" and m.velocity > 0 and t > run["started"] + bar_13 - 0.5
+    ]
+    assert answer_on and answer_on[0] >= run["started"] + starts[1]["at"] - 0.03
+    assert_every_note_released(run["receiver"], run["sent"])
