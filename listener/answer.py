@@ -15,7 +15,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from listener.transcribe.profiles import BEAT
+from listener.transcribe.profiles import BEAT, sixteenths
+from listener.transcribe.tokens import length_tokens
 
 #: Seconds from the phrase's end the answer's first note needs at least: to read the phrase,
 #: prime the model and send the first note (measured: 30 to 50 ms).
@@ -56,8 +57,6 @@ class AnswerPlan:
 
 def call_bars(reading) -> int:
     """Bars the phrase lasted, rounded (a pickup and a short last bar make one together)."""
-    from listener.transcribe.profiles import sixteenths
-
     return max(1, round(reading.end / sixteenths(reading.meter)))
 
 
@@ -69,9 +68,6 @@ def plan_answer(
     ``downbeat``: in trading, the bar line that ended the call (the answer starts there
     when it is still ahead; else on the next beat that is).
     """
-    from listener.transcribe.profiles import sixteenths
-    from listener.transcribe.tokens import length_tokens
-
     beat_positions = BEAT[reading.meter]  # sixteenths a beat of the meter
     prime, end = list(reading.tokens), reading.end
     to_beat = -(end - reading.phase) % beat_positions

@@ -472,13 +472,12 @@ class Composer:
 
 def phrase_event(t: float, call, reading) -> dict:
     """Build the ``phrase`` event: the notes heard and how they read."""
+    from listener.transcribe.notes import as_json
+
     return {
         "type": "phrase",
         "t": round(t, 4),
-        "notes": [
-            {"onset": round(n.onset, 4), "offset": round(n.offset, 4), "pitch": n.pitch}
-            for n in call.notes
-        ],
+        "notes": as_json(call.notes),
         "tempo": round(reading.tempo, 2),
         "meter": reading.meter[2:],
         "key": {"tonic": reading.tonic, "mode": reading.mode},

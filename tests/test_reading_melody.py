@@ -13,7 +13,7 @@ import soundfile as sf
 
 from listener.config import SAMPLE_RATE
 from listener.transcribe import Note
-from listener.transcribe.evaluate import _bars_of, perform, score_notes, score_phrases
+from listener.transcribe.evaluate import bars_of, perform, score_notes, score_phrases
 from listener.transcribe.profiles import METERS, MelodyProfiles, fit_profiles
 from listener.transcribe.tokens import TONICS, place_on_grid, read_notes
 from listener.tunes.corpus import read_data_v2
@@ -102,7 +102,7 @@ def test_bars_are_written_as_the_corpus_writes_them(profiles, tunes):
         key = TONICS[performance.shift % 12] + performance.mode
         heard = first_phrase(performance)
         reading = read_notes(heard, profiles, meter=tunes[index].meter, key=key)
-        assert _bars_of(reading.tokens[2:]) == performance.phrases[0][2]
+        assert bars_of(reading.tokens[2:]) == performance.phrases[0][2]
     performance = perform(tunes[4], seed=4, voice="flute", synth="none", humanised=False)
     found = score_phrases(performance, performance.notes, profiles)
     assert all(p["meter"] and p["key"] and p["bars"] == p["of"] for p in found), found
@@ -244,9 +244,9 @@ def test_triplets_are_written_as_triplets(profiles, humanised):
     reading = read_notes(
         first_phrase(performance), profiles, meter="4/4", key=TONICS[performance.shift % 12]
     )
-    bars = _bars_of(reading.tokens[2:])[:4]
+    bars = bars_of(reading.tokens[2:])[:4]
     if humanised:  # 20 ms of jitter on a triplet of 110 ms notes may hide one
-        same = sum(a == b for a, b in zip(bars, _bars_of(body), strict=True))
+        same = sum(a == b for a, b in zip(bars, bars_of(body), strict=True))
         assert "(3" in reading.tokens and same >= 3
     else:
-        assert bars == _bars_of(body)
+        assert bars == bars_of(body)

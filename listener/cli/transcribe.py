@@ -117,14 +117,13 @@ def run(args: argparse.Namespace) -> int:
 
 def describe(reading, notes, *, abc: str) -> dict:
     """Build the object ``--format json`` prints: what was heard and how it reads."""
+    from listener.transcribe.notes import as_json
+
     return {
         "tempo": round(reading.tempo, 2),
         "meter": reading.meter[2:],
         "key": {"tonic": reading.tonic, "mode": reading.mode},
-        "notes": [
-            {"onset": round(n.onset, 4), "offset": round(n.offset, 4), "pitch": n.pitch}
-            for n in notes
-        ],
+        "notes": as_json(notes),
         "tokens": " ".join(reading.tokens),
         "abc": abc,
         "confidence": reading.confidence,

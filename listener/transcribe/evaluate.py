@@ -5,7 +5,8 @@ were fitted on) is played in a random key, near its dance's tempo, by one of fou
 fiddle, whistle, a voice-like "aah"), through fluidsynth and a General MIDI sound font when they
 are installed and through the built-in synthesiser, twice: clean, and humanised (onsets
 +-20 ms, tempo drifting up to 5%, swing in hornpipes, vibrato, breaths, room noise at 20 dB
-SNR). The recording goes through the engine's streaming path (:func:`hear`),
+SNR). The recording goes through the engine's streaming path
+(:func:`~listener.transcribe.notes.hear`),
 each 4-bar phrase through the reader (:func:`~listener.transcribe.tokens.read_notes`), and:
 
 * the notes are scored with mir_eval (COnP: onset within 50 ms and pitch within 50 cents;
@@ -30,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from listener.config import SAMPLE_RATE
-from listener.transcribe.notes import Note
+from listener.transcribe.notes import Note, hear
 from listener.tunes.notation import BARS, bar_length
 
 #: Bars a phrase holds, and the most bars of a tune played.
@@ -52,8 +53,6 @@ VIBRATO_CENTS = 15.0
 ARTICULATION = 0.02
 REPEAT = 0.04
 BREATH = 0.08
-#: Samples a block, as the engine's analysis takes them.
-BLOCK = 512
 #: Seconds of silence before the first note.
 LEAD_IN = 0.5
 
@@ -86,8 +85,8 @@ def fluidsynth_available() -> bool:
     return shutil.which("fluidsynth") is not None and SOUND_FONT.exists()
 
 
-def _bars_of(body: list[str]) -> list[list[str]]:
-    # the body's bars as token lists (bar lines and repeat signs dropped)
+def bars_of(body: list[str]) -> list[list[str]]:
+    """Split a body into its bars' tokens (bar lines and repeat signs dropped)."""
     bars, current = [], []
     for token in body:
         if token in BARS or token in (":|", "::", "|:"):
@@ -105,7 +104,7 @@ def written_bars(tune) -> tuple[list[str], list[list[str]]]:
     Repeat signs become plain bar lines and every ending is played once, in order: a
     performance of the written bars that the truth can be read off directly.
     """
-    bars = _bars_of(tune.body)
+    bars = bars_of(tune.body)
     whole = bar_length(tune.meter)
     from listener.tunes.interpret import bar_lengths
 
@@ -262,34 +261,11 @@ def _fluidsynth(notes: list[Note], *, voice: str, vibrato: bool) -> np.ndarray:
         return load_audio(wav)
 
 
-def hear(samples: np.ndarray, *, phrases=None) -> tuple[list[Note], list]:
-    """Hear a recording as the engine does, block by block: its notes, and its phrases.
-
-    ``phrases``: a :class:`~listener.transcribe.phrases.PhraseTracker` asked after each block,
-    as the engine asks it; the phrases it ends are returned with the notes.
-    """
-    from listener.transcribe.notes import NoteTracker
-    from listener.transcribe.pitch import PitchTracker
-
-    pitch, tracker = PitchTracker(), NoteTracker()
-    notes: list[Note] = []
-    calls = []
-    for start in range(0, samples.shape[0], BLOCK):
-        found = tracker.process(pitch.process(samples[start : start + BLOCK]))
-        notes += found
-        if phrases is not None:
-            phrases.add(found)
-            now = min(start + BLOCK, samples.shape[0]) / SAMPLE_RATE
-            call = phrases.check(now, sounding=tracker.sounding, last_sound=tracker.last_sound)
-            if call is not None:
-                calls.append(call)
-    return notes + tracker.flush(), calls
-
-
 def answer_timing(performance: Performance, profiles) -> dict | None:
     """Answer the performance's first phrase as a call, timed as the engine would.
 
-    The phrase's audio and a rest go through :func:`hear` with a phrase tracker; the phrase,
+    The phrase's audio and a rest go through :func:`~listener.transcribe.notes.hear` with a
+    phrase tracker; the phrase,
     once over, is read and its answer planned on this machine's clock. Returns the answer's
     start against the nearest true beat of the meter (ms), after the last note-off (in quarter
     notes, and in the meter's beats) and the work from the phrase's end to the plan (ms); None
@@ -373,7 +349,7 @@ def score_phrases(performance: Performance, heard: list[Note], profiles) -> list
             out.append({"meter": False, "key": False, "bars": 0, "of": len(bars)})
             continue
         key = reading.shift % 12 == performance.shift % 12 and reading.mode == performance.mode
-        mine = _bars_of(reading.tokens[2:]) if key else []
+        mine = bars_of(reading.tokens[2:]) if key else []
         equal = sum(1 for i, bar in enumerate(bars) if i < len(mine) and mine[i] == bar)
         meter = reading.meter == performance.meter
         out.append({"meter": meter, "key": key, "bars": equal, "of": len(bars)})
@@ -432,10 +408,9 @@ def evaluate(tunes, profiles, *, synths: list[str], seed: int = 0, progress=None
         synthesiser: COnP, COnPOff, phrases, meter, key, bars.
     """
     from listener.transcribe.phrases import PhraseTracker
-    from listener.transcribe.tokens import read_notes
+    from listener.transcribe.tokens import warm_up
 
-    # the reader compiled and loaded before anything is timed
-    read_notes([Note(0.25 * i, 0.25 * i + 0.2, 62 + i % 3, 1.0) for i in range(6)], profiles)
+    warm_up(profiles)  # the reader compiled before anything is timed
     voices = list(PROGRAMS)
     rows: list[dict] = []
     total = 2 * len(tunes)
@@ -517,13 +492,20 @@ def evaluate_reading(tunes, profiles, *, seed: int = 0) -> dict:
                 tune, seed=seed * 100_003 + i, voice="flute", synth="none", humanised=humanised
             )
             phrases += score_phrases(performance, performance.notes, profiles)
-        figures[name] = {
-            "phrases": len(phrases),
-            "meter": round(float(np.mean([p["meter"] for p in phrases])), 4),
-            "key": round(float(np.mean([p["key"] for p in phrases])), 4),
-            "bars": round(sum(p["bars"] for p in phrases) / sum(p["of"] for p in phrases), 4),
-        }
+        figures[name] = _phrase_figures(phrases)
     return figures
+
+
+def _phrase_figures(phrases: list[dict]) -> dict:
+    # the share of phrases with meter and key right, and of bars token-equal
+    if not phrases:
+        return {"phrases": 0, "meter": None, "key": None, "bars": 0.0}
+    return {
+        "phrases": len(phrases),
+        "meter": round(float(np.mean([p["meter"] for p in phrases])), 4),
+        "key": round(float(np.mean([p["key"] for p in phrases])), 4),
+        "bars": round(sum(p["bars"] for p in phrases) / max(1, sum(p["of"] for p in phrases)), 4),
+    }
 
 
 def _summary(rows: list[dict]) -> dict:
@@ -534,10 +516,7 @@ def _summary(rows: list[dict]) -> dict:
         "performances": len(rows),
         "conp": round(float(np.mean([r["conp"] for r in rows])), 4),
         "conpoff": round(float(np.mean([r["conpoff"] for r in rows])), 4),
-        "phrases": len(phrases),
-        "meter": round(float(np.mean([p["meter"] for p in phrases])), 4) if phrases else None,
-        "key": round(float(np.mean([p["key"] for p in phrases])), 4) if phrases else None,
-        "bars": round(sum(p["bars"] for p in phrases) / max(1, sum(p["of"] for p in phrases)), 4),
+        **_phrase_figures(phrases),
     }
 
 

@@ -153,17 +153,38 @@ class NoteTracker:
         return [ended]
 
 
-def notes_of(samples, *, block: int = 512) -> list[Note]:
-    """Hear the notes of a whole signal (22050 Hz, mono) block by block, as a stream is.
+def as_json(notes) -> list[dict]:
+    """Write notes as the JSON events give them: ``onset``, ``offset`` (s), ``pitch``."""
+    return [
+        {"onset": round(n.onset, 4), "offset": round(n.offset, 4), "pitch": n.pitch} for n in notes
+    ]
 
-    The same blocks the engine's analysis takes, so a file transcribed gives the notes the
-    live path gives.
+
+def hear(samples, *, block: int = 512, phrases=None) -> tuple[list[Note], list]:
+    """Hear a whole signal (22050 Hz, mono) block by block, as the engine's analysis does.
+
+    Returns its notes and, with ``phrases`` (a
+    :class:`~listener.transcribe.phrases.PhraseTracker`, asked after each block as the engine
+    asks it), the phrases it ended.
     """
     from listener.transcribe.pitch import PitchTracker
 
     pitch, tracker = PitchTracker(), NoteTracker()
     samples = np.asarray(samples, dtype=np.float64)
     found: list[Note] = []
+    calls = []
     for start in range(0, samples.shape[0], block):
-        found += tracker.process(pitch.process(samples[start : start + block]))
-    return found + tracker.flush()
+        ended = tracker.process(pitch.process(samples[start : start + block]))
+        found += ended
+        if phrases is not None:
+            phrases.add(ended)
+            now = min(start + block, samples.shape[0]) / SAMPLE_RATE
+            call = phrases.check(now, sounding=tracker.sounding, last_sound=tracker.last_sound)
+            if call is not None:
+                calls.append(call)
+    return found + tracker.flush(), calls
+
+
+def notes_of(samples, *, block: int = 512) -> list[Note]:
+    """Hear the notes of a whole signal (22050 Hz, mono), as a stream is heard (:func:`hear`)."""
+    return hear(samples, block=block)[0]

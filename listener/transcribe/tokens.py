@@ -77,8 +77,7 @@ TRIPLET_MARGIN = 0.005
 #: Tonic names, by pitch class, as a player would say them.
 TONICS = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 #: Sixteenths a note may last, written with a length token (or none, for an eighth).
-_WRITABLE = sorted(int(2 * f) for f in LENGTH_TOKENS if (2 * f).denominator == 1 and f <= 8)
-_WRITABLE = sorted({*_WRITABLE, 2})
+_WRITABLE = sorted({2, *(int(2 * f) for f in LENGTH_TOKENS if (2 * f).denominator == 1 and f <= 8)})
 
 
 class Reading(NamedTuple):
@@ -450,6 +449,16 @@ def read_notes(
         phase=int(phase),
         evidence={"meter": meter_scores, "key": keys},
     )
+
+
+def warm_up(profiles: MelodyProfiles) -> None:
+    """Read a made-up phrase once, so that the grid's kernel compiles before anyone waits.
+
+    Compiling takes about a second, the first time in a process.
+    """
+    from listener.transcribe.notes import Note
+
+    read_notes([Note(0.25 * i, 0.25 * i + 0.2, 62 + i % 3, 1.0) for i in range(6)], profiles)
 
 
 def _lengths_and_rests(notes, positions, iois, sixteenth) -> tuple[np.ndarray, np.ndarray]:
