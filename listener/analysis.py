@@ -14,6 +14,7 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from listener.audio.guard import AudioGuard
 from listener.audio.resampler import StreamResampler
 from listener.config import SAMPLE_RATE
 from listener.features.vector import GenreFeatures, GenreVectors
@@ -89,12 +90,14 @@ class Analysis:
     @rate.setter
     def rate(self, rate: int) -> None:
         self._rate = int(rate)
+        self.guard = AudioGuard(self._rate)
         self.resampler = StreamResampler(self._rate) if self._rate != SAMPLE_RATE else None
 
     def reset(self) -> None:
         """Start a new stream: no samples, no frames, no evidence, no decision."""
         if self.resampler is not None:
             self.resampler.reset()
+        self.guard.reset()
         self.features.reset()
         self.online.reset()
         if self.melody is not None:
@@ -114,10 +117,15 @@ class Analysis:
         return self.samples / SAMPLE_RATE
 
     def resample(self, block: npt.ArrayLike) -> npt.NDArray[np.float32]:
-        """Bring a block at the source's rate to 22050 Hz (no copy when it is there already)."""
+        """Bring a block at the source's rate to 22050 Hz (no copy when it is there already).
+
+        Bad samples are counted first (:class:`~listener.audio.guard.AudioGuard`), and
+        non-finite ones become silence, so that none reaches the resampler or the features.
+        """
+        x = self.guard.check(np.asarray(block, dtype=np.float32))
         if self.resampler is None:
-            return np.asarray(block, dtype=np.float32)
-        return self.resampler.process(block)
+            return x
+        return self.resampler.process(x)
 
     def process(self, block: npt.ArrayLike, *, resampled: bool = False) -> Heard:
         """Analyse the next block (any length).

@@ -16,13 +16,16 @@ cannot hold) and the callback never waits for anything. Stop order: the audio st
 (PortAudio terminated), then the composer and its scheduler (every note released); the caller
 opens MIDI ports before :meth:`Engine.run` and closes them after.
 
-What it says comes out as dicts (JSON lines on the command line), each with a ``type`` and the
-stream time ``t`` in seconds: ``decision`` (genre, confidence, posterior), ``tune`` (``event``
-``start``, ``tokens``, ``end`` with the tune's ABC, or ``error``), ``note`` (with ``notes``: a
-note of the melody heard, once it has ended), ``fault`` (a part that failed
+What it says comes out as dicts (JSON lines on the command line), each with a ``type``, the
+stream time ``t`` in seconds and a sequence number ``seq`` (counting up from 0 for the engine's
+life, so that a consumer sees any gap): ``decision`` (genre, confidence, posterior),
+``tune`` (``event`` ``start``, ``tokens``, ``end`` with the tune's ABC, or ``error``), ``note``
+(with ``notes``: a note of the melody heard, once it has ended), ``fault`` (a part that failed
 or went quiet, and ``recovered`` when it comes back), ``stats`` (every few seconds, and a last
 one for the whole run: ``frames``, ``overflows``, ``xruns``, ``latency_ms_p50``,
-``latency_ms_p99``, ``latency_ms_max``, ``overruns``).
+``latency_ms_p99``, ``latency_ms_max``, ``overruns``, ``events_lost`` where the output failed,
+``bad_audio`` and ``health``: seconds since the last frame was analysed and faults so far). A
+live source that goes quiet still gets its stats, every ``stats_every`` seconds of wall time.
 """
 
 from __future__ import annotations
@@ -46,6 +49,8 @@ from listener.latency import LatencyHistogram
 BARGE_SILENCE = 0.1
 #: Seconds without a block from a live source before a ``fault`` event says so.
 NO_AUDIO_SECONDS = 2.0
+#: The longest the analysis waits for a block before it looks at the source again.
+WAIT_SECONDS = 0.05
 
 
 class Engine:
@@ -56,7 +61,9 @@ class Engine:
     model : GenreModel
         The genre model (``GenreModel.load()`` for the shipped one).
     emit : callable
-        Receives every event dict (decision, tune, fault, stats) as it happens.
+        Receives every event dict (decision, tune, fault, stats) as it happens. An emitter
+        that can fail without raising (:class:`~listener.events.EventWriter`) says how many
+        events it lost in ``lost``, which the stats carry.
     composer : FolkLSTM, optional
         Without it nothing is composed.
     sink : MidiSink, optional
@@ -83,6 +90,9 @@ class Engine:
     keys : MidiKeys, optional
         A MIDI controller whose notes are a musician's too (with ``phrases``): they join the
         notes heard, on the stream's clock.
+    wake : bool
+        The analysis sleeps until a block arrives, woken by the writer (an eventfd); False
+        looks at the ring every half millisecond instead (kept to measure the two).
     """
 
     def __init__(
@@ -100,6 +110,7 @@ class Engine:
         notes: bool = False,
         phrases=None,
         keys=None,
+        wake: bool = True,
     ) -> None:
         self.model = model
         self.emit = emit
@@ -111,12 +122,16 @@ class Engine:
         self.ring_size = ring_size
         self.phrases = phrases
         self.keys = keys
+        self.wake = wake
         self.analysis = Analysis(model, gate_db=gate_db, notes=notes or phrases is not None)
         self.composer = None
         if composer is not None and self.compose.when != "off":
             self.composer = Composer(composer, self._say, sink=sink, settings=self.compose)
             self.composer.phrases = phrases
         self._emit_lock = threading.Lock()
+        self._seq = 0
+        self._faults = 0
+        self._last_frame = time.monotonic()
 
     @property
     def tunes(self) -> list[dict]:
@@ -124,7 +139,9 @@ class Engine:
         return [] if self.composer is None else self.composer.tunes
 
     def _say(self, event: dict) -> None:
-        with self._emit_lock:  # two threads speak: one line at a time
+        with self._emit_lock:  # two threads speak: one line at a time, numbered
+            event["seq"] = self._seq
+            self._seq += 1
             self.emit(event)
 
     def run(self, source, *, duration: float | None = None, live: bool = True) -> dict:
@@ -153,7 +170,7 @@ class Engine:
             The source failed (a device unplugged, its server stopped); a ``fault`` event and
             the whole run's stats come first.
         """
-        ring = RingBuffer(self.ring_size)
+        ring = RingBuffer(self.ring_size, wake=self.wake)
         arrivals = ring.arrivals  # per write: samples in the ring by its end, arrival in ns
         analysis = self.analysis
         analysis.reset()
@@ -172,7 +189,8 @@ class Engine:
             self.phrases.notes = []
             self._last_sound = -1.0
         self._live = live
-        started = last_audio = time.monotonic()
+        started = last_audio = self._last_frame = time.monotonic()
+        quiet_stats = started + self.stats_every  # stats by the wall clock, while no audio
         silent = False  # a live source has sent nothing for NO_AUDIO_SECONDS
         failure = None
         interrupted = broken = False
@@ -200,9 +218,13 @@ class Engine:
                         silent = True
                         gone = f"no audio for {NO_AUDIO_SECONDS:g} s"
                         self._say(self._fault(analysis.seconds, source, gone))
-                    time.sleep(0.0005)
+                    if live and time.monotonic() >= quiet_stats:
+                        self._say(self._stats(analysis.seconds, ring, source, latency))
+                        quiet_stats = time.monotonic() + self.stats_every
+                    ring.wait(WAIT_SECONDS)  # the interpreter's lock released
                     continue
                 last_audio = time.monotonic()
+                quiet_stats = last_audio + self.stats_every
                 if silent:
                     silent = False
                     self._say({**self._fault(analysis.seconds, source, None), "recovered": True})
@@ -211,6 +233,8 @@ class Engine:
                     block = block[: max(limit - analysis.samples, 0)]
                 heard = analysis.process(block, resampled=True)
                 done = monotonic_ns()
+                if heard.frames_done > heard.frames_before:
+                    self._last_frame = time.monotonic()
                 # each frame completed: from its last sample's arrival to now
                 blocks = ring.blocks
                 for frame in range(heard.frames_before, heard.frames_done):
@@ -247,6 +271,7 @@ class Engine:
             raise
         finally:
             source.stop()  # the audio first; PortAudio is terminated by a live source
+            ring.close()  # no writer is left to wake the analysis
             sys.setswitchinterval(switch)
             if self.composer is not None:
                 # at the end of the audio, the tune being composed (and any asked for) is
@@ -305,7 +330,10 @@ class Engine:
 
     def _fault(self, t: float, source, what: str | None) -> dict:
         event = {"type": "fault", "t": round(t, 4), "part": "audio input", "source": source.name}
-        return event if what is None else {**event, "fault": what}
+        if what is None:
+            return event
+        self._faults += 1
+        return {**event, "fault": what}
 
     def _final(self, started, ring, source, latency: LatencyHistogram) -> dict:
         seconds = self.analysis.seconds
@@ -324,6 +352,12 @@ class Engine:
             "xruns": int(source.xruns),
             **latency.figures(recent),
             "overruns": latency.overruns,
+            "events_lost": getattr(self.emit, "lost", 0),
+            "bad_audio": self.analysis.guard.figures(),
+            "health": {
+                "since_frame_s": round(time.monotonic() - self._last_frame, 3),
+                "faults": self._faults,
+            },
         }
 
     def _status_line(self, t: float, latency: LatencyHistogram, source) -> str:

@@ -8,7 +8,8 @@
 
 ``jack`` starts a dummy JACK server (22050 Hz, periods of 512), plays the gtzan-mini clips one
 after another into PortAudio's input from a JACK client in a process of its own (which also
-counts the xruns JACK reports, whichever client caused them), runs the engine on the real
+receives the MIDI and counts the xruns JACK reports, whichever client caused them: its Python
+threads must not share the measured engine's interpreter lock), runs the engine on the real
 sounddevice path with the composer writing a tune every 10 s and playing it over JACK MIDI, and
 prints the whole run's stats. ``soak`` streams a clip looped for the given time through the
 engine as fast as it goes (a ring of two frames) with the composer on, and prints the resident
@@ -60,10 +61,15 @@ def _audio(seconds: float) -> np.ndarray:
 
 
 def play_in_own_process(server: str, seconds: float) -> int:
-    """The player, alone in a process: it plays into PortAudio's input and counts the server's
-    xruns (JACK's own report, whichever client was late), printed as JSON when done."""
+    """The player and the MIDI receiver, alone in a process (their Python JACK callbacks need
+    an interpreter's lock: not the engine's). It says "ready" once the receiver's port is
+    there, plays into PortAudio's input, counts the server's xruns (JACK's own report,
+    whichever client was late), waits for the note messages the engine says it sent (a line
+    on standard input), and prints its figures as JSON."""
     import jack
 
+    receiver = Receiver()  # on the server the environment names
+    print("ready", flush=True)
     player = JackPlayer(server, _audio(seconds))
     xruns = []
     watcher = jack.Client("xrun-watch", servername=server, no_start_server=True)
@@ -74,7 +80,16 @@ def play_in_own_process(server: str, seconds: float) -> int:
         time.sleep(0.2)
     player.close()
     watcher.deactivate()
-    print(json.dumps({"server_xruns": len(xruns), "xrun_delays_us": xruns[:20]}), flush=True)
+    sent = int(sys.stdin.readline() or 0)
+    wait_for_delivery(receiver, sent)
+    figures = {
+        "server_xruns": len(xruns),
+        "xrun_delays_us": xruns[:20],
+        "midi_notes_received": len(receiver.notes_on()),
+        "notes_sounding_after": sum(receiver.unmatched().values()),
+    }
+    receiver.close()
+    print(json.dumps(figures), flush=True)
     return 0
 
 
@@ -85,6 +100,7 @@ def measure_jack(
     compiled: bool = True,
     realtime: bool = False,
     notes: bool = False,
+    wake: bool = True,
 ) -> dict:
     import subprocess
 
@@ -93,16 +109,18 @@ def measure_jack(
 
     log = tempfile.NamedTemporaryFile("r", suffix=".jackd.log")
     with dummy_jack(SAMPLE_RATE, FRAME, log_to=log.name, realtime=realtime) as server:
-        receiver = Receiver()
-        if player_process:  # its Python process callback does not compete for our GIL
+        if player_process:  # their Python threads do not compete for our interpreter's lock
             command = ["_player", "--server", server, "--seconds", str(seconds)]
             child = subprocess.Popen(
                 [sys.executable, "-m", "scripts.measure_engine", *command],
                 cwd=ROOT,
+                stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 text=True,
             )
+            assert child.stdout is not None and child.stdout.readline().strip() == "ready"
         else:
+            receiver = Receiver()
             player = JackPlayer(server, _audio(seconds))
         sink = MidiSink.open("harness:sink", api="jack")
         events: list[dict] = []
@@ -113,10 +131,12 @@ def measure_jack(
             sink=sink,
             compose=ComposeSettings(compose, seed=1),
             notes=notes,
+            wake=wake,
         )
         source = SoundDeviceSource(jack=True, compiled=compiled)
         result: dict = {"compiled_callback": source.compiled, "realtime_jack": realtime}
         result["notes"] = notes
+        result["wake"] = "eventfd" if wake else "poll every 0.5 ms"
         thread = threading.Thread(
             target=lambda: result.update(engine.run(source, duration=seconds))
         )
@@ -125,20 +145,18 @@ def measure_jack(
             player.feed()
         thread.join()
         sink.close()
-        wait_for_delivery(receiver, sink.sent)
         if player_process:
-            out, _ = child.communicate(timeout=120)
+            out, _ = child.communicate(f"{sink.sent}\n", timeout=120)
             result.update(json.loads(out.strip().splitlines()[-1]))
         else:
             player.close()
-        notes = len(receiver.notes_on())
-        stuck = sum(receiver.unmatched().values())
-        receiver.close()
+            wait_for_delivery(receiver, sink.sent)
+            result["midi_notes_received"] = len(receiver.notes_on())
+            result["notes_sounding_after"] = sum(receiver.unmatched().values())
+            receiver.close()
     # the server names the client it found unfinished at each xrun
     late = re.findall(r"client = (.+?) was not finished", log.read())
     result["late_clients"] = dict(Counter(late))
-    result["midi_notes_received"] = notes
-    result["notes_sounding_after"] = stuck
     result["tunes"] = sum(1 for e in events if e["type"] == "tune" and e["event"] == "end")
     result["decisions"] = sum(1 for e in events if e["type"] == "decision")
     return result
@@ -221,8 +239,8 @@ def main() -> int:
     p.add_argument(
         "--player-thread",
         action="store_true",
-        help="jack: play the audio from a JACK client in this process (as the tests do), not "
-        "from a process of its own",
+        help="jack: play the audio and receive the MIDI from JACK clients in this process (as "
+        "the tests do), not from a process of their own",
     )
     p.add_argument("--compose", default="every:10", help="jack: when to compose (every:10)")
     p.add_argument(
@@ -242,6 +260,12 @@ def main() -> int:
         action="store_true",
         help="jack: hear the melody too (pitch and notes on the analysis path)",
     )
+    p.add_argument(
+        "--poll",
+        action="store_true",
+        help="jack: the analysis looks at the ring every half millisecond, not woken by each "
+        "block (to measure the two side by side)",
+    )
     p.add_argument("--server", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.what == "_player":
@@ -254,6 +278,7 @@ def main() -> int:
             not args.python_callback,
             args.realtime_jack,
             args.notes,
+            not args.poll,
         )
     else:
         result = measure_soak(args.seconds)

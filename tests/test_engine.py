@@ -337,7 +337,9 @@ def test_a_live_input_that_goes_quiet_is_a_fault_and_then_recovers(held_out_mode
     need_module("sounddevice")
     events = []
     with dummy_jack(rate=SAMPLE_RATE, period=512) as server:
-        engine = Engine(held_out_model[0], events.append, compose=ComposeSettings("off"))
+        engine = Engine(
+            held_out_model[0], events.append, compose=ComposeSettings("off"), stats_every=1.0
+        )
         result = {}
         thread = threading.Thread(
             target=lambda: result.update(
@@ -365,6 +367,52 @@ def test_a_live_input_that_goes_quiet_is_a_fault_and_then_recovers(held_out_mode
     assert faults[0]["fault"] == f"no audio for {NO_AUDIO_SECONDS:g} s"
     assert faults[1]["recovered"] and len(faults) == 2
     assert result["t"] == 4.0 and result["whole_run"]
+    # while no audio came, stats still came by the wall clock, their health saying so
+    stalled = [e for e in events if e["type"] == "stats" and e["health"]["since_frame_s"] > 1.0]
+    assert stalled and stalled[-1]["health"]["faults"] == 1
+    assert [e["seq"] for e in events] == list(range(len(events)))
+
+
+def test_bad_audio_through_jack_is_counted_and_never_reaches_the_classifier(model, clip):
+    # what a failing driver or a hot input sends, played through a real JACK server into
+    # PortAudio's input: NaN and infinite samples, a DC step lasting a second, clipping
+    from listener.audio.device import SoundDeviceSource
+
+    need_program("jackd", "jackd2")
+    need_module("jack")
+    need_module("sounddevice")
+    fed = clip[: 7 * SAMPLE_RATE].copy()
+    fed[SAMPLE_RATE : SAMPLE_RATE + 100] = np.nan
+    fed[2 * SAMPLE_RATE : 2 * SAMPLE_RATE + 20] = np.inf
+    fed[2 * SAMPLE_RATE + 20 : 2 * SAMPLE_RATE + 40] = -np.inf
+    fed[3 * SAMPLE_RATE : 4 * SAMPLE_RATE] += 0.3
+    fed[5 * SAMPLE_RATE : 5 * SAMPLE_RATE + 50] = 1.0
+    events = []
+    with dummy_jack(rate=SAMPLE_RATE, period=512) as server:
+        player = JackPlayer(server, fed)
+        engine = Engine(model, events.append, compose=ComposeSettings("off"))
+        source = SoundDeviceSource(jack=True)
+        result = {}
+        thread = threading.Thread(
+            target=lambda: result.update(engine.run(source, duration=6.0)), daemon=True
+        )
+        thread.start()
+        player.feed()
+        thread.join(60)
+        assert not thread.is_alive()
+        player.close()
+    bad = result["bad_audio"]
+    if result["xruns"] == 0:  # every sample came through
+        assert bad["nonfinite"] == 140
+    else:  # a cycle the server dropped may have held some
+        assert 0 < bad["nonfinite"] <= 140
+    assert bad["clipped"] >= 50 and bad["dc_blocks"] > 0
+    decisions = [e for e in events if e["type"] == "decision"]
+    assert decisions and all(
+        np.isfinite(e["confidence"]) and np.all(np.isfinite(list(e["posterior"].values())))
+        for e in decisions
+    )
+    assert np.all(np.isfinite(engine.analysis.last_vector))
 
 
 def test_a_midi_port_that_fails_is_a_tune_error_and_listening_goes_on(

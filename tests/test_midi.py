@@ -128,9 +128,10 @@ def test_fed_while_playing(receiver):
     assert_every_note_released(receiver, sink.sent)
 
 
-@pytest.mark.parametrize("stop", ["SIGINT", "SIGTERM", "SIGHUP"])
+@pytest.mark.parametrize("stop", ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"])
 def test_ctrl_c_while_playing_leaves_no_note_sounding(receiver, tmp_path, stop):
-    # Ctrl-C, `kill` or `systemctl stop`, a closed terminal: each stops with no note left on
+    # Ctrl-C, `kill` or `systemctl stop`, a closed terminal, Ctrl-\ (SIGQUIT): each stops
+    # with no note left on
     tune = read_data_v2(EXAMPLES / "data_v2-first-5-tunes.txt")[1]
     source = tmp_path / "tune.abc"
     source.write_text(tune.abc())

@@ -95,9 +95,9 @@ def test_tokens_play_back_the_notes_heard(profiles, tunes, index):
 
 
 def test_bars_are_written_as_the_corpus_writes_them(profiles, tunes):
-    # a jig and a hornpipe-like reel of folk-rnn's examples, played clean: with the meter and
-    # key given, every bar of the first phrase has the tune's own tokens; unaided, the jig too
-    for index in (3, 4):
+    # a reel and a jig of folk-rnn's examples, played clean: with the meter and key given,
+    # every bar of the first phrase has the tune's own tokens; unaided, the jig too
+    for index in (1, 4):
         performance = perform(tunes[index], seed=index, voice="flute", synth="none", humanised=0)
         key = TONICS[performance.shift % 12] + performance.mode
         heard = first_phrase(performance)

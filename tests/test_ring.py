@@ -144,3 +144,43 @@ def test_threads_deliver_in_order_or_count_drops(capacity, producer):
     assert ring.written == delivered.size
     if ring.dropped:
         assert ring.overflows > 0
+
+
+@pytest.mark.parametrize("producer", ["python", "compiled"])
+def test_a_write_wakes_a_waiting_consumer(producer):
+    # the consumer blocks in wait() with the interpreter's lock released; a write from
+    # another thread (the compiled callback's without the lock) ends the wait long before
+    # its timeout, and the samples are there
+    ring = RingBuffer(64)
+    assert ring.wakes
+    put = ring.write if producer == "python" else compiled_writer(ring)
+    waiting = threading.Event()
+    woken = threading.Event()
+
+    def consume():
+        waiting.set()
+        ring.wait(30.0)
+        woken.set()
+
+    consumer = threading.Thread(target=consume)
+    consumer.start()
+    assert waiting.wait(10)
+    assert not woken.wait(0.05)  # nothing written: still waiting
+    put(np.arange(5, dtype=np.float32))
+    assert woken.wait(10), "the write did not wake the consumer"
+    consumer.join(10)
+    assert np.array_equal(ring.read(), np.arange(5))
+
+
+def test_a_wait_with_nothing_written_times_out_and_closing_is_final():
+    ring = RingBuffer(16)
+    ring.write(np.ones(3, dtype=np.float32))
+    ring.wait(5.0)  # the write before the wait counts: no sleep
+    assert ring.available == 3
+    began = time.monotonic()
+    ring.wait(0.02)
+    assert time.monotonic() - began >= 0.015 and ring.available == 3
+    ring.close()
+    assert not ring.wakes
+    ring.write(np.ones(2, dtype=np.float32))  # a ring without its eventfd still works
+    assert ring.available == 5

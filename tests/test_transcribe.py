@@ -68,3 +68,22 @@ def test_vibrato_holds_a_note_and_a_cut_merges_into_it():
     melody = [NoteEvent(74, Fraction(0), Fraction(3, 50)), NoteEvent(72, Fraction(3, 50), 1)]
     found = transcribe(voice(melody, 120.0, breath=0.0))
     assert [n.pitch for n in found] == [72] and found[0].onset < 0.03
+
+
+def test_a_short_note_whose_attack_swells_is_one_note_wherever_the_frames_fall():
+    # a jig's first note, a sixteenth (70 ms) whose sound swells for 40 ms after silence: its
+    # rising level is no re-attack, so it is one note, not two pieces too short to keep;
+    # heard alike whatever silence comes before it (where the analysis frames fall)
+    from listener.transcribe.evaluate import perform
+    from listener.transcribe.notes import notes_of
+
+    tune = read_data_v2(EXAMPLES / "data_v2-first-5-tunes.txt")[4]
+    performance = perform(tune, seed=4, voice="flute", synth="builtin", humanised=False)
+    start, end, _ = performance.phrases[0]
+    phrase = performance.samples[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
+    played = [n for n in performance.notes if start - 0.05 <= n.onset < end - 0.05]
+    for lead in (0.5, 1.0, 1.013, 3.0):
+        silence = np.zeros(int(lead * SAMPLE_RATE), dtype=np.float32)
+        heard = notes_of(np.concatenate([silence, phrase, silence]))
+        assert [n.pitch for n in heard[:3]] == [n.pitch for n in played[:3]], lead
+        assert abs(heard[0].onset - lead) < 0.03

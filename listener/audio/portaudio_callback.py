@@ -5,16 +5,19 @@ Python must take the interpreter's lock first, and so waits whenever another thr
 analysis between two hand-overs, the composer between two LSTM steps, the garbage collector for
 as long as a full collection takes (tens of milliseconds). A wait longer than the period is an
 xrun. This callback is compiled by numba to a C function that touches no Python object: it
-copies the block into the :class:`~listener.audio.ring.RingBuffer` with the ring's own kernel,
-stamps its arrival with ``clock_gettime(CLOCK_MONOTONIC)``, counts PortAudio's input overflow and
-underflow flags as xruns, and returns. The interpreter is never involved, whatever its threads do.
+copies the block into the :class:`~listener.audio.ring.RingBuffer` with the ring's own kernel
+(which also wakes the analysis through the ring's eventfd), stamps its arrival with
+``clock_gettime(CLOCK_MONOTONIC)``, counts PortAudio's input overflow and underflow flags as
+xruns, and returns. The interpreter is never involved, whatever its threads do.
 
 Its ``userData`` is the ring's state array, which holds the addresses of the ring's samples and
 arrival records; the ring must outlive the stream.
 
 The house rule for the callback (no allocation, logging, locks, numba or onnx: nothing that can
 compile, allocate or wait) holds here more strictly than for a Python callback: the function is
-compiled when this module is imported (or loaded from numba's cache), before any stream opens,
+compiled when this module is imported (0.6 s; never cached, because numba's cache would not
+see a change to the ring's kernels it calls, and a stale callback would write the old way),
+before any stream opens,
 and when PortAudio calls it nothing is dispatched, compiled or allocated, and no lock is taken,
 the interpreter's included. Numba is only the compiler that wrote it.
 """
@@ -51,7 +54,7 @@ _SIGNATURE = types.intc(
 )
 
 
-@cfunc(_SIGNATURE, cache=True)
+@cfunc(_SIGNATURE)
 def input_callback(input_, output, frames, time_info, status, user_data):
     """Copy one block into the ring whose state array is ``user_data``.
 

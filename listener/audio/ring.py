@@ -9,10 +9,19 @@ after its copy, with a memory fence in between: no lock is needed, on x86 or on 
 Every write also records when it arrived (the monotonic clock, in nanoseconds) and how many
 samples the ring had taken by then, so that the analysis can time each frame from the arrival
 of its last sample.
+
+Every write also wakes the consumer: the producer's kernel adds one to an eventfd (a counter
+the kernel keeps; ``write(2)`` from compiled code, no interpreter lock), and the consumer
+blocks on it in ``poll(2)`` with the interpreter's lock released (:meth:`RingBuffer.wait`).
+A block is analysed as soon as it arrives, not at the next turn of a polling loop, and a
+consumer with nothing to do costs no CPU. Where there is no eventfd (not Linux), the consumer
+sleeps in short steps instead.
 """
 
 from __future__ import annotations
 
+import os
+import select
 import time
 
 import numpy as np
@@ -28,6 +37,7 @@ from listener.errors import ConfigError
 WRITTEN, READ, DROPPED, OVERFLOWS, XRUNS, BLOCKS = range(6)
 CAPACITY, SLOTS, DATA_ADDRESS, ARRIVALS_ADDRESS = range(6, 10)
 CLOCK = 10  # two slots: a struct timespec for the compiled callback's clock_gettime
+WAKE_FD, ONE = 12, 13  # the eventfd a write adds ONE (always 1) to; -1 for none
 STATE_SIZE = 16
 #: Writes remembered with their arrival time (16384: 6 minutes of 512-sample blocks).
 ARRIVAL_SLOTS = 1 << 14
@@ -65,6 +75,11 @@ def address_to_pointer(typingctx, address):
     return types.voidptr(address), codegen
 
 
+_write = types.ExternalFunction("write", types.intp(types.intc, types.voidptr, types.uintp))
+#: How long a consumer without an eventfd sleeps between looks at the ring (seconds).
+POLL_SECONDS = 0.0005
+
+
 @njit(cache=True)
 def ring_put(state, data, arrivals, block, now_ns, drop):
     """Copy ``block`` in as far as it fits; record its arrival; return the samples taken.
@@ -92,6 +107,8 @@ def ring_put(state, data, arrivals, block, now_ns, drop):
     fence()  # samples and arrival are in place before the counters say so
     state[WRITTEN] = written + take
     state[BLOCKS] += 1
+    if state[WAKE_FD] >= 0:  # wake the consumer (a full counter only fails with EAGAIN)
+        _write(state[WAKE_FD], address_to_pointer(state.ctypes.data + 8 * ONE), 8)
     return take
 
 
@@ -125,9 +142,12 @@ class RingBuffer:
     ----------
     capacity : int
         Samples the ring holds; 65536 samples = 2.97 s at 22050 Hz by default.
+    wake : bool
+        Wake a consumer blocked in :meth:`wait` on every write (an eventfd), rather than
+        leave it to look again every ``POLL_SECONDS``. Off only to measure the difference.
     """
 
-    def __init__(self, capacity: int = 1 << 16) -> None:
+    def __init__(self, capacity: int = 1 << 16, *, wake: bool = True) -> None:
         if capacity < 1:
             raise ConfigError(f"ring capacity must be at least 1 sample, got {capacity}")
         self._buf = np.zeros(int(capacity), dtype=np.float32)
@@ -140,6 +160,14 @@ class RingBuffer:
         self.state[SLOTS] = ARRIVAL_SLOTS
         self.state[DATA_ADDRESS] = self._buf.ctypes.data
         self.state[ARRIVALS_ADDRESS] = self.arrivals.ctypes.data
+        self.state[WAKE_FD] = -1
+        self.state[ONE] = 1
+        self._poll = None
+        if wake and hasattr(os, "eventfd"):
+            fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+            self.state[WAKE_FD] = fd
+            self._poll = select.poll()
+            self._poll.register(fd, select.POLLIN)
         # compile (or load from numba's cache) now, not in the audio thread's first call
         ring_put(self.state, self._buf, self.arrivals, self._buf[:0], 0, True)
         ring_take(self.state, self._buf, self._buf[:0])
@@ -232,6 +260,44 @@ class RingBuffer:
         out = np.empty(want, dtype=np.float32)
         return out[: self.read_into(out)]
 
+    @property
+    def wakes(self) -> bool:
+        """Whether writes wake a consumer blocked in :meth:`wait` (an eventfd)."""
+        return self._poll is not None
+
+    def wait(self, timeout: float) -> None:
+        """Block until a write may have brought samples, or ``timeout`` seconds have passed.
+
+        The interpreter's lock is released while waiting. Returns at once when a write came
+        since the last wait; it can return with nothing new (the caller looks again). Without
+        an eventfd it sleeps ``POLL_SECONDS``.
+        """
+        if self._poll is None:
+            time.sleep(POLL_SECONDS)
+            return
+        if self._poll.poll(max(0, int(timeout * 1000))):
+            try:
+                os.eventfd_read(int(self.state[WAKE_FD]))
+            except BlockingIOError:  # another wait took it
+                pass
+
+    def close(self) -> None:
+        """Close the eventfd; call only once no producer writes (the ring still reads)."""
+        fd = int(self.state[WAKE_FD])
+        if fd >= 0:
+            self.state[WAKE_FD] = -1
+            self._poll = None
+            os.close(fd)
+
+    def __del__(self) -> None:
+        if hasattr(self, "state"):  # not when the constructor refused its arguments
+            self.close()
+
     def reset(self) -> None:
         """Empty the ring and zero the counters; call only while no producer is running."""
         self.state[[WRITTEN, READ, DROPPED, OVERFLOWS, XRUNS, BLOCKS]] = 0
+        if self.state[WAKE_FD] >= 0:
+            try:  # no wake-up left over
+                os.eventfd_read(int(self.state[WAKE_FD]))
+            except BlockingIOError:
+                pass

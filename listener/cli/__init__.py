@@ -37,15 +37,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _stop_on_terminate() -> dict:
-    # `kill`, `systemctl stop` and a closed terminal send SIGTERM or SIGHUP: stop as Ctrl-C
-    # does (audio first, then every note released), not in mid-note. Returns the handlers
-    # replaced, for main() to put back.
+    # `kill`, `systemctl stop`, a closed terminal and Ctrl-\ send SIGTERM, SIGHUP or SIGQUIT:
+    # stop as Ctrl-C does (audio first, then every note released, the whole run's stats
+    # said), not in mid-note. Returns the handlers replaced, for main() to put back.
     def stop(signum, frame) -> None:
         raise KeyboardInterrupt(signal.Signals(signum).name)
 
     replaced = {}
     if threading.current_thread() is threading.main_thread():
-        for name in ("SIGTERM", "SIGHUP"):
+        for name in ("SIGTERM", "SIGHUP", "SIGQUIT"):
             number = getattr(signal, name, None)
             if number is not None and signal.getsignal(number) == signal.SIG_DFL:
                 replaced[number] = signal.signal(number, stop)

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from typing import TextIO
 
 from listener.cli import options
 from listener.config import FRAME
@@ -47,7 +45,16 @@ def register(commands) -> None:
     src.add_argument("--duration", type=float, help="stop after this many seconds of audio")
     options.add_gate(src)
     out = p.add_argument_group("output")
-    out.add_argument("--jsonl", help="write the JSON lines here instead of standard output")
+    out.add_argument(
+        "--jsonl",
+        help="append the JSON lines to this file instead of standard output (never truncated)",
+    )
+    out.add_argument(
+        "--jsonl-max-mb",
+        type=float,
+        help="rotate --jsonl at this size: the full file becomes FILE.1 (then .2, ...) and a "
+        "new FILE begins; nothing is deleted",
+    )
     out.add_argument("--stats-every", type=float, default=5.0, help="seconds (default 5)")
     out.add_argument(
         "--notes",
@@ -87,14 +94,6 @@ def register(commands) -> None:
     p.set_defaults(func=run)
 
 
-def _writer(stream: TextIO):
-    def emit(event: dict) -> None:
-        stream.write(json.dumps(event) + "\n")
-        stream.flush()
-
-    return emit
-
-
 def _status_line():
     if not sys.stderr.isatty():
         return None
@@ -112,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
     from listener.audio.sources import FileSource
     from listener.composer import ComposeSettings
     from listener.engine import Engine
+    from listener.events import EventWriter
     from listener.genres.model import GenreModel
 
     if args.list_devices:
@@ -158,7 +158,17 @@ def run(args: argparse.Namespace) -> int:
         from listener.tunes.lstm import DEFAULT_FOLK_MODEL, FolkLSTM
 
         composer = FolkLSTM(args.composer or DEFAULT_FOLK_MODEL)
-    stream = open(args.jsonl, "w") if args.jsonl else sys.stdout  # noqa: SIM115
+    if args.jsonl_max_mb is not None and not args.jsonl:
+        raise ConfigError("--jsonl-max-mb rotates a --jsonl file: give one")
+    try:
+        writer = EventWriter(
+            args.jsonl,
+            max_bytes=None if args.jsonl_max_mb is None else int(args.jsonl_max_mb * 2**20),
+        )
+    except ValueError as exc:
+        raise ConfigError(f"--jsonl-max-mb: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"--jsonl {args.jsonl}: {exc.strerror or exc}") from None
     status = _status_line()
     sink = keys = None
     try:
@@ -185,7 +195,7 @@ def run(args: argparse.Namespace) -> int:
         # read fast, a file waits on a ring of two frames: latency is the engine's, no queue
         engine = Engine(
             model,
-            _writer(stream),
+            writer,
             composer=composer,
             sink=sink,
             compose=compose,
@@ -207,14 +217,14 @@ def run(args: argparse.Namespace) -> int:
             sink.close()  # after the audio stream has stopped
         if keys is not None:
             keys.close()
-        if args.jsonl:
-            stream.close()
+        writer.close()
     if status is not None:
         sys.stderr.write("\n")
     print(
         f"{final['frames']} frames; latency p50 {final['latency_ms_p50']:.2f} ms, p99 "
         f"{final['latency_ms_p99']:.2f} ms, max {final['latency_ms_max']:.2f} ms; "
-        f"{final['overruns']} over budget, {final['overflows']} overflows, {final['xruns']} xruns",
+        f"{final['overruns']} over budget, {final['overflows']} overflows, {final['xruns']} xruns"
+        + (f"; {writer.lost} events not written" if writer.lost else ""),
         file=sys.stderr,
     )
     return 0

@@ -23,7 +23,8 @@ VOICED_DIP = 0.25
 SILENCE = 0.003
 #: Frames a change (of semitone, or to unvoiced) must last to end a note.
 CHANGE_FRAMES = 2
-#: A level this many times the recent lowest starts a note again (a repeated note).
+#: A level this many times the lowest since the note's loudest starts a note again (a repeated
+#: note: its sound fell, then rose again; a note's own attack, rising all along, is no new note).
 REATTACK = 1.8
 #: Sound is this many times the quietest frame of the last FLOOR_FRAMES (2.3 s): the room.
 FLOOR_RATIO = 3.0
@@ -57,7 +58,8 @@ class NoteTracker:
         """Start a new stream."""
         self._note: list | None = None  # [first frame, pitches, dips, level at its start]
         self._change = 0  # frames in a row that differ from the note
-        self._levels: list[float] = []  # the last few frames' levels
+        self._peak = 0.0  # the note's loudest attack level so far
+        self._trough = 0.0  # its quietest since that loudest
         self._frame = 0
         self._levels_seen: list[float] = []  # recent frames' levels, for the noise floor
         self.last_sound = -1.0  # seconds: the centre of the last frame louder than the floor
@@ -107,19 +109,22 @@ class NoteTracker:
     def _take(self, f0: float, dip: float, rms: float, attack: float) -> list[Note]:
         voiced = f0 > 0.0 and dip < VOICED_DIP and rms > SILENCE
         pitch = 69.0 + 12.0 * np.log2(f0 / 440.0) if voiced else None
-        recent = min(self._levels) if self._levels else 0.0
-        self._levels = (self._levels + [attack])[-3:]
+        trough = self._trough
+        if attack > self._peak:
+            self._peak = self._trough = attack
+        else:
+            self._trough = min(self._trough, attack)
         note = self._note
         if note is None:
             if voiced:
-                self._note = [self._frame, [pitch], [dip], rms]
+                self._begin(self._frame, pitch, dip, rms, attack)
             return []
         semitone = round(float(np.median(note[1])))
         same = voiced and abs(pitch - semitone) < 0.6
-        reattack = same and len(note[1]) >= 4 and attack > REATTACK * max(recent, SILENCE)
+        reattack = same and len(note[1]) >= 4 and attack > REATTACK * max(trough, SILENCE)
         if reattack:
             out = self._end(self._frame)
-            self._note = [self._frame, [pitch], [dip], rms]
+            self._begin(self._frame, pitch, dip, rms, attack)
             return out
         if same:
             note[1].append(pitch)
@@ -131,8 +136,12 @@ class NoteTracker:
             return []
         out = self._end(self._frame - CHANGE_FRAMES + 1)
         if voiced:  # the new pitch's frames so far start the next note
-            self._note = [self._frame - CHANGE_FRAMES + 1, [pitch], [dip], rms]
+            self._begin(self._frame - CHANGE_FRAMES + 1, pitch, dip, rms, attack)
         return out
+
+    def _begin(self, frame: int, pitch: float, dip: float, rms: float, attack: float) -> None:
+        self._note = [frame, [pitch], [dip], rms]
+        self._peak = self._trough = attack
 
     def _end(self, stop: int) -> list[Note]:
         # The note ends before frame `stop`: finished, or held when it is an ornament.
@@ -146,7 +155,8 @@ class NoteTracker:
         ended = Note(onset, offset, pitch, confidence)
         held, self._held = self._held, None
         if offset - onset < MIN_NOTE:  # an ornament: it leads into the next note
-            self._held = ended if held is None else held
+            joined = held is not None and abs(held.offset - onset) < 2 * _FRAME_SECONDS
+            self._held = held._replace(offset=offset) if joined else ended
             return []
         if held is not None and abs(held.offset - onset) < 2 * _FRAME_SECONDS:
             ended = ended._replace(onset=held.onset)  # the ornament's time is this note's

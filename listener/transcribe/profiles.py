@@ -9,7 +9,10 @@ split, on which the reader is evaluated):
   are a walk through the bar: each one's interval says where the next starts. Every reading of
   the phrase (meter, downbeat, length of the sixteenth) scores each note once, so readings with
   short bars, long bars, fast or slow grids compare fairly: the corpus says which of them looks
-  like a folk tune (long notes on strong beats, pickups, dotted rhythms).
+  like a folk tune (long notes on strong beats, pickups, dotted rhythms). Beside the rhythm,
+  the melody's contour: how much likelier each interval to the next note is from each
+  sixteenth of the bar than anywhere. In running eighths, where every reading has the same
+  rhythm, this tells a jig's groups of three from a reel's groups of four.
 * **Tonal**: for each mode of C, how often each pitch class starts a note on a downbeat, on
   another beat, and elsewhere. A phrase's pitch classes, moved to each of the twelve tonics,
   are scored under each mode; since chord tones fall on the beats, the same profile also
@@ -42,12 +45,19 @@ IOI_CLASSES = 16
 BEAT = {"M:2/4": 4, "M:3/4": 4, "M:4/4": 4, "M:6/8": 6, "M:9/8": 6, "M:12/8": 6, "M:3/2": 8}
 #: Levels of the tonal profile: a note on a downbeat, on another beat, elsewhere.
 LEVELS = 3
+#: Melodic intervals are counted exactly up to an octave either way; wider ones as an octave.
+INTERVALS = 12
 SMOOTHING = 0.5
 
 
 def ioi_class(sixteenths):
     """Class (0..15) of inter-onset intervals of ``sixteenths`` (1 or more)."""
     return np.clip(np.asarray(sixteenths) - 1, 0, IOI_CLASSES - 1)
+
+
+def interval_class(semitones):
+    """Class (0..24) of melodic intervals of ``semitones`` (clipped to an octave either way)."""
+    return np.clip(np.asarray(semitones), -INTERVALS, INTERVALS) + INTERVALS
 
 
 def sixteenths(meter: str) -> int:
@@ -79,6 +89,11 @@ class MelodyProfiles:
         Log P(pitch class | mode, level), pitch classes above C, levels as :func:`levels`.
     steps : ndarray, shape (4, 12, 12)
         Log P(pitch class | mode, the pitch class before): how melodies move in each mode.
+    contour : dict of str to ndarray, shape (sixteenths, 25)
+        For each meter, how much likelier a melodic interval (to the next note, in
+        :func:`interval_class`) is from a note on each sixteenth of the bar than anywhere in
+        any tune (log ratio): where in the bar melodies leap, turn and repeat, which tells a
+        jig's groups of three eighths from a reel's groups of four.
     provenance : dict
         Corpus, tunes, notes: what they were fitted on.
     meter_temperature, key_temperature : float
@@ -93,6 +108,7 @@ class MelodyProfiles:
     mode_prior: np.ndarray
     pitch: np.ndarray
     steps: np.ndarray
+    contour: dict[str, np.ndarray]
     provenance: dict
     meter_temperature: float = 1.0
     key_temperature: float = 1.0
@@ -109,6 +125,7 @@ class MelodyProfiles:
             "mode_prior": np.round(self.mode_prior, 6).tolist(),
             "pitch": np.round(self.pitch, 6).tolist(),
             "steps": np.round(self.steps, 6).tolist(),
+            "contour": {m: np.round(v, 6).tolist() for m, v in self.contour.items()},
             "meter_temperature": self.meter_temperature,
             "key_temperature": self.key_temperature,
             "provenance": self.provenance,
@@ -127,6 +144,7 @@ class MelodyProfiles:
             np.array(data["mode_prior"]),
             np.array(data["pitch"]),
             np.array(data["steps"]),
+            {m: np.array(v) for m, v in data["contour"].items()},
             data["provenance"],
             data.get("meter_temperature", 1.0),
             data.get("key_temperature", 1.0),
@@ -152,6 +170,7 @@ def fit_profiles(tunes: Iterable, *, source: str = "") -> MelodyProfiles:
     mode_counts = np.zeros(len(MODES))
     pitch_counts = np.zeros((len(MODES), LEVELS, 12))
     step_counts = np.zeros((len(MODES), 12, 12))
+    contour_counts = {m: np.zeros((sixteenths(m), 2 * INTERVALS + 1)) for m in METERS}
     used = skipped = notes_counted = 0
     for tune in tunes:
         mode = tune.key.removeprefix("K:C")
@@ -184,6 +203,9 @@ def fit_profiles(tunes: Iterable, *, source: str = "") -> MelodyProfiles:
         first_counts[tune.meter][(grid[0] - pickup) % bar] += 1
         melody = [starts[at] % 12 for at in grid]
         np.add.at(step_counts[MODES.index(mode)], (melody[:-1], melody[1:]), 1)
+        heights = np.array([starts[at] for at in grid])
+        where = (np.array(grid[:-1]) - pickup) % bar
+        np.add.at(contour_counts[tune.meter], (where, interval_class(np.diff(heights))), 1)
         meter_counts[METERS.index(tune.meter)] += 1
         mode_counts[MODES.index(mode)] += 1
         used += 1
@@ -195,6 +217,7 @@ def fit_profiles(tunes: Iterable, *, source: str = "") -> MelodyProfiles:
         _normalised(mode_counts),
         _normalised(pitch_counts),
         _normalised(step_counts),
+        {m: _normalised(c) - _normalised(c.sum(axis=0)) for m, c in contour_counts.items()},
         {
             "source": source,
             "tunes": used,

@@ -37,6 +37,7 @@ from listener.transcribe.profiles import (
     METERS,
     MODES,
     MelodyProfiles,
+    interval_class,
     ioi_class,
     levels,
     sixteenths,
@@ -235,8 +236,11 @@ def place_on_grid(onsets: np.ndarray, sixteenth: float) -> _Grid:
     return _Grid(positions, float(score), float(slope), float(intercept))
 
 
-def _meter_scores(positions: np.ndarray, profiles: MelodyProfiles, meter: str) -> np.ndarray:
-    # log P(the walk | meter, downbeat) for every downbeat (sixteenths after the first onset)
+def _meter_scores(
+    positions: np.ndarray, intervals: np.ndarray, profiles: MelodyProfiles, meter: str
+) -> np.ndarray:
+    # log P(the walk | meter, downbeat) for every downbeat (sixteenths after the first onset),
+    # with where in the bar the melody moves as it does (interval classes to each next note)
     bar = sixteenths(meter)
     phases = np.arange(bar)
     where = (positions[None, :] - phases[:, None]) % bar  # (phases, notes)
@@ -245,6 +249,7 @@ def _meter_scores(positions: np.ndarray, profiles: MelodyProfiles, meter: str) -
     if len(positions) > 1:
         classes = ioi_class(np.diff(positions))
         scores = scores + table[where[:, :-1], classes[None, :]].sum(axis=1)
+        scores = scores + profiles.contour[meter][where[:, :-1], intervals[None, :]].sum(axis=1)
     return scores + profiles.meter_prior[METERS.index(meter)]
 
 
@@ -336,6 +341,7 @@ def read_notes(
     fixed_key = _parse_key(key) if key is not None else None
     onsets = np.array([n.onset for n in notes], dtype=np.float64)
     tonal = _Tonal(np.array([n.pitch for n in notes]) % 12, profiles)
+    intervals = interval_class(np.diff([n.pitch for n in notes]))
     # every grid, meter and downbeat, scored by rhythm and by the pitches on its beats; grids
     # that place the onsets alike are scored once, with the best fit among them
     placements: dict[bytes, _Grid] = {}
@@ -356,7 +362,7 @@ def read_notes(
                 keys[:, MODES.index(carry.mode), TONICS.index(carry.tonic)] += np.log(CARRY_ODDS)
             if fixed_key is not None:
                 keys = keys[:, MODES.index(fixed_key[1]), fixed_key[0]][:, None, None]
-            totals = _meter_scores(grid.positions, profiles, m) + grid.score
+            totals = _meter_scores(grid.positions, intervals, profiles, m) + grid.score
             totals = totals + _tempo_score(grid.sixteenth, m, carry)
             totals = totals + np.logaddexp.reduce(keys.reshape(bar, -1), axis=1)
             by_meter[m] = np.logaddexp(by_meter[m], np.logaddexp.reduce(totals))
