@@ -21,11 +21,12 @@ stream time ``t`` in seconds and a sequence number ``seq`` (counting up from 0 f
 life, so that a consumer sees any gap): ``decision`` (genre, confidence, posterior),
 ``tune`` (``event`` ``start``, ``tokens``, ``end`` with the tune's ABC, or ``error``), ``note``
 (with ``notes``: a note of the melody heard, once it has ended), ``fault`` (a part that failed
-or went quiet, and ``recovered`` when it comes back), ``stats`` (every few seconds, and a last
-one for the whole run: ``frames``, ``overflows``, ``xruns``, ``latency_ms_p50``,
-``latency_ms_p99``, ``latency_ms_max``, ``overruns``, ``events_lost`` where the output failed,
-``bad_audio`` and ``health``: seconds since the last frame was analysed and faults so far). A
-live source that goes quiet still gets its stats, every ``stats_every`` seconds of wall time.
+or went quiet: the audio input, the MIDI output; ``recovered`` when it comes back),
+``stats`` (every few seconds, and a last one for the whole run: ``frames``, ``overflows``,
+``xruns``, ``latency_ms_p50``, ``latency_ms_p99``, ``latency_ms_max``, ``overruns``,
+``events_lost`` where the output failed, ``bad_audio`` and ``health``: seconds since the last
+frame was analysed and faults so far). A live source that goes quiet still gets its stats,
+every ``stats_every`` seconds of wall time.
 """
 
 from __future__ import annotations
@@ -122,6 +123,7 @@ class Engine:
         self.ring_size = ring_size
         self.phrases = phrases
         self.keys = keys
+        self.sink = sink
         self.wake = wake
         self.analysis = Analysis(model, gate_db=gate_db, notes=notes or phrases is not None)
         self.composer = None
@@ -177,6 +179,8 @@ class Engine:
         latency = LatencyHistogram()
         if self.composer is not None:
             self.composer.start()
+        if self.sink is not None and self.sink.watchable:  # the synthesiser may come and go
+            self.sink.watch(self._midi_fault)
         buf = np.empty(4 * FRAME, dtype=np.float32)  # at most 93 ms a turn: fine-grained
         limit = None if duration is None else int(round(duration * SAMPLE_RATE))
         cursor = 0  # next arrival record to look at
@@ -272,6 +276,8 @@ class Engine:
         finally:
             source.stop()  # the audio first; PortAudio is terminated by a live source
             ring.close()  # no writer is left to wake the analysis
+            if self.sink is not None:
+                self.sink.unwatch()
             sys.setswitchinterval(switch)
             if self.composer is not None:
                 # at the end of the audio, the tune being composed (and any asked for) is
@@ -334,6 +340,13 @@ class Engine:
             return event
         self._faults += 1
         return {**event, "fault": what}
+
+    def _midi_fault(self, what: dict) -> None:
+        # from the sink's watching thread: the MIDI output went away, or is back
+        if "fault" in what:
+            self._faults += 1
+        t = round(self.analysis.seconds, 4)
+        self._say({"type": "fault", "t": t, "part": "midi output", **what})
 
     def _final(self, started, ring, source, latency: LatencyHistogram) -> dict:
         seconds = self.analysis.seconds

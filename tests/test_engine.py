@@ -415,6 +415,55 @@ def test_bad_audio_through_jack_is_counted_and_never_reaches_the_classifier(mode
     assert np.all(np.isfinite(engine.analysis.last_vector))
 
 
+def test_a_synthesiser_that_quits_and_comes_back_is_found_again(model, composer, clip):
+    # the synthesiser's JACK MIDI input goes away while tunes play (its notes written off, the
+    # composer going on), then a port of that name is there again: the listener reconnects,
+    # says so, and sends all notes off before its first note there
+    from listener.midi import MidiSink
+
+    need_program("jackd", "jackd2")
+    need_module("jack")
+    events = []
+    with dummy_jack():
+        first = Receiver()
+        sink = MidiSink.open("harness:sink", api="jack")
+        engine = Engine(
+            model,
+            events.append,
+            composer=composer,
+            sink=sink,
+            compose=ComposeSettings("every:1", seed=3, tempo=240),
+        )
+        source = ArraySource(clip[: 14 * SAMPLE_RATE], block_size=FRAME, realtime=True)
+        result = {}
+        thread = threading.Thread(target=lambda: result.update(engine.run(source)), daemon=True)
+        thread.start()
+        second = None
+        try:
+            wait_until(lambda: len(first.notes_on()) >= 3, 10, "notes at the first synthesiser")
+            first.close()  # the synthesiser quits
+            faults = lambda: [e for e in events if e["type"] == "fault"]  # noqa: E731
+            wait_until(lambda: faults(), 5, "a fault said")
+            second = Receiver()  # and starts again, under the same name
+            wait_until(lambda: len(faults()) >= 2, 5, "the port found again")
+            wait_until(lambda: len(second.notes_on()) >= 3, 10, "notes at the second synthesiser")
+            thread.join(30)
+            assert not thread.is_alive()
+            sink.close()  # its note-offs given time to arrive
+        finally:
+            if second is not None:
+                second.close()
+    gone, back = faults()[:2]
+    assert gone["part"] == back["part"] == "midi output"
+    assert "is gone" in gone["fault"] and back["recovered"] and result["health"]["faults"] == 1
+    first_note = next(i for i, (_, m) in enumerate(second.messages) if m.type == "note_on")
+    assert any(
+        m.type == "control_change" and m.control == 123 for _, m in second.messages[:first_note]
+    ), "no all-notes-off before the first note"
+    assert_every_note_released(second)
+    assert not [e for e in events if e["type"] == "tune" and e["event"] == "error"]
+
+
 def test_a_midi_port_that_fails_is_a_tune_error_and_listening_goes_on(
     held_out_model, composer, clip
 ):

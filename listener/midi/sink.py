@@ -8,6 +8,7 @@ its sequencer is there and JACK otherwise.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections import Counter
 
@@ -19,6 +20,8 @@ from listener.errors import DeviceError
 DRAIN_SECONDS = 0.1
 #: rtmidi API names by the short names users type.
 APIS = {"alsa": "LINUX_ALSA", "jack": "UNIX_JACK"}
+#: Seconds between looks at whether a port opened by name is still there (or back).
+WATCH_SECONDS = 0.5
 
 
 def midi_backend(api: str):
@@ -79,6 +82,10 @@ class MidiSink:
     then mido's ``reset()`` (all notes off and controllers reset on every channel). A port that
     fails (the synthesiser quit) does not stop a release: its notes are written off and the
     error kept in :attr:`error`.
+
+    A port opened by name can be watched (:meth:`watch`): when the program behind it goes away,
+    its notes are written off and nothing is sent (no error: the composer goes on); when a port
+    of that name is there again, it is reconnected, and all notes off goes first.
     """
 
     def __init__(self, port, *, channel: int = 0, program: int | None = None) -> None:
@@ -89,12 +96,18 @@ class MidiSink:
         self.sent = 0  # note-ons and note-offs the port took
         self.queued = False  # messages wait for a process cycle (JACK) before they leave
         self.error: BaseException | None = None  # the port's first failure
+        self.gone = False  # the port opened by name went away; nothing is sent until it is back
+        self._reset_pending = False
         self._sounding: Counter[int] = Counter()
+        self._lock = threading.RLock()  # the scheduler sends while the watcher reconnects
+        self._reconnect: tuple | None = None  # (name asked for, mido backend, a port lister)
+        self._watching: threading.Thread | None = None
+        self._stop_watching = threading.Event()
         if program is not None and not 0 <= program <= 127:
             raise DeviceError(f"MIDI program {program} is not in 0..127")
         # sent with the first note, not now: a JACK connection made at open is not yet in
         # the graph, and what is sent before it is lost
-        self._program = program
+        self._program = self._first_program = program
 
     @classmethod
     def open(
@@ -137,6 +150,13 @@ class MidiSink:
             raise DeviceError(f"MIDI ({api}): cannot open {virtual or name!r} ({exc})") from exc
         sink = cls(port, channel=channel, program=program)
         sink.queued = api == "jack"
+        if virtual is None and name is not None:
+            # one lister, made now, before any audio stream: opening a JACK client later
+            # would stall the process (and a lister a look would be a client a look)
+            import rtmidi
+
+            lister = rtmidi.MidiOut(getattr(rtmidi, f"API_{APIS[api]}"), name="listener-watch")
+            sink._reconnect = (name, backend, lister)
         return sink
 
     def _check_open(self) -> None:
@@ -148,9 +168,15 @@ class MidiSink:
     def _send(self, kind: str, **fields) -> None:
         import mido
 
-        self._check_open()
-        self.port.send(mido.Message(kind, channel=self.channel, **fields))
-        self.sent += kind in ("note_on", "note_off")
+        with self._lock:
+            if self.gone:  # written off until the port is back
+                return
+            self._check_open()
+            if self._reset_pending:  # a port found again: all notes off before anything
+                self._reset_pending = False
+                self.port.reset()
+            self.port.send(mido.Message(kind, channel=self.channel, **fields))
+            self.sent += kind in ("note_on", "note_off")
 
     @property
     def sounding(self) -> int:
@@ -184,27 +210,95 @@ class MidiSink:
         """
         import mido
 
-        pitches, self._sounding = list(self._sounding), Counter()
-        messages = [mido.Message("note_off", channel=self.channel, note=p) for p in pitches]
-        try:
-            self._check_open()
-            for message in messages:
-                self.port.send(message)
-                self.sent += 1
-            self.port.reset()
-        except Exception as exc:  # rtmidi's own errors: the port is gone
-            self.error = self.error or exc
-            return exc
-        return None
+        with self._lock:
+            pitches, self._sounding = list(self._sounding), Counter()
+            if self.gone:
+                return None
+            messages = [mido.Message("note_off", channel=self.channel, note=p) for p in pitches]
+            try:
+                self._check_open()
+                for message in messages:
+                    self.port.send(message)
+                    self.sent += 1
+                self.port.reset()
+            except Exception as exc:  # rtmidi's own errors: the port is gone
+                self.error = self.error or exc
+                return exc
+            return None
+
+    @property
+    def watchable(self) -> bool:
+        """Whether the port was opened by name, so that it can be found again."""
+        return self._reconnect is not None
+
+    def watch(self, report) -> None:
+        """Look every ``WATCH_SECONDS`` whether the port is there; say when it goes or comes back.
+
+        ``report`` is called (from the watching thread) with a dict: ``{"fault": ...,
+        "notes_written_off": n}`` when the port went away, ``{"recovered": True}`` once it is
+        reconnected (all notes off sent first). Only for a port opened by name.
+        """
+        if self._reconnect is None or self._watching is not None:
+            return
+        self._stop_watching.clear()
+        self._watching = threading.Thread(
+            target=self._watch, args=(report,), name="midi-watch", daemon=True
+        )
+        self._watching.start()
+
+    def unwatch(self) -> None:
+        """Stop watching (before the port closes)."""
+        if self._watching is not None:
+            self._stop_watching.set()
+            self._watching.join(5.0)
+            self._watching = None
+
+    def _watch(self, report) -> None:
+        assert self._reconnect is not None
+        wanted, backend, lister = self._reconnect
+        while not self._stop_watching.wait(WATCH_SECONDS):
+            try:
+                names = lister.get_ports()
+                there = choose_port(names, wanted, kind="output")
+            except Exception:  # gone (or several alike: not the one we had)
+                there = None
+            if there is None and not self.gone:
+                with self._lock:
+                    lost = sum(self._sounding.values())
+                    self._sounding = Counter()
+                    self.gone = True
+                report({"fault": f"MIDI output {wanted!r} is gone", "notes_written_off": lost})
+            elif there is not None and self.gone:
+                try:
+                    port = backend.open_output(there)
+                except Exception:  # not ready yet: look again
+                    continue
+                with self._lock:
+                    old, self.port = self.port, port
+                    self.gone = False
+                    self.error = None
+                    # with the first message: a JACK connection just made is not yet in the
+                    # graph, and what is sent now is lost
+                    self._program = self._first_program
+                    self._reset_pending = True
+                try:
+                    old.close()
+                except Exception:
+                    pass
+                report({"recovered": True, "port": there})
 
     def close(self) -> None:
         """Release every note and close the port; never raises for a port already gone.
 
         A JACK port is given ``DRAIN_SECONDS`` to deliver the note-offs before it closes.
         """
+        self.unwatch()
         if self.release_all() is None and self.queued:
             time.sleep(DRAIN_SECONDS)
         try:
             self.port.close()
         except Exception as exc:  # rtmidi's own errors: the port is gone
             self.error = self.error or exc
+        if self._reconnect is not None:
+            self._reconnect[2].delete()
+            self._reconnect = None
