@@ -52,6 +52,8 @@ BARGE_SILENCE = 0.1
 NO_AUDIO_SECONDS = 2.0
 #: The longest the analysis waits for a block before it looks at the source again.
 WAIT_SECONDS = 0.05
+#: Seconds between tries to open a lost input again (a source that can restart).
+RETRY_SECONDS = 1.0
 
 
 class Engine:
@@ -94,6 +96,11 @@ class Engine:
     wake : bool
         The analysis sleeps until a block arrives, woken by the writer (an eventfd); False
         looks at the ring every half millisecond instead (kept to measure the two).
+    reconnect : bool
+        A live input that fails or goes quiet is waited for (and, when its stream runs in a
+        process of its own, :class:`~listener.audio.device_process.DeviceProcess`, opened
+        afresh every ``RETRY_SECONDS``), with the decision, tempo and key kept. False ends
+        the run at the first fault (a ``DeviceError``).
     """
 
     def __init__(
@@ -112,6 +119,7 @@ class Engine:
         phrases=None,
         keys=None,
         wake: bool = True,
+        reconnect: bool = True,
     ) -> None:
         self.model = model
         self.emit = emit
@@ -125,6 +133,7 @@ class Engine:
         self.keys = keys
         self.sink = sink
         self.wake = wake
+        self.reconnect = reconnect
         self.analysis = Analysis(model, gate_db=gate_db, notes=notes or phrases is not None)
         self.composer = None
         if composer is not None and self.compose.when != "off":
@@ -133,6 +142,7 @@ class Engine:
         self._emit_lock = threading.Lock()
         self._seq = 0
         self._faults = 0
+        self._audio_lost = 0.0
         self._last_frame = time.monotonic()
 
     @property
@@ -172,7 +182,9 @@ class Engine:
             The source failed (a device unplugged, its server stopped); a ``fault`` event and
             the whole run's stats come first.
         """
-        ring = RingBuffer(self.ring_size, wake=self.wake)
+        ring = RingBuffer(
+            self.ring_size, wake=self.wake, shared=getattr(source, "shared_ring", False)
+        )
         arrivals = ring.arrivals  # per write: samples in the ring by its end, arrival in ns
         analysis = self.analysis
         analysis.reset()
@@ -196,6 +208,9 @@ class Engine:
         started = last_audio = self._last_frame = time.monotonic()
         quiet_stats = started + self.stats_every  # stats by the wall clock, while no audio
         silent = False  # a live source has sent nothing for NO_AUDIO_SECONDS
+        restartable = hasattr(source, "restart")  # a stream in a process of its own
+        next_try = 0.0  # when to try a fresh stream again
+        self._audio_lost = 0.0
         failure = None
         interrupted = broken = False
         # A source's thread in Python (a file paced as if live, a Python audio callback) and the
@@ -212,26 +227,46 @@ class Engine:
             while True:
                 n = ring.read_into(buf)
                 if n == 0:
-                    if source.error is not None:
-                        failure = source.error
-                        self._say(self._fault(analysis.seconds, source, str(failure)))
+                    now = time.monotonic()
+                    error = source.error
+                    if error is not None and not (restartable and live and self.reconnect):
+                        failure = error
+                        if not silent:
+                            self._say(self._fault(analysis.seconds, source, str(failure)))
                         break
-                    if source.finished and ring.available == 0:
+                    if error is None and source.finished and ring.available == 0:
                         break
-                    if live and not silent and time.monotonic() - last_audio > NO_AUDIO_SECONDS:
+                    if (
+                        live
+                        and not silent
+                        and (error is not None or now - last_audio > NO_AUDIO_SECONDS)
+                    ):
                         silent = True
-                        gone = f"no audio for {NO_AUDIO_SECONDS:g} s"
+                        gone = str(error) if error else f"no audio for {NO_AUDIO_SECONDS:g} s"
                         self._say(self._fault(analysis.seconds, source, gone))
+                        if not self.reconnect:
+                            failure = DeviceError(
+                                f"{gone}; the run ends at its first fault (--no-reconnect)"
+                            )
+                            break
+                        next_try = now
+                    if silent and restartable and self.reconnect and now >= next_try:
+                        # a fresh stream, found afresh: the server may be back
+                        source.restart()
+                        next_try = time.monotonic() + RETRY_SECONDS
                     if live and time.monotonic() >= quiet_stats:
                         self._say(self._stats(analysis.seconds, ring, source, latency))
                         quiet_stats = time.monotonic() + self.stats_every
                     ring.wait(WAIT_SECONDS)  # the interpreter's lock released
                     continue
+                if silent:  # the audio between the last block and this one was never heard
+                    gap = time.monotonic() - last_audio - n / rate
+                    self._audio_lost += max(gap, 0.0)
+                    silent = False
+                    back = {"recovered": True, "audio_lost_s": round(max(gap, 0.0), 3)}
+                    self._say({**self._fault(analysis.seconds, source, None), **back})
                 last_audio = time.monotonic()
                 quiet_stats = last_audio + self.stats_every
-                if silent:
-                    silent = False
-                    self._say({**self._fault(analysis.seconds, source, None), "recovered": True})
                 block = analysis.resample(buf[:n])
                 if limit is not None:
                     block = block[: max(limit - analysis.samples, 0)]
@@ -366,6 +401,7 @@ class Engine:
             **latency.figures(recent),
             "overruns": latency.overruns,
             "events_lost": getattr(self.emit, "lost", 0),
+            "audio_lost_s": round(self._audio_lost, 3),
             "bad_audio": self.analysis.guard.figures(),
             "health": {
                 "since_frame_s": round(time.monotonic() - self._last_frame, 3),

@@ -101,6 +101,7 @@ def measure_jack(
     realtime: bool = False,
     notes: bool = False,
     wake: bool = True,
+    device_process: bool = False,
 ) -> dict:
     import subprocess
 
@@ -133,8 +134,17 @@ def measure_jack(
             notes=notes,
             wake=wake,
         )
-        source = SoundDeviceSource(jack=True, compiled=compiled)
-        result: dict = {"compiled_callback": source.compiled, "realtime_jack": realtime}
+        if device_process:
+            from listener.audio.device_process import DeviceProcess
+
+            source = DeviceProcess(jack=True)
+        else:
+            source = SoundDeviceSource(jack=True, compiled=compiled)
+        result: dict = {
+            "compiled_callback": getattr(source, "compiled", True),
+            "device_process": device_process,
+            "realtime_jack": realtime,
+        }
         result["notes"] = notes
         result["wake"] = "eventfd" if wake else "poll every 0.5 ms"
         thread = threading.Thread(
@@ -266,6 +276,11 @@ def main() -> int:
         help="jack: the analysis looks at the ring every half millisecond, not woken by each "
         "block (to measure the two side by side)",
     )
+    p.add_argument(
+        "--device-process",
+        action="store_true",
+        help="jack: the input's stream in a process of its own (as `listener listen` runs it)",
+    )
     p.add_argument("--server", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.what == "_player":
@@ -279,6 +294,7 @@ def main() -> int:
             args.realtime_jack,
             args.notes,
             not args.poll,
+            args.device_process,
         )
     else:
         result = measure_soak(args.seconds)

@@ -17,7 +17,7 @@ from listener.engine import Engine
 from listener.genres.model import GenreModel
 from listener.tunes.lstm import FolkLSTM
 from tests.harness import need_module, need_program, wait_until
-from tests.harness.jack import JackPlayer, dummy_jack
+from tests.harness.jack import JackPlayer, dummy_jack, kill_jackd
 from tests.harness.midi import Receiver, assert_every_note_released, wait_for_delivery
 
 
@@ -415,6 +415,60 @@ def test_bad_audio_through_jack_is_counted_and_never_reaches_the_classifier(mode
     assert np.all(np.isfinite(engine.analysis.last_vector))
 
 
+def test_a_jack_server_killed_and_started_again_is_heard_again(model, clip):
+    # the server killed (SIGKILL) under a run, then started again under its name: the fault
+    # is said, the stream (in a process of its own) is opened afresh, the run goes on where it
+    # was (stream time, decision), and the audio lost is counted
+
+    from listener.audio.device_process import DeviceProcess
+    from tests.harness.jack import start_jackd
+
+    need_program("jackd", "jackd2")
+    need_module("jack")
+    need_module("sounddevice")
+    events = []
+    decisions = lambda: [e for e in events if e["type"] == "decision"]  # noqa: E731
+    faults = lambda: [e for e in events if e["type"] == "fault"]  # noqa: E731
+    with dummy_jack(rate=SAMPLE_RATE, period=512) as server:
+        player = JackPlayer(server, clip[: 20 * SAMPLE_RATE])
+        engine = Engine(model, events.append, compose=ComposeSettings("off"), stats_every=1.0)
+        source = DeviceProcess(jack=True)
+        result = {}
+        thread = threading.Thread(
+            target=lambda: result.update(engine.run(source, duration=8.0)), daemon=True
+        )
+        thread.start()
+        player.feed(timeout=30)  # once the child's PortAudio input is there
+        wait_until(lambda: decisions(), 20, "a decision")
+        # the player leaves first: a JACK client left behind on a dead server crashes the
+        # process when it is collected (silence reaches the input until the server dies)
+        player.close()
+        kill_jackd(server)
+        heard_before = engine.analysis.seconds
+        wait_until(lambda: faults(), 10, "the fault said")
+        again = start_jackd(server, rate=SAMPLE_RATE, period=512)
+        try:
+            player = JackPlayer(server, clip[8 * SAMPLE_RATE :])
+            player.feed(timeout=30)  # the new child's input
+            thread.join(60)
+            assert not thread.is_alive()
+            player.close()
+        finally:
+            again.terminate()
+            again.wait(10)
+    said = faults()
+    assert said[0]["part"] == "audio input" and "fault" in said[0]
+    back = [f for f in said if f.get("recovered")]
+    assert back and back[0]["audio_lost_s"] > 0.5 and source.restarts >= 1
+    assert result["t"] == 8.0 and result["audio_lost_s"] >= back[0]["audio_lost_s"]
+    assert result["health"]["faults"] >= 1
+    # where it was: stream time went on from what was heard before, the decision with it
+    times = [e["t"] for e in events]
+    assert times == sorted(times) and heard_before < 8.0
+    after = [e for e in events if e["type"] in ("decision", "stats") and e["t"] > heard_before]
+    assert after
+
+
 def test_a_synthesiser_that_quits_and_comes_back_is_found_again(model, composer, clip):
     # the synthesiser's JACK MIDI input goes away while tunes play (its notes written off, the
     # composer going on), then a port of that name is there again: the listener reconnects,
@@ -517,3 +571,38 @@ def test_the_engine_hears_the_melodys_notes(held_out_model):
     found = [Note(e["onset"], e["offset"], e["pitch"], e["confidence"]) for e in heard]
     conp, _ = scores(notes, found, 120.0, 0.02)
     assert conp >= 0.97
+
+
+def test_no_reconnect_ends_the_run_at_the_first_fault(tmp_path):
+    # `listen --no-reconnect`: the JACK server killed under it, the run ends with the whole
+    # run's stats, a message naming the fault and the option, and exit status 1
+    import json
+    import subprocess
+
+    from tests.harness import ROOT
+
+    need_program("jackd", "jackd2")
+    need_module("jack")
+    need_module("sounddevice")
+    with dummy_jack(rate=SAMPLE_RATE, period=512) as server:
+        args = ["listen", "--jack", "--no-reconnect", "--compose", "off", "--stats-every", "0.5"]
+        listen = subprocess.Popen(
+            [sys.executable, "-m", "listener", *args],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            first = json.loads(listen.stdout.readline())  # audio flows: stats come
+            assert first["type"] == "stats"
+            kill_jackd(server)
+            out, err = listen.communicate(timeout=30)
+        finally:
+            if listen.poll() is None:
+                listen.kill()
+    assert listen.returncode == 1, err
+    assert "--no-reconnect" in err and "no audio for 2 s" in err
+    events = [json.loads(line) for line in out.splitlines()]
+    assert events[-1]["type"] == "stats" and events[-1]["whole_run"]
+    assert any(e["type"] == "fault" for e in events)

@@ -131,6 +131,20 @@ def ring_take(state, data, out):
     return count
 
 
+def _shared_size(capacity: int) -> int:
+    # the counters, the arrival records and the samples, one after the other
+    return 8 * STATE_SIZE + 16 * ARRIVAL_SLOTS + 4 * capacity
+
+
+def _views(memory, capacity: int):
+    # the state, arrivals and samples arrays over a shared memory block
+    state = np.ndarray((STATE_SIZE,), np.int64, memory.buf)
+    arrivals = np.ndarray((ARRIVAL_SLOTS, 2), np.int64, memory.buf, offset=8 * STATE_SIZE)
+    offset = 8 * STATE_SIZE + 16 * ARRIVAL_SLOTS
+    samples = np.ndarray((capacity,), np.float32, memory.buf, offset=offset)
+    return state, arrivals, samples
+
+
 class RingBuffer:
     """Preallocated float32 ring: the producer never blocks, overflow is counted, never silent.
 
@@ -145,17 +159,30 @@ class RingBuffer:
     wake : bool
         Wake a consumer blocked in :meth:`wait` on every write (an eventfd), rather than
         leave it to look again every ``POLL_SECONDS``. Off only to measure the difference.
+    shared : bool
+        Keep the samples, arrivals and counters in shared memory, so that a producer in
+        another process (:meth:`attach`, by :attr:`shared_name`) writes them: a device's
+        stream in a process of its own (:mod:`listener.audio.device_process`).
     """
 
-    def __init__(self, capacity: int = 1 << 16, *, wake: bool = True) -> None:
+    def __init__(self, capacity: int = 1 << 16, *, wake: bool = True, shared: bool = False) -> None:
         if capacity < 1:
             raise ConfigError(f"ring capacity must be at least 1 sample, got {capacity}")
-        self._buf = np.zeros(int(capacity), dtype=np.float32)
         self._capacity = int(capacity)
-        #: Per write: samples taken into the ring by its end, and its arrival (ns); slot
-        #: ``i % ARRIVAL_SLOTS`` holds write ``i``.
-        self.arrivals = np.zeros((ARRIVAL_SLOTS, 2), dtype=np.int64)
-        self.state = np.zeros(STATE_SIZE, dtype=np.int64)
+        self._memory = None  # shared memory, when the ring is there
+        self._owner = True  # made here (not attached): its eventfd and memory are ours
+        if shared:
+            from multiprocessing import shared_memory
+
+            self._memory = shared_memory.SharedMemory(create=True, size=_shared_size(capacity))
+            self.state, self.arrivals, self._buf = _views(self._memory, self._capacity)
+            self.state[:] = 0
+        else:
+            self._buf = np.zeros(self._capacity, dtype=np.float32)
+            #: Per write: samples taken into the ring by its end, and its arrival (ns); slot
+            #: ``i % ARRIVAL_SLOTS`` holds write ``i``.
+            self.arrivals = np.zeros((ARRIVAL_SLOTS, 2), dtype=np.int64)
+            self.state = np.zeros(STATE_SIZE, dtype=np.int64)
         self.state[CAPACITY] = self._capacity
         self.state[SLOTS] = ARRIVAL_SLOTS
         self.state[DATA_ADDRESS] = self._buf.ctypes.data
@@ -172,6 +199,33 @@ class RingBuffer:
         ring_put(self.state, self._buf, self.arrivals, self._buf[:0], 0, True)
         ring_take(self.state, self._buf, self._buf[:0])
         self.reset()
+
+    @classmethod
+    def attach(cls, name: str) -> RingBuffer:
+        """Open, in another process, a ring made with ``shared=True``: its producer's side.
+
+        Its counters are taken as they are (nothing is reset); writes wake the consumer
+        through the eventfd the state names, which the process must have inherited.
+        """
+        from multiprocessing import resource_tracker, shared_memory
+
+        memory = shared_memory.SharedMemory(name=name)
+        # the maker unlinks it; this process's tracker must not (it would at exit)
+        resource_tracker.unregister(memory._name, "shared_memory")
+        ring = cls.__new__(cls)
+        ring._memory, ring._owner, ring._poll = memory, False, None
+        capacity = int(np.ndarray((STATE_SIZE,), np.int64, memory.buf)[CAPACITY])
+        ring._capacity = capacity
+        ring.state, ring.arrivals, ring._buf = _views(memory, capacity)
+        # the compiled callback finds the samples at this process's addresses
+        ring.state[DATA_ADDRESS] = ring._buf.ctypes.data
+        ring.state[ARRIVALS_ADDRESS] = ring.arrivals.ctypes.data
+        return ring
+
+    @property
+    def shared_name(self) -> str | None:
+        """The shared memory's name, for :meth:`attach` (None for a ring in this process)."""
+        return None if self._memory is None else self._memory.name
 
     @property
     def capacity(self) -> int:
@@ -282,12 +336,36 @@ class RingBuffer:
                 pass
 
     def close(self) -> None:
-        """Close the eventfd; call only once no producer writes (the ring still reads)."""
+        """Close the eventfd; call only once no producer writes (the ring still reads).
+
+        A ring in shared memory is released too (by its maker: unlinked), and reads no more.
+        """
+        if not self._owner:
+            self._release()
+            return
         fd = int(self.state[WAKE_FD])
         if fd >= 0:
             self.state[WAKE_FD] = -1
             self._poll = None
             os.close(fd)
+        self._release()
+
+    def _release(self) -> None:
+        memory, self._memory = self._memory, None
+        if memory is None:
+            return
+        # the arrays are views of the memory: copies stay behind, so that reads still work
+        self.state, self.arrivals, self._buf = (
+            self.state.copy(),
+            self.arrivals.copy(),
+            self._buf.copy(),
+        )
+        try:
+            memory.close()
+        except BufferError:  # a caller still holds a view: the mapping goes when it does
+            pass
+        if self._owner:
+            memory.unlink()
 
     def __del__(self) -> None:
         if hasattr(self, "state"):  # not when the constructor refused its arguments

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from listener.cli import options
@@ -43,6 +44,14 @@ def register(commands) -> None:
     pace.add_argument("--realtime", action="store_true", help="play --file at real speed")
     pace.add_argument("--fast", action="store_true", help="read --file as fast as it goes")
     src.add_argument("--duration", type=float, help="stop after this many seconds of audio")
+    src.add_argument(
+        "--no-reconnect",
+        dest="reconnect",
+        action="store_false",
+        help="end the run at the first fault of the input (by default a device that fails or "
+        "goes quiet, its JACK server killed and started again, is waited for and opened "
+        "afresh, the decision, tempo and key kept)",
+    )
     options.add_gate(src)
     out = p.add_argument_group("output")
     out.add_argument(
@@ -108,6 +117,7 @@ def _status_line():
 def run(args: argparse.Namespace) -> int:
     """Run ``listener listen``; returns the exit status (130 after Ctrl-C)."""
     from listener.audio.device import SoundDeviceSource
+    from listener.audio.device_process import DeviceProcess
     from listener.audio.sources import FileSource
     from listener.composer import ComposeSettings
     from listener.engine import Engine
@@ -191,7 +201,10 @@ def run(args: argparse.Namespace) -> int:
             source = FileSource(args.file, block_size=(256, 1024), realtime=live)
         else:
             live = True
-            source = SoundDeviceSource(args.device, jack=args.jack)
+            if hasattr(os, "eventfd"):  # its stream in a process of its own: see device_process
+                source = DeviceProcess(args.device, jack=args.jack)
+            else:
+                source = SoundDeviceSource(args.device, jack=args.jack)
         # read fast, a file waits on a ring of two frames: latency is the engine's, no queue
         engine = Engine(
             model,
@@ -206,6 +219,7 @@ def run(args: argparse.Namespace) -> int:
             notes=args.notes,
             phrases=phrases,
             keys=keys,
+            reconnect=args.reconnect,
         )
         try:
             final = engine.run(source, duration=args.duration, live=live)

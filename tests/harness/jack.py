@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import tempfile
 import threading
@@ -11,6 +12,50 @@ import uuid
 from contextlib import contextmanager
 
 import numpy as np
+
+
+def start_jackd(
+    name: str, *, rate: int, period: int, realtime: bool = False, log=None
+) -> subprocess.Popen:
+    """Start ``jackd -n name`` on the dummy backend and wait until it takes clients.
+
+    Also how a test starts a server again under the name of one it killed (and reaped: jackd
+    takes a server whose process is still there, a zombie included, for one still running).
+    """
+    import jack
+
+    log = log if log is not None else subprocess.DEVNULL
+    server = subprocess.Popen(
+        ["jackd", "-n", name, "--realtime" if realtime else "--no-realtime"]
+        + ["-d", "dummy", "-r", str(rate), "-p", str(period)],
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+        text=True,
+    )
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            jack.Client("probe", servername=name, no_start_server=True).close()
+            return server
+        except jack.JackError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                said = ""
+                if log is not subprocess.DEVNULL:
+                    log.seek(0)
+                    said = log.read()
+                raise RuntimeError(f"jackd did not start: {said}") from None
+            time.sleep(0.05)
+
+
+def kill_jackd(name: str) -> None:
+    """Kill the server ``name`` as a crash would (SIGKILL), and reap it.
+
+    Reaped as a service manager would: jackd takes a server whose process is still there, a
+    zombie included, for one still running.
+    """
+    [pid] = [int(p) for p in subprocess.check_output(["pgrep", "-f", f"jackd -n {name}"]).split()]
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
 
 
 @contextmanager
@@ -26,33 +71,18 @@ def dummy_jack(
     the server and every client's process thread run with real-time (SCHED_FIFO) priority, as
     on a stage (needs the privilege: root, or an rtprio limit); the tests run without it.
     """
-    import jack
-
     name = f"listener-test-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     saved = {k: os.environ.get(k) for k in ("JACK_DEFAULT_SERVER", "JACK_NO_AUDIO_RESERVATION")}
     os.environ["JACK_DEFAULT_SERVER"] = name
     os.environ["JACK_NO_AUDIO_RESERVATION"] = "1"
     log = tempfile.TemporaryFile("w+")  # a pipe nobody reads would block jackd when full
-    server = subprocess.Popen(
-        ["jackd", "-n", name, "--realtime" if realtime else "--no-realtime"]
-        + ["-d", "dummy", "-r", str(rate), "-p", str(period)],
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-        text=True,
-    )
+    server = start_jackd(name, rate=rate, period=period, realtime=realtime, log=log)
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                jack.Client("probe", servername=name, no_start_server=True).close()
-                break
-            except jack.JackError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    log.seek(0)
-                    raise RuntimeError(f"jackd did not start: {log.read()}") from None
-                time.sleep(0.05)
         yield name
     finally:
+        if server.poll() is not None:  # a test killed it: its slot in JACK's registry of
+            # servers (eight in all, kept in /dev/shm) is freed only by a server of its name
+            start_jackd(name, rate=rate, period=period).terminate()
         server.terminate()
         try:
             server.wait(5)
