@@ -96,6 +96,10 @@ class Engine:
     wake : bool
         The analysis sleeps until a block arrives, woken by the writer (an eventfd); False
         looks at the ring every half millisecond instead (kept to measure the two).
+    composer_process : bool
+        Compose in a process of its own (:mod:`~listener.composer_process`): ``sink`` is then
+        a :class:`~listener.composer_process.SinkSpec`, the port the child opens; a child
+        that dies is started again. For live runs (a phrase is never waited for).
     reconnect : bool
         A live input that fails or goes quiet is waited for (and, when its stream runs in a
         process of its own, :class:`~listener.audio.device_process.DeviceProcess`, opened
@@ -120,6 +124,7 @@ class Engine:
         keys=None,
         wake: bool = True,
         reconnect: bool = True,
+        composer_process: bool = False,
     ) -> None:
         self.model = model
         self.emit = emit
@@ -137,7 +142,15 @@ class Engine:
         self.analysis = Analysis(model, gate_db=gate_db, notes=notes or phrases is not None)
         self.composer = None
         if composer is not None and self.compose.when != "off":
-            self.composer = Composer(composer, self._say, sink=sink, settings=self.compose)
+            if composer_process:
+                from listener.composer_process import ComposerProcess
+
+                path = getattr(composer, "path", composer)  # a FolkLSTM, or its model's path
+                self.composer = ComposerProcess(
+                    path, self._say_stamped, sink=sink, settings=self.compose
+                )
+            else:
+                self.composer = Composer(composer, self._say, sink=sink, settings=self.compose)
             self.composer.phrases = phrases
         self._emit_lock = threading.Lock()
         self._seq = 0
@@ -149,6 +162,13 @@ class Engine:
     def tunes(self) -> list[dict]:
         """Every tune composed in the last run: ``tokens``, ``abc``, ``tempo``, ``meter``."""
         return [] if self.composer is None else self.composer.tunes
+
+    def _say_stamped(self, event: dict) -> None:
+        # from the composer's process: its faults know no stream time
+        event.setdefault("t", round(self.analysis.seconds, 4))
+        if event.get("type") == "fault" and "fault" in event:
+            self._faults += 1
+        self._say(event)
 
     def _say(self, event: dict) -> None:
         with self._emit_lock:  # two threads speak: one line at a time, numbered
@@ -191,7 +211,7 @@ class Engine:
         latency = LatencyHistogram()
         if self.composer is not None:
             self.composer.start()
-        if self.sink is not None and self.sink.watchable:  # the synthesiser may come and go
+        if getattr(self.sink, "watchable", False):  # the synthesiser may come and go
             self.sink.watch(self._midi_fault)
         buf = np.empty(4 * FRAME, dtype=np.float32)  # at most 93 ms a turn: fine-grained
         limit = None if duration is None else int(round(duration * SAMPLE_RATE))
@@ -311,7 +331,7 @@ class Engine:
         finally:
             source.stop()  # the audio first; PortAudio is terminated by a live source
             ring.close()  # no writer is left to wake the analysis
-            if self.sink is not None:
+            if getattr(self.sink, "watchable", False):
                 self.sink.unwatch()
             sys.setswitchinterval(switch)
             if self.composer is not None:

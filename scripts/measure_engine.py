@@ -102,6 +102,7 @@ def measure_jack(
     notes: bool = False,
     wake: bool = True,
     device_process: bool = False,
+    composer_process: bool = False,
 ) -> dict:
     import subprocess
 
@@ -123,13 +124,20 @@ def measure_jack(
         else:
             receiver = Receiver()
             player = JackPlayer(server, _audio(seconds))
-        sink = MidiSink.open("harness:sink", api="jack")
+        if composer_process:  # the child opens the port
+            from listener.composer_process import SinkSpec
+
+            sink = None
+            target = SinkSpec("harness:sink", api="jack")
+        else:
+            sink = target = MidiSink.open("harness:sink", api="jack")
         events: list[dict] = []
         engine = Engine(
             GenreModel.load(),
             events.append,
             composer=FolkLSTM(),
-            sink=sink,
+            sink=target,
+            composer_process=composer_process,
             compose=ComposeSettings(compose, seed=1),
             notes=notes,
             wake=wake,
@@ -143,6 +151,7 @@ def measure_jack(
         result: dict = {
             "compiled_callback": getattr(source, "compiled", True),
             "device_process": device_process,
+            "composer_process": composer_process,
             "realtime_jack": realtime,
         }
         result["notes"] = notes
@@ -154,13 +163,16 @@ def measure_jack(
         if not player_process:
             player.feed()
         thread.join()
-        sink.close()
+        sent = 0  # a composer in its own process counts its own: none waited for here
+        if sink is not None:
+            sink.close()
+            sent = sink.sent
         if player_process:
-            out, _ = child.communicate(f"{sink.sent}\n", timeout=120)
+            out, _ = child.communicate(f"{sent}\n", timeout=120)
             result.update(json.loads(out.strip().splitlines()[-1]))
         else:
             player.close()
-            wait_for_delivery(receiver, sink.sent)
+            wait_for_delivery(receiver, sent)
             result["midi_notes_received"] = len(receiver.notes_on())
             result["notes_sounding_after"] = sum(receiver.unmatched().values())
             receiver.close()
@@ -281,6 +293,11 @@ def main() -> int:
         action="store_true",
         help="jack: the input's stream in a process of its own (as `listener listen` runs it)",
     )
+    p.add_argument(
+        "--composer-process",
+        action="store_true",
+        help="jack: compose in a process of its own (listener.composer_process)",
+    )
     p.add_argument("--server", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.what == "_player":
@@ -295,6 +312,7 @@ def main() -> int:
             args.notes,
             not args.poll,
             args.device_process,
+            args.composer_process,
         )
     else:
         result = measure_soak(args.seconds)

@@ -182,7 +182,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jack", action="store_true")
     parser.add_argument("--blocksize", type=int, default=0)
     args = parser.parse_args(argv)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    # Ctrl-C and a closed terminal reach the whole process group: stopping is the parent's
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     ring = RingBuffer.attach(args.ring)
     source = SoundDeviceSource(args.device, jack=args.jack, blocksize=args.blocksize)
     try:

@@ -73,6 +73,13 @@ def register(commands) -> None:
     options.add_midi_output(out)
     comp = p.add_argument_group("composing")
     comp.add_argument(
+        "--composer-thread",
+        action="store_true",
+        help="compose on a thread of the listener's process, not in a process of its own (live "
+        "runs but --respond compose in their own process: a composer that dies is started "
+        "again, and nothing it does can hold up the analysis)",
+    )
+    comp.add_argument(
         "--compose", default="on-change", help="off, on-change (default) or every:SECONDS"
     )
     options.add_generation(comp, model_flag="--composer", follow=True)
@@ -186,7 +193,16 @@ def run(args: argparse.Namespace) -> int:
             from listener.midi.keys import MidiKeys
 
             keys = MidiKeys.open(args.midi_in, api=args.api)
-        if args.port or args.virtual:  # MIDI ports before the audio stream
+        live = not (args.file and args.fast)
+        # live, the composer works in a process of its own; answering a musician it is a
+        # thread (from a process, answers started late and barge-in took 0.2 s: not yet
+        # understood), as it is for a file read as fast as it goes (each phrase waited for)
+        separate = live and composer is not None and not (args.composer_thread or args.respond)
+        if (args.port or args.virtual) and separate:  # the composer's process opens it
+            from listener.composer_process import SinkSpec
+
+            sink = SinkSpec(args.port, args.virtual, args.api, args.channel - 1, args.program)
+        elif args.port or args.virtual:  # MIDI ports before the audio stream
             from listener.midi import MidiSink
 
             sink = MidiSink.open(
@@ -197,10 +213,8 @@ def run(args: argparse.Namespace) -> int:
                 program=args.program,
             )
         if args.file:
-            live = not args.fast
             source = FileSource(args.file, block_size=(256, 1024), realtime=live)
         else:
-            live = True
             if hasattr(os, "eventfd"):  # its stream in a process of its own: see device_process
                 source = DeviceProcess(args.device, jack=args.jack)
             else:
@@ -220,6 +234,7 @@ def run(args: argparse.Namespace) -> int:
             phrases=phrases,
             keys=keys,
             reconnect=args.reconnect,
+            composer_process=separate,
         )
         try:
             final = engine.run(source, duration=args.duration, live=live)
@@ -228,7 +243,8 @@ def run(args: argparse.Namespace) -> int:
             return 130
     finally:
         if sink is not None:
-            sink.close()  # after the audio stream has stopped
+            if hasattr(sink, "close"):  # (the composer's process closes its own)
+                sink.close()  # after the audio stream has stopped
         if keys is not None:
             keys.close()
         writer.close()

@@ -226,6 +226,25 @@ class MidiSink:
                 return exc
             return None
 
+    def panic(self) -> None:
+        """Silence whatever a composer before this one left sounding.
+
+        A note-off for every pitch on the channel, then all notes off on every channel
+        (mido's reset). For a port opened again after its composer died mid-note: nothing
+        here knows which notes sound, and a synthesiser that ignores all-notes-off still
+        obeys a note-off.
+        """
+        import mido
+
+        with self._lock:
+            self._sounding = Counter()
+            if self.gone:
+                return
+            self._check_open()
+            for pitch in range(128):
+                self.port.send(mido.Message("note_off", channel=self.channel, note=pitch))
+            self.port.reset()
+
     @property
     def watchable(self) -> bool:
         """Whether the port was opened by name, so that it can be found again."""
