@@ -97,16 +97,22 @@ def conversation():
     return np.concatenate([first, rest, second, rest]), performance
 
 
-def _respond(samples, *, bars: int | None = None, keys=None, player=None) -> dict:
+def _respond(
+    samples, *, bars: int | None = None, keys=None, player=None, separate: bool = False
+) -> dict:
     """Run the engine on ``samples`` at live pace, answering over JACK MIDI to a receiver.
 
     ``keys``: a MIDI controller's port (MidiKeys); ``player``: called on a thread of its own
-    as the engine starts (a musician playing the keys).
+    as the engine starts (a musician playing the keys); ``separate``: the composer in a
+    process of its own (which opens the port itself, and counts what it sent there).
+    ``started`` is when the source began to play: stream time 0 (a composer's process
+    starts before it).
     """
     import threading
 
     from listener.audio.sources import ArraySource
     from listener.composer import ComposeSettings
+    from listener.composer_process import SinkSpec
     from listener.engine import Engine
     from listener.genres.model import GenreModel
     from listener.midi import MidiSink
@@ -114,37 +120,54 @@ def _respond(samples, *, bars: int | None = None, keys=None, player=None) -> dic
 
     events: list[dict] = []
     receiver = Receiver()
-    sink = MidiSink.open("harness:sink", api="jack")
+    sink = None if separate else MidiSink.open("harness:sink", api="jack")
     try:
         engine = Engine(
             GenreModel.load(),
             events.append,
             composer=FolkLSTM(),
-            sink=sink,
+            sink=SinkSpec("harness:sink", api="jack") if separate else sink,
             compose=ComposeSettings(when="respond", seed=1),
             phrases=PhraseTracker(bars=bars),
             keys=keys,
+            composer_process=separate,
         )
         source = ArraySource(samples, SAMPLE_RATE, block_size=(256, 1024), realtime=True)
+        opened = {}
+        open_source = source.open
+
+        def open_and_note_when(ring, *, live):
+            opened["at"] = time.monotonic()
+            open_source(ring, live=live)
+
+        source.open = open_and_note_when
         playing = threading.Thread(target=player) if player is not None else None
-        started = time.monotonic()
         if playing is not None:
             playing.start()
         engine.run(source, live=True)
         if playing is not None:
             playing.join()
-        sink.close()
-        wait_for_delivery(receiver, sink.sent)
-        return {"events": events, "receiver": receiver, "started": started, "sent": sink.sent}
+        sent = None
+        if sink is not None:
+            sink.close()
+            sent = sink.sent
+            wait_for_delivery(receiver, sent)
+        else:  # the composer's process closed its port, its note-offs given time to arrive
+            time.sleep(0.2)
+        started = opened["at"]
+        return {"events": events, "receiver": receiver, "started": started, "sent": sent}
     finally:
-        sink.close()
+        if sink is not None:
+            sink.close()
         receiver.close()
 
 
-def test_a_phrase_played_is_heard_and_answered_on_the_beat(jack_server, conversation):
+@pytest.mark.parametrize("separate", [False, True], ids=["thread", "process"])
+def test_a_phrase_played_is_heard_and_answered_on_the_beat(jack_server, conversation, separate):
+    # the composer on a thread of the listener's process, or in a process of its own
     need_module("mido")
     samples, performance = conversation
-    run = _respond(samples)
+    run = _respond(samples, separate=separate)
     events, receiver = run["events"], run["receiver"]
     phrases = [e for e in events if e["type"] == "phrase"]
     starts = [e for e in events if e["type"] == "tune" and e["event"] == "start"]
@@ -178,7 +201,8 @@ def test_a_phrase_played_is_heard_and_answered_on_the_beat(jack_server, conversa
     assert_every_note_released(receiver, run["sent"])
 
 
-def test_playing_again_stops_the_answer_at_once(jack_server, conversation):
+@pytest.mark.parametrize("separate", [False, True], ids=["thread", "process"])
+def test_playing_again_stops_the_answer_at_once(jack_server, conversation, separate):
     # the musician starts the second phrase while the first answer plays (a 1.5 s rest)
     need_module("mido")
     samples, _ = conversation
@@ -190,7 +214,7 @@ def test_playing_again_stops_the_answer_at_once(jack_server, conversation):
     played_again = (end_first + int(1.5 * SAMPLE_RATE)) / SAMPLE_RATE  # stream seconds
     loud = np.abs(cut[int(played_again * SAMPLE_RATE) :]) > 0.1  # a note, not the room
     played_again += np.flatnonzero(loud)[0] / SAMPLE_RATE
-    run = _respond(cut)
+    run = _respond(cut, separate=separate)
     events, receiver = run["events"], run["receiver"]
     barge = [e for e in events if e["type"] == "barge_in"]
     assert barge, [e for e in events if e["type"] != "note"]

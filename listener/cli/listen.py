@@ -76,8 +76,8 @@ def register(commands) -> None:
         "--composer-thread",
         action="store_true",
         help="compose on a thread of the listener's process, not in a process of its own (live "
-        "runs but --respond compose in their own process: a composer that dies is started "
-        "again, and nothing it does can hold up the analysis)",
+        "runs compose in their own process: a composer that dies is started again, and "
+        "nothing it does can hold up the analysis)",
     )
     comp.add_argument(
         "--compose", default="on-change", help="off, on-change (default) or every:SECONDS"
@@ -194,10 +194,9 @@ def run(args: argparse.Namespace) -> int:
 
             keys = MidiKeys.open(args.midi_in, api=args.api)
         live = not (args.file and args.fast)
-        # live, the composer works in a process of its own; answering a musician it is a
-        # thread (from a process, answers started late and barge-in took 0.2 s: not yet
-        # understood), as it is for a file read as fast as it goes (each phrase waited for)
-        separate = live and composer is not None and not (args.composer_thread or args.respond)
+        # live, the composer works in a process of its own (a file read as fast as it goes
+        # waits for it to take each phrase: there it is a thread)
+        separate = live and composer is not None and not args.composer_thread
         if (args.port or args.virtual) and separate:  # the composer's process opens it
             from listener.composer_process import SinkSpec
 
