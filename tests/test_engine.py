@@ -469,6 +469,41 @@ def test_a_jack_server_killed_and_started_again_is_heard_again(model, clip):
     assert after
 
 
+def test_an_input_whose_ports_vanish_is_opened_again(model, clip):
+    # the input's JACK ports vanish with the process that holds them (killed, as a crashed
+    # driver would go): the same fault, the same fresh stream, the run goes on
+    import os
+    import signal
+
+    from listener.audio.device_process import DeviceProcess
+
+    need_program("jackd", "jackd2")
+    need_module("jack")
+    need_module("sounddevice")
+    events = []
+    faults = lambda: [e for e in events if e["type"] == "fault"]  # noqa: E731
+    with dummy_jack(rate=SAMPLE_RATE, period=512) as server:
+        player = JackPlayer(server, clip[: 30 * SAMPLE_RATE])
+        engine = Engine(model, events.append, compose=ComposeSettings("off"))
+        source = DeviceProcess(jack=True)
+        result = {}
+        thread = threading.Thread(
+            target=lambda: result.update(engine.run(source, duration=7.0)), daemon=True
+        )
+        thread.start()
+        player.feed(timeout=30)
+        wait_until(lambda: engine.analysis.seconds > 1.0, 20, "audio")
+        os.kill(source.pid, signal.SIGKILL)  # its ports go with it
+        wait_until(lambda: any(f.get("recovered") for f in faults()), 20, "the input back")
+        player.feed(timeout=30)  # the new stream's input, fed again
+        thread.join(60)
+        assert not thread.is_alive()
+        player.close()
+    gone, back = faults()[:2]
+    assert gone["fault"] == "no audio for 2 s" and back["recovered"]
+    assert result["t"] == 7.0 and source.restarts == 1
+
+
 def test_a_synthesiser_that_quits_and_comes_back_is_found_again(model, composer, clip):
     # the synthesiser's JACK MIDI input goes away while tunes play (its notes written off, the
     # composer going on), then a port of that name is there again: the listener reconnects,

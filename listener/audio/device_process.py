@@ -153,6 +153,11 @@ class DeviceProcess:
         self._kill()
 
     @property
+    def pid(self) -> int | None:
+        """The stream's process id (for a test that kills it)."""
+        return None if self._child is None else self._child.pid
+
+    @property
     def finished(self) -> bool:
         """Whether the stream has stopped: by :meth:`stop`, or by itself (see :attr:`error`)."""
         return self._stopped or self._error is not None
