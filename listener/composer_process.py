@@ -92,7 +92,7 @@ def _child(connection, model_path, settings, spec: SinkSpec | None, environment:
         time.sleep(DRAIN_SECONDS)  # the connection in JACK's graph, then all notes off
         sink.panic()
         if sink.watchable:
-            sink.watch(lambda what: send(("say", {"type": "fault", "part": "midi output", **what})))
+            sink.watch(lambda event: send(("say", event)))
     composer = Composer(
         FolkLSTM(model_path), lambda e: send(("say", e)), sink=sink, settings=settings
     )
@@ -244,8 +244,6 @@ class ComposerProcess:
     def _send_loop(self) -> None:
         while True:
             message = self._outbox.get()
-            if message is None:
-                return
             try:
                 self._connection.send(message)
             except (OSError, ValueError):  # the child is gone: its successor gets the next

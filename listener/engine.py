@@ -164,16 +164,17 @@ class Engine:
         return [] if self.composer is None else self.composer.tunes
 
     def _say_stamped(self, event: dict) -> None:
-        # from the composer's process: its faults know no stream time
+        # from another thread or process (the composer's, the MIDI port's watcher): stamped
+        # with the stream time now when it knows none
         event.setdefault("t", round(self.analysis.seconds, 4))
-        if event.get("type") == "fault" and "fault" in event:
-            self._faults += 1
         self._say(event)
 
     def _say(self, event: dict) -> None:
-        with self._emit_lock:  # two threads speak: one line at a time, numbered
+        with self._emit_lock:  # several threads speak: one line at a time, numbered
             event["seq"] = self._seq
             self._seq += 1
+            if event["type"] == "fault" and "fault" in event:  # (not a recovery)
+                self._faults += 1
             self.emit(event)
 
     def run(self, source, *, duration: float | None = None, live: bool = True) -> dict:
@@ -212,7 +213,7 @@ class Engine:
         if self.composer is not None:
             self.composer.start()
         if getattr(self.sink, "watchable", False):  # the synthesiser may come and go
-            self.sink.watch(self._midi_fault)
+            self.sink.watch(self._say_stamped)
         buf = np.empty(4 * FRAME, dtype=np.float32)  # at most 93 ms a turn: fine-grained
         limit = None if duration is None else int(round(duration * SAMPLE_RATE))
         cursor = 0  # next arrival record to look at
@@ -280,10 +281,10 @@ class Engine:
                     ring.wait(WAIT_SECONDS)  # the interpreter's lock released
                     continue
                 if silent:  # the audio between the last block and this one was never heard
-                    gap = time.monotonic() - last_audio - n / rate
-                    self._audio_lost += max(gap, 0.0)
+                    lost = max(time.monotonic() - last_audio - n / rate, 0.0)
+                    self._audio_lost += lost
                     silent = False
-                    back = {"recovered": True, "audio_lost_s": round(max(gap, 0.0), 3)}
+                    back = {"recovered": True, "audio_lost_s": round(lost, 3)}
                     self._say({**self._fault(analysis.seconds, source, None), **back})
                 last_audio = time.monotonic()
                 quiet_stats = last_audio + self.stats_every
@@ -391,17 +392,7 @@ class Engine:
 
     def _fault(self, t: float, source, what: str | None) -> dict:
         event = {"type": "fault", "t": round(t, 4), "part": "audio input", "source": source.name}
-        if what is None:
-            return event
-        self._faults += 1
-        return {**event, "fault": what}
-
-    def _midi_fault(self, what: dict) -> None:
-        # from the sink's watching thread: the MIDI output went away, or is back
-        if "fault" in what:
-            self._faults += 1
-        t = round(self.analysis.seconds, 4)
-        self._say({"type": "fault", "t": t, "part": "midi output", **what})
+        return event if what is None else {**event, "fault": what}
 
     def _final(self, started, ring, source, latency: LatencyHistogram) -> dict:
         seconds = self.analysis.seconds

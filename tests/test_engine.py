@@ -415,29 +415,40 @@ def test_bad_audio_through_jack_is_counted_and_never_reaches_the_classifier(mode
     assert np.all(np.isfinite(engine.analysis.last_vector))
 
 
-def test_a_jack_server_killed_and_started_again_is_heard_again(model, clip):
-    # the server killed (SIGKILL) under a run, then started again under its name: the fault
-    # is said, the stream (in a process of its own) is opened afresh, the run goes on where it
-    # was (stream time, decision), and the audio lost is counted
+def _listen_through_a_device_process(model, events: list, *, duration: float, **engine_args):
+    """Start the engine on a JACK input whose stream runs in a process of its own.
 
+    Returns the engine, the source, the dict its final stats go into, and its thread.
+    """
     from listener.audio.device_process import DeviceProcess
-    from tests.harness.jack import start_jackd
 
     need_program("jackd", "jackd2")
     need_module("jack")
     need_module("sounddevice")
+    engine = Engine(model, events.append, compose=ComposeSettings("off"), **engine_args)
+    source = DeviceProcess(jack=True)
+    result: dict = {}
+    thread = threading.Thread(
+        target=lambda: result.update(engine.run(source, duration=duration)), daemon=True
+    )
+    thread.start()
+    return engine, source, result, thread
+
+
+def test_a_jack_server_killed_and_started_again_is_heard_again(model, clip):
+    # the server killed (SIGKILL) under a run, then started again under its name: the fault
+    # is said, the stream (in a process of its own) is opened afresh, the run goes on where it
+    # was (stream time, decision), and the audio lost is counted
+    from tests.harness.jack import start_jackd
+
     events = []
     decisions = lambda: [e for e in events if e["type"] == "decision"]  # noqa: E731
     faults = lambda: [e for e in events if e["type"] == "fault"]  # noqa: E731
     with dummy_jack(rate=SAMPLE_RATE, period=512) as server:
         player = JackPlayer(server, clip[: 20 * SAMPLE_RATE])
-        engine = Engine(model, events.append, compose=ComposeSettings("off"), stats_every=1.0)
-        source = DeviceProcess(jack=True)
-        result = {}
-        thread = threading.Thread(
-            target=lambda: result.update(engine.run(source, duration=8.0)), daemon=True
+        engine, source, result, thread = _listen_through_a_device_process(
+            model, events, duration=8.0, stats_every=1.0
         )
-        thread.start()
         player.feed(timeout=30)  # once the child's PortAudio input is there
         wait_until(lambda: decisions(), 20, "a decision")
         # the player leaves first: a JACK client left behind on a dead server crashes the
@@ -475,22 +486,13 @@ def test_an_input_whose_ports_vanish_is_opened_again(model, clip):
     import os
     import signal
 
-    from listener.audio.device_process import DeviceProcess
-
-    need_program("jackd", "jackd2")
-    need_module("jack")
-    need_module("sounddevice")
     events = []
     faults = lambda: [e for e in events if e["type"] == "fault"]  # noqa: E731
     with dummy_jack(rate=SAMPLE_RATE, period=512) as server:
         player = JackPlayer(server, clip[: 30 * SAMPLE_RATE])
-        engine = Engine(model, events.append, compose=ComposeSettings("off"))
-        source = DeviceProcess(jack=True)
-        result = {}
-        thread = threading.Thread(
-            target=lambda: result.update(engine.run(source, duration=7.0)), daemon=True
+        engine, source, result, thread = _listen_through_a_device_process(
+            model, events, duration=7.0
         )
-        thread.start()
         player.feed(timeout=30)
         wait_until(lambda: engine.analysis.seconds > 1.0, 20, "audio")
         os.kill(source.pid, signal.SIGKILL)  # its ports go with it

@@ -22,6 +22,8 @@ DRAIN_SECONDS = 0.1
 APIS = {"alsa": "LINUX_ALSA", "jack": "UNIX_JACK"}
 #: Seconds between looks at whether a port opened by name is still there (or back).
 WATCH_SECONDS = 0.5
+#: What the watcher's reports are: fault events of the MIDI output.
+FAULT = {"type": "fault", "part": "midi output"}
 
 
 def midi_backend(api: str):
@@ -253,9 +255,10 @@ class MidiSink:
     def watch(self, report) -> None:
         """Look every ``WATCH_SECONDS`` whether the port is there; say when it goes or comes back.
 
-        ``report`` is called (from the watching thread) with a dict: ``{"fault": ...,
-        "notes_written_off": n}`` when the port went away, ``{"recovered": True}`` once it is
-        reconnected (all notes off sent first). Only for a port opened by name.
+        ``report`` is called (from the watching thread) with a fault event of the MIDI output
+        (``FAULT``): with ``fault`` and ``notes_written_off`` when the port went away, with
+        ``recovered`` once it is reconnected (all notes off sent first). Only for a port
+        opened by name.
         """
         if self._reconnect is None or self._watching is not None:
             return
@@ -286,7 +289,8 @@ class MidiSink:
                     lost = sum(self._sounding.values())
                     self._sounding = Counter()
                     self.gone = True
-                report({"fault": f"MIDI output {wanted!r} is gone", "notes_written_off": lost})
+                gone = f"MIDI output {wanted!r} is gone"
+                report({**FAULT, "fault": gone, "notes_written_off": lost})
             elif there is not None and self.gone:
                 try:
                     port = backend.open_output(there)
@@ -304,7 +308,7 @@ class MidiSink:
                     old.close()
                 except Exception:
                     pass
-                report({"recovered": True, "port": there})
+                report({**FAULT, "recovered": True, "port": there})
 
     def close(self) -> None:
         """Release every note and close the port; never raises for a port already gone.
