@@ -16,6 +16,7 @@ tone (2 or 10), major otherwise; the tempo is the strongest beat (P1), held to 8
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import queue
 import threading
@@ -65,6 +66,9 @@ class ComposeSettings:
         ``follow``) it fixes how phrases are read.
     answer_bars : int, optional
         Bars an answer lasts; as many as the phrase without it.
+    play_events : bool
+        Say each note played (``play``) and each beat (``beat``) as it goes out, for the stage
+        (OSC, the live view); off by default, to keep JSON lines short on long runs.
     """
 
     when: str = "on-change"
@@ -78,6 +82,7 @@ class ComposeSettings:
     constrained: bool = True
     key: str | None = None
     answer_bars: int | None = None
+    play_events: bool = False
 
     def interval(self) -> float | None:
         """Seconds between tunes for ``every:SECONDS``, else None; ConfigError when malformed."""
@@ -153,6 +158,7 @@ class Composer:
         self.phrases = None  # a PhraseTracker told where bar lines fall (answers)
         self._profiles = None
         self._answer = None  # the scheduler of the answer playing
+        self._playing = None  # the scheduler of the tune or answer playing
         self._requests: queue.Queue = queue.Queue(maxsize=1)
         self._stopping = threading.Event()  # stop at once
         self._finishing = threading.Event()  # finish what is asked, then stop
@@ -211,6 +217,24 @@ class Composer:
         scheduler = self._answer
         if scheduler is not None:
             scheduler.stop(wait=False)
+
+    def hush(self) -> None:
+        """Stop the tune or answer playing now, every note released; never waits."""
+        scheduler = self._playing
+        if scheduler is not None:
+            scheduler.stop(wait=False)
+
+    def configure(self, **changes) -> None:
+        """Change settings for the next tunes (``temperature``, ``meter``, ``mode``, ``tempo``).
+
+        Raises
+        ------
+        ConfigError
+            A value the settings refuse (the settings are left as they were).
+        """
+        settings = dataclasses.replace(self.settings, **changes)
+        settings.check()
+        self.settings = settings
 
     def finish(self, timeout: float = 30.0) -> None:
         """Finish the tune being composed (and one asked for) at once, then end the thread."""
@@ -271,6 +295,8 @@ class Composer:
         heard = follow(vector) if vector is not None else ("M:4/4", "maj", 120.0)
         meter = heard[0] if settings.meter == "follow" else settings.meter
         mode = heard[1] if settings.mode == "follow" else settings.mode
+        if not meter.startswith("M:"):  # a meter the settings give as 6/8: as follow() says it
+            meter = f"M:{meter}"
         prime_words = settings.prime.split()
         if prime_words and prime_words[0].startswith("M:"):
             meter = prime_words[0]
@@ -294,7 +320,10 @@ class Composer:
         interpreter = TuneInterpreter()
         scheduler = None
         if self.sink is not None:
-            scheduler = MidiScheduler(self.sink, tempo=tempo, lead=0.1).start()
+            scheduler = MidiScheduler(
+                self.sink, tempo=tempo, lead=0.1, report=self._reporter()
+            ).start()
+            self._playing = scheduler
         source = self.model.generate(
             settings.prime,
             meter=meter,
@@ -308,7 +337,7 @@ class Composer:
         def tokens_until_stopped():
             bar_start = 0
             for token in source:
-                if self._stopping.is_set():
+                if self._stopping.is_set() or (scheduler is not None and scheduler.stopped):
                     return
                 if scheduler is not None and scheduler.error is not None:
                     raise scheduler.error  # the MIDI port failed: this tune cannot be heard
@@ -339,8 +368,15 @@ class Composer:
                 if self._stopping.is_set() or self._finishing.is_set():
                     scheduler.stop()
                     break
+            self._playing = None
             if scheduler.error is not None:
                 raise scheduler.error
+
+    def _reporter(self):
+        # what the scheduler tells of each note and beat it plays, when the stage wants it
+        if not self.settings.play_events:
+            return None
+        return self.say  # (the engine stamps them with the stream time)
 
     def _warm_up(self) -> None:
         # load the reader's profiles and compile its grid (about a second, once) before the
@@ -402,6 +438,7 @@ class Composer:
                 "tempo": round(reading.tempo, 1),
                 "seed": seed,
                 "bars": plan.bars,
+                "shift": plan.shift,
                 "at": round(plan.start, 4),
                 "after_last_note": round(plan.start - last_off, 4),
                 "work_ms": round(1e3 * work, 2),
@@ -410,8 +447,10 @@ class Composer:
         scheduler = None
         if self.sink is not None:
             beat0 = plan.start + clock_offset - plan.call_beats * plan.seconds_per_beat
-            scheduler = MidiScheduler(self.sink, tempo=reading.tempo).start(at=beat0)
-            self._answer = scheduler
+            scheduler = MidiScheduler(
+                self.sink, tempo=reading.tempo, report=self._reporter()
+            ).start(at=beat0)
+            self._answer = self._playing = scheduler
         interpreter = TuneInterpreter()
         tokens: list[str] = []
         bars_left = plan.bars + plan.finish_bar
@@ -465,7 +504,7 @@ class Composer:
                 if self._stopping.is_set() or self._finishing.is_set():
                     scheduler.stop()
                     break
-            self._answer = None
+            self._answer = self._playing = None
             if scheduler.error is not None:
                 raise scheduler.error
 

@@ -16,6 +16,7 @@ notes off before anything, so that no note is left sounding from the one that di
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 import queue
@@ -121,6 +122,10 @@ def _child(connection, model_path, settings, spec: SinkSpec | None, environment:
             composer.answer(message[1], message[2])
         elif kind == "barge_in":
             composer.barge_in()
+        elif kind == "hush":
+            composer.hush()
+        elif kind == "configure":
+            composer.configure(**message[1])
         elif kind in ("finish", "stop"):
             (composer.finish if kind == "finish" else composer.stop)(START_SECONDS)
             done.set()
@@ -274,6 +279,17 @@ class ComposerProcess:
         """Stop the answer now, every note released; never waits."""
         self.answering = False
         self._post(("barge_in",))
+
+    def hush(self) -> None:
+        """Stop the tune or answer playing now, every note released; never waits."""
+        self._post(("hush",))
+
+    def configure(self, **changes) -> None:
+        """Change settings for the next tunes; ConfigError (here, at once) when refused."""
+        settings = dataclasses.replace(self.settings, **changes)
+        settings.check()
+        self.settings = settings  # a child started again starts with them
+        self._post(("configure", changes))
 
     def finish(self, timeout: float = 30.0) -> None:
         """Finish the tune being composed, then end the child."""

@@ -43,7 +43,9 @@ from listener.analysis import Analysis
 from listener.audio.ring import ARRIVAL_SLOTS, RingBuffer, monotonic_ns
 from listener.composer import Composer, ComposeSettings
 from listener.config import FRAME, SAMPLE_RATE
-from listener.errors import DeviceError
+from listener.errors import ConfigError, DeviceError
+from listener.features.frame import FRAME_COLUMNS
+from listener.features.vector import GENRE_COLUMNS
 from listener.latency import LatencyHistogram
 
 #: Sound after this many seconds of silence, while an answer plays, is the musician again.
@@ -54,6 +56,10 @@ NO_AUDIO_SECONDS = 2.0
 WAIT_SECONDS = 0.05
 #: Seconds between tries to open a lost input again (a source that can restart).
 RETRY_SECONDS = 1.0
+#: Samples (at 22050 Hz: 46 ms) of the latest audio in each ``meter`` reading.
+METER_SAMPLES = 1024
+_CENTROID, _FLUX, _RMS = (FRAME_COLUMNS.index(c) for c in ("centroid", "flux", "rms"))
+_P1 = GENRE_COLUMNS.index("P1")
 
 
 class Engine:
@@ -96,6 +102,16 @@ class Engine:
     wake : bool
         The analysis sleeps until a block arrives, woken by the writer (an eventfd); False
         looks at the ring every half millisecond instead (kept to measure the two).
+    meters : callable, optional
+        Receives ``meter`` readings ``meter_rate`` times a second of stream time, beside the
+        events and not numbered with them (the stage's OSC and live view; never the JSON
+        lines): ``t``, ``rms`` (linear), ``centroid`` (Hz), ``flux`` of the last frame,
+        ``tempo`` (the beat histogram's strongest peak, quarter notes a minute, 0 before a
+        window is full), ``vector`` (the last GTZAN vector, 30 floats, or None) and
+        ``samples`` (the last ``METER_SAMPLES`` samples at 22050 Hz, for a spectrum drawn
+        elsewhere). Each reading is a new dict with its own arrays.
+    meter_rate : float
+        Readings a second for ``meters``.
     composer_process : bool
         Compose in a process of its own (:mod:`~listener.composer_process`): ``sink`` is then
         a :class:`~listener.composer_process.SinkSpec`, the port the child opens; a child
@@ -125,6 +141,8 @@ class Engine:
         wake: bool = True,
         reconnect: bool = True,
         composer_process: bool = False,
+        meters: Callable[[dict], None] | None = None,
+        meter_rate: float = 30.0,
     ) -> None:
         self.model = model
         self.emit = emit
@@ -139,6 +157,11 @@ class Engine:
         self.sink = sink
         self.wake = wake
         self.reconnect = reconnect
+        if meters is not None and not meter_rate > 0:
+            raise ValueError(f"meter_rate must be above 0, got {meter_rate}")
+        self.meters = meters
+        self.meter_rate = meter_rate
+        self._recent = np.zeros(METER_SAMPLES, dtype=np.float32)
         self.analysis = Analysis(model, gate_db=gate_db, notes=notes or phrases is not None)
         self.composer = None
         if composer is not None and self.compose.when != "off":
@@ -150,7 +173,9 @@ class Engine:
                     path, self._say_stamped, sink=sink, settings=self.compose
                 )
             else:
-                self.composer = Composer(composer, self._say, sink=sink, settings=self.compose)
+                self.composer = Composer(
+                    composer, self._say_stamped, sink=sink, settings=self.compose
+                )
             self.composer.phrases = phrases
         self._emit_lock = threading.Lock()
         self._seq = 0
@@ -220,6 +245,8 @@ class Engine:
         next_stats = self.stats_every
         next_tune = self._interval
         next_status = 0.0
+        next_meter = 0.0
+        self._recent[:] = 0.0
         decision = None
         sounding = False  # a note of the musician's sounds now
         if self.phrases is not None:
@@ -316,6 +343,12 @@ class Engine:
                 if next_tune is not None and t >= next_tune:
                     self._ask(round(t, 4), f"every {self._interval:g} s")
                     next_tune += self._interval
+                if self.meters is not None:
+                    self._keep_recent(block)
+                    if t >= next_meter:
+                        self.meters(self._meter(t))
+                        # on average meter_rate a second, whatever the blocks' size
+                        next_meter = max(next_meter + 1.0 / self.meter_rate, t)
                 if t >= next_stats:
                     self._say(self._stats(t, ring, source, latency, recent=True))
                     latency.restart_recent()
@@ -386,9 +419,60 @@ class Engine:
             composer.answer(call, time.monotonic() - t, wait=not self._live)
         return sounding
 
+    def control(self, name: str, value=None) -> None:
+        """Act on a control from the stage (:mod:`listener.stage.control`), from any thread.
+
+        ``compose`` (a tune now), ``stop`` (the tune or answer playing), or a setting of the
+        next tunes: ``temperature`` (0.1 to 5), ``meter`` and ``mode`` (or ``follow``),
+        ``tempo`` (0 follows). Each is said as a ``control`` event.
+
+        Raises
+        ------
+        ConfigError
+            No composer, or a value the settings refuse.
+        """
+        if self.composer is None:
+            raise ConfigError("nothing is composed in this run (--compose off)")
+        if name == "compose":
+            self._ask(round(self.analysis.seconds, 4), "control")
+        elif name == "stop":
+            self.composer.hush()
+        elif name == "temperature":
+            if not 0.1 <= value <= 5.0:
+                raise ConfigError(f"temperature {value:g}: from 0.1 to 5")
+            self.composer.configure(temperature=value)
+        elif name in ("meter", "mode"):
+            self.composer.configure(**{name: value})
+        elif name == "tempo":
+            self.composer.configure(tempo=value if value > 0 else None)
+        else:
+            raise ConfigError(f"no control {name!r}")
+        self._say_stamped({"type": "control", "control": name, "value": value})
+
     def _ask(self, t: float, reason: str) -> None:
         if self.composer is not None:
             self.composer.request(t, reason, self.analysis.last_vector)
+
+    def _keep_recent(self, block: np.ndarray) -> None:
+        recent, n = self._recent, block.shape[0]
+        if n >= recent.shape[0]:
+            recent[:] = block[-recent.shape[0] :]
+        elif n:
+            recent[:-n] = recent[n:]
+            recent[-n:] = block
+
+    def _meter(self, t: float) -> dict:
+        frame = self.analysis.features.last_frame
+        vector = self.analysis.last_vector
+        reading = {"type": "meter", "t": round(t, 4), "rms": 0.0, "centroid": 0.0, "flux": 0.0}
+        if frame is not None:
+            reading["rms"] = float(frame[_RMS])
+            reading["centroid"] = float(frame[_CENTROID])
+            reading["flux"] = float(frame[_FLUX])
+        reading["tempo"] = 0.0 if vector is None else float(vector[_P1])
+        reading["vector"] = None if vector is None else vector.copy()
+        reading["samples"] = self._recent.copy()
+        return reading
 
     def _fault(self, t: float, source, what: str | None) -> dict:
         event = {"type": "fault", "t": round(t, 4), "part": "audio input", "source": source.name}
@@ -412,6 +496,7 @@ class Engine:
             **latency.figures(recent),
             "overruns": latency.overruns,
             "events_lost": getattr(self.emit, "lost", 0),
+            "rejected_input": getattr(self.emit, "rejected", 0),
             "audio_lost_s": round(self._audio_lost, 3),
             "bad_audio": self.analysis.guard.figures(),
             "health": {

@@ -13,11 +13,21 @@ import sys
 import threading
 
 from listener import __version__
-from listener.cli import bench, demo, devices, features, genres, listen, transcribe, tunes
+from listener.cli import (
+    bench,
+    demo,
+    devices,
+    features,
+    genres,
+    listen,
+    stage,
+    transcribe,
+    tunes,
+)
 from listener.errors import ListenerError
 
 #: The commands, in the order ``--help`` lists them.
-COMMANDS = (demo, listen, devices, features, genres, tunes, transcribe, bench)
+COMMANDS = (demo, listen, devices, features, genres, tunes, transcribe, bench, stage)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from listener.cli import options
+from listener.cli import options, stage
 from listener.config import FRAME
 from listener.errors import ConfigError
 
@@ -71,6 +71,7 @@ def register(commands) -> None:
         help="also hear the melody: a note line for each note as it ends (pitch, onset, offset)",
     )
     options.add_midi_output(out)
+    stage.add_stage_options(p)
     comp = p.add_argument_group("composing")
     comp.add_argument(
         "--composer-thread",
@@ -159,6 +160,7 @@ def run(args: argparse.Namespace) -> int:
         constrained=not args.unconstrained,
         key=args.key,
         answer_bars=args.answer_bars,
+        play_events=bool(args.osc or args.view),
     )
     compose.check()  # every setting, before anything opens
     phrases = None
@@ -188,7 +190,9 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--jsonl {args.jsonl}: {exc.strerror or exc}") from None
     status = _status_line()
     sink = keys = None
+    outlets = writer
     try:
+        outlets = stage.open_stage(args, writer)
         if args.respond and args.midi_in:
             from listener.midi.keys import MidiKeys
 
@@ -221,7 +225,7 @@ def run(args: argparse.Namespace) -> int:
         # read fast, a file waits on a ring of two frames: latency is the engine's, no queue
         engine = Engine(
             model,
-            writer,
+            outlets,
             composer=composer,
             sink=sink,
             compose=compose,
@@ -234,7 +238,10 @@ def run(args: argparse.Namespace) -> int:
             keys=keys,
             reconnect=args.reconnect,
             composer_process=separate,
+            meters=getattr(outlets, "meter", None),
+            meter_rate=args.osc_rate,
         )
+        stage.open_controls(args, engine, outlets)
         try:
             final = engine.run(source, duration=args.duration, live=live)
         except KeyboardInterrupt:
@@ -246,6 +253,8 @@ def run(args: argparse.Namespace) -> int:
                 sink.close()  # after the audio stream has stopped
         if keys is not None:
             keys.close()
+        if outlets is not writer:
+            outlets.close()
         writer.close()
     if status is not None:
         sys.stderr.write("\n")

@@ -81,6 +81,8 @@ class GenreFeatures:
         self.pitch.reset()
         self._pending = np.zeros(0, dtype=np.float32)
         self._rms = np.zeros(0)  # the last frames' RMS, for the next window levels
+        #: The frame features (``FRAME_COLUMNS``) of the last frame complete, None before one.
+        self.last_frame: npt.NDArray[np.float64] | None = None
 
     def process(self, block: npt.ArrayLike) -> GenreVectors:
         """Take the next samples (any length); return the vectors of the frames they complete."""
@@ -88,6 +90,8 @@ class GenreFeatures:
         if x.ndim != 1:
             raise AudioError(f"process() takes mono blocks of shape (n,), got {x.shape}")
         got = self.timbral.process(x)
+        if got.frames.shape[0]:
+            self.last_frame = got.frames[-1]
         joined = np.concatenate([self._pending, x]) if self._pending.size else x
         n = joined.shape[0] // FRAME
         frames = joined[: n * FRAME].reshape(n, FRAME)

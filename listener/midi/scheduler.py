@@ -57,6 +57,11 @@ class MidiScheduler:
         Note-on velocity.
     lead : float
         Seconds between :meth:`start` and beat 0, so that the first notes are not late.
+    report : callable, optional
+        Told of each message as it goes out (for the stage: OSC, the live view), from the
+        playing thread: ``{"type": "play", "pitch", "velocity", "on", "beat"}`` for a note-on
+        (``on`` True) or note-off, and ``{"type": "beat", "beat", "tempo"}`` on each whole
+        beat from the first note's to the last note's end.
     """
 
     def __init__(
@@ -67,6 +72,7 @@ class MidiScheduler:
         clock: Callable[[], float] = time.monotonic,
         velocity: int = 80,
         lead: float = 0.05,
+        report: Callable[[dict], None] | None = None,
     ) -> None:
         if not tempo > 0:
             raise ValueError(f"tempo must be positive, got {tempo}")
@@ -75,6 +81,9 @@ class MidiScheduler:
         self.clock = clock
         self.velocity = velocity
         self.lead = lead
+        self.report = report
+        self._next_beat: int | None = None  # the next whole beat to report
+        self._sounding: dict[int, int] = {}  # pitch: note-ons reported and not yet ended
         self.start_time: float | None = None
         self.error: BaseException | None = None
         self._late: list[float] = []
@@ -103,7 +112,17 @@ class MidiScheduler:
                 # note-offs sort before note-ons at the same beat: a repeated pitch restrikes
                 heapq.heappush(self._heap, (float(note.end), 0, next(self._order), note.pitch))
                 heapq.heappush(self._heap, (float(note.onset), 1, next(self._order), note.pitch))
+                if self.report is not None:
+                    self._add_beats(note)
             self._wake.notify()
+
+    def _add_beats(self, note: NoteEvent) -> None:
+        # whole beats (kind 2: nothing is sent) up to this note's end, from the first note's
+        if self._next_beat is None:
+            self._next_beat = int(np.ceil(float(note.onset) - 1e-9))
+        while self._next_beat < float(note.end) - 1e-9:
+            heapq.heappush(self._heap, (float(self._next_beat), 2, next(self._order), 0))
+            self._next_beat += 1
 
     def close(self) -> None:
         """No more notes will come: the thread ends after the last one."""
@@ -163,6 +182,17 @@ class MidiScheduler:
             "max": float(late.max()),
         }
 
+    def _report(self, kind: int, beat: float, pitch: int) -> None:
+        if kind == 2:
+            tempo = round(60.0 / self.seconds_per_beat, 2)
+            self.report({"type": "beat", "beat": int(beat), "tempo": tempo})
+        else:
+            on = kind == 1
+            self._sounding[pitch] = self._sounding.get(pitch, 0) + (1 if on else -1)
+            velocity = self.velocity if on else 0
+            event = {"type": "play", "pitch": pitch, "velocity": velocity, "on": on}
+            self.report({**event, "beat": round(beat, 4)})
+
     def _run(self) -> None:
         try:
             while True:
@@ -178,14 +208,21 @@ class MidiScheduler:
                         self._wake.wait(delay)  # a feed or a stop may wake it earlier
                         continue
                     heapq.heappop(self._heap)
-                if kind:
+                if kind == 1:
                     self.sink.note_on(pitch, self.velocity)
-                else:
+                elif kind == 0:
                     self.sink.note_off(pitch)
-                self._late.append(self.clock() - due)
+                if kind < 2:
+                    self._late.append(self.clock() - due)
+                if self.report is not None:
+                    self._report(kind, beat, pitch)
         except BaseException as exc:  # the port failed: keep the reason for the caller
             self.error = exc
         finally:
             failed = self.sink.release_all()  # never raises: a dead port's notes go
+            if self.report is not None:  # what was cut short ends where it was told, too
+                for pitch, count in self._sounding.items():
+                    for _ in range(count):
+                        self.report({"type": "play", "pitch": pitch, "velocity": 0, "on": False})
             self.error = self.error or failed
             self._done.set()

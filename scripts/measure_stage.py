@@ -1,0 +1,111 @@
+"""Measure the stage against issue 16's targets.
+
+    python -m scripts.measure_stage osc [--clips 100] [--targets 3]
+
+``osc``: the engine reads gtzan-mini clips as fast as it goes (the analysis flat out, the
+hardest case for the sending thread), with OSC going to ``--targets`` receivers at 30
+frame-feature readings a second; a receiver in a process of its own (so that it does not share
+this interpreter's lock) stamps each ``/listener/genre`` datagram as it arrives. The latency
+is from the decision event leaving the engine to its datagram arriving, on the same monotonic
+clock (CLOCK_MONOTONIC is the machine's, not the process's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import socket
+import time
+
+import numpy as np
+
+
+def _receive(port_out, stamps_out, stop) -> None:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(0.2)
+    port_out.send(sock.getsockname()[1])
+    stamps = []
+    while not stop.is_set():
+        try:
+            data = sock.recv(65536)
+        except TimeoutError:
+            continue
+        if data.startswith(b"/listener/genre\x00"):
+            stamps.append(time.monotonic_ns())
+    stamps_out.send(stamps)
+
+
+def measure_osc(clips: int, targets: int) -> dict:
+    from listener.audio.io import load_audio
+    from listener.audio.sources import ArraySource
+    from listener.config import FRAME
+    from listener.engine import Engine
+    from listener.genres.model import GenreModel
+    from listener.stage.osc import OscOut, Target
+    from listener.stage.outlets import Outlets
+    from tests.harness import GTZAN
+
+    context = multiprocessing.get_context("spawn")
+    port_ours, port_theirs = context.Pipe()
+    stamps_ours, stamps_theirs = context.Pipe()
+    stop = context.Event()
+    receiver = context.Process(target=_receive, args=(port_theirs, stamps_theirs, stop))
+    receiver.start()
+    port = port_ours.recv()
+    # the measured receiver, and others that take the same traffic
+    sinks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(targets - 1)]
+    for s in sinks:
+        s.bind(("127.0.0.1", 0))
+    addresses = [Target("127.0.0.1", port)] + [
+        Target("127.0.0.1", s.getsockname()[1]) for s in sinks
+    ]
+    osc = OscOut(addresses)
+    emitted = []
+
+    def clock_decisions(event: dict) -> None:
+        if event["type"] == "decision":
+            emitted.append(time.monotonic_ns())
+
+    outlets = Outlets(clock_decisions, [osc])
+    engine = Engine(GenreModel.load(), outlets, meters=outlets.meter, ring_size=2 * FRAME)
+    paths = sorted((GTZAN / "genres").glob("*/*.wav"))[:clips]
+    began = time.monotonic()
+    for path in paths:
+        engine.run(ArraySource(load_audio(path), block_size=FRAME), live=False)
+    seconds = time.monotonic() - began
+    outlets.close()
+    time.sleep(0.5)  # the last datagrams in flight on loopback
+    stop.set()
+    stamps = stamps_ours.recv()
+    receiver.join()
+    for s in sinks:
+        s.close()
+    if len(stamps) != len(emitted):
+        raise SystemExit(f"{len(emitted)} decisions, {len(stamps)} datagrams: lost on the way")
+    ms = (np.asarray(stamps) - np.asarray(emitted)) * 1e-6
+    return {
+        "clips": len(paths),
+        "targets": targets,
+        "decisions": len(ms),
+        "run_s": round(seconds, 2),
+        "datagrams_sent": osc.sent,
+        "dropped": osc.dropped,
+        "latency_ms_p50": round(float(np.percentile(ms, 50)), 3),
+        "latency_ms_p99": round(float(np.percentile(ms, 99)), 3),
+        "latency_ms_max": round(float(ms.max()), 3),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("what", choices=["osc"])
+    parser.add_argument("--clips", type=int, default=100)
+    parser.add_argument("--targets", type=int, default=3)
+    args = parser.parse_args()
+    print(json.dumps(measure_osc(args.clips, args.targets), indent=1))
+
+
+if __name__ == "__main__":
+    main()
