@@ -1,6 +1,7 @@
 """Measure the stage against issue 16's targets.
 
     python -m scripts.measure_stage osc [--clips 100] [--targets 3]
+    python -m scripts.measure_stage view [--tunes 20]
 
 ``osc``: the engine reads gtzan-mini clips as fast as it goes (the analysis flat out, the
 hardest case for the sending thread), with OSC going to ``--targets`` receivers at 30
@@ -8,6 +9,12 @@ frame-feature readings a second; a receiver in a process of its own (so that it 
 this interpreter's lock) stamps each ``/listener/genre`` datagram as it arrives. The latency
 is from the decision event leaving the engine to its datagram arriving, on the same monotonic
 clock (CLOCK_MONOTONIC is the machine's, not the process's).
+
+``view``: Debian's Chromium (headless, through Playwright) opens the live view: the seconds
+from starting the server to a page that shows the run; the page's own time to redraw a score
+as each bar of a composed tune arrives (``--tunes`` tunes of folk-rnn's, 16 bars or more, the
+figure for the last bar); and the seconds from a server's restart on the same port to the page
+showing the new run, without a reload.
 """
 
 from __future__ import annotations
@@ -98,13 +105,89 @@ def measure_osc(clips: int, targets: int) -> dict:
     }
 
 
+def measure_view(tunes: int) -> dict:
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    from listener.stage.view import LiveView
+    from listener.tunes.lstm import FolkLSTM
+    from listener.tunes.notation import BARS
+
+    model = FolkLSTM()
+    bars_of = []
+    seed = 0
+    while len(bars_of) < tunes:
+        tokens = list(model.generate(meter="M:4/4", mode="maj", seed=seed))
+        seed += 1
+        bars, start = [], 0
+        for i, token in enumerate(tokens):
+            if token in BARS:
+                bars.append(tokens[start : i + 1])
+                start = i + 1
+        if len(bars) >= 16:
+            bars_of.append(bars[:16])
+    args = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run"]
+    usable, last_bar, back = [], [], []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=args)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        began = time.monotonic()
+        view = LiveView(port=0)
+        page.goto(view.url)
+        page.wait_for_function("window.listenerView && window.listenerView.session !== null")
+        usable.append(time.monotonic() - began)
+        seq = 0
+        for bars in bars_of:
+            view(
+                {
+                    "type": "tune",
+                    "event": "start",
+                    "seq": seq,
+                    "t": 0.0,
+                    "reason": "every",
+                    "meter": "M:4/4",
+                    "mode": "maj",
+                    "tempo": 180.0,
+                }
+            )
+            seq += 1
+            for bar in bars:
+                view({"type": "tune", "event": "tokens", "seq": seq, "t": 0.0, "tokens": bar})
+                seq += 1
+            page.wait_for_function(f"window.listenerView.counts.tune >= {seq}")
+            last_bar.append(page.evaluate("window.listenerView.renderMs.slice(-1)[0]"))
+        for _ in range(3):  # the server started again on its port: the page comes back
+            session = page.evaluate("window.listenerView.session")
+            port = view.port
+            view.close()
+            page.wait_for_function("document.getElementById('link').className === 'down'")
+            began = time.monotonic()
+            view = LiveView(port=port)
+            page.wait_for_function(f"window.listenerView.session !== '{session}'")
+            back.append(time.monotonic() - began)
+        view.close()
+        browser.close()
+    return {
+        "usable_s": round(usable[0], 3),
+        "tunes": len(last_bar),
+        "render_16th_bar_ms_p50": round(float(np.percentile(last_bar, 50)), 1),
+        "render_16th_bar_ms_max": round(float(max(last_bar)), 1),
+        "back_after_restart_s": [round(b, 3) for b in back],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("what", choices=["osc"])
+    parser.add_argument("what", choices=["osc", "view"])
     parser.add_argument("--clips", type=int, default=100)
     parser.add_argument("--targets", type=int, default=3)
+    parser.add_argument("--tunes", type=int, default=20)
     args = parser.parse_args()
-    print(json.dumps(measure_osc(args.clips, args.targets), indent=1))
+    if args.what == "osc":
+        print(json.dumps(measure_osc(args.clips, args.targets), indent=1))
+    else:
+        print(json.dumps(measure_view(args.tunes), indent=1))
 
 
 if __name__ == "__main__":
