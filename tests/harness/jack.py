@@ -143,3 +143,42 @@ class JackPlayer:
         """Deactivate and close the client."""
         self.client.deactivate()
         self.client.close()
+
+
+class TimebaseMaster:
+    """A JACK client that is the transport's timebase master at a tempo the test sets.
+
+    Its bar, beat and tick follow the frames rolled at the tempo of the moment; a change of
+    ``bpm`` takes effect from the next cycle (jack_midi_clock reads it there).
+    """
+
+    def __init__(self, bpm: float, *, beats_per_bar: int = 4) -> None:
+        import jack
+
+        self.bpm = float(bpm)
+        self.beats_per_bar = beats_per_bar
+        self._ticks = 0.0  # ticks (1920 a beat) rolled so far
+        self._lib = jack._lib
+        self.client = jack.Client("harness-timebase", no_start_server=True)
+        self.client.set_timebase_callback(self._timebase)
+        self.client.activate()
+
+    def _timebase(self, state, blocksize, pos, new_pos) -> None:
+        ticks_per_beat = 1920.0
+        if state == 1 and not new_pos:  # rolling: a cycle of frames at the tempo now
+            self._ticks += blocksize * self.bpm / 60.0 / pos.frame_rate * ticks_per_beat
+        beats = int(self._ticks // ticks_per_beat)
+        pos.valid = self._lib.JackPositionBBT
+        pos.bar = beats // self.beats_per_bar + 1
+        pos.beat = beats % self.beats_per_bar + 1
+        pos.tick = int(self._ticks % ticks_per_beat)
+        pos.bar_start_tick = (beats - beats % self.beats_per_bar) * ticks_per_beat
+        pos.beats_per_bar = self.beats_per_bar
+        pos.beat_type = 4
+        pos.ticks_per_beat = ticks_per_beat
+        pos.beats_per_minute = self.bpm
+
+    def close(self) -> None:
+        """Give up the timebase and close the client."""
+        self.client.deactivate()
+        self.client.close()
