@@ -17,6 +17,7 @@ tone (2 or 10), major otherwise; the tempo is the strongest beat (P1), held to 8
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import queue
 import threading
@@ -32,6 +33,10 @@ from listener.tunes.vocab import END
 
 #: Seconds of music the composer keeps sampled ahead of what the MIDI output plays.
 COMPOSE_AHEAD = 1.0
+#: Seconds from a tune's request to the first beat of the band's clock it may start on.
+CLOCK_LEAD = 0.15
+#: The longest the scheduler sleeps between looks at the band's clock, in seconds.
+CLOCK_POLL = 0.001
 #: Seconds the composer rests after each token it samples for a MIDI output (a step takes
 #: about 0.2 ms, a bar 10 to 20 tokens, and lasts a second or more: time enough).
 TOKEN_PAUSE = 0.001
@@ -66,6 +71,10 @@ class ComposeSettings:
         ``follow``) it fixes how phrases are read.
     answer_bars : int, optional
         Bars an answer lasts; as many as the phrase without it.
+    clock_in : str, optional
+        A MIDI output sending clock (its name or a unique part; ``clock_api`` JACK or ALSA):
+        tunes start on its beats, at its tempo, follow its tempo as it changes, wait for its
+        Start (or Continue) and stop at its Stop. Answers keep the player's tempo.
     play_events : bool
         Say each note played (``play``) and each beat (``beat``) as it goes out, for the stage
         (OSC, the live view); off by default, to keep JSON lines short on long runs.
@@ -82,6 +91,8 @@ class ComposeSettings:
     constrained: bool = True
     key: str | None = None
     answer_bars: int | None = None
+    clock_in: str | None = None
+    clock_api: str = "auto"
     play_events: bool = False
 
     def interval(self) -> float | None:
@@ -159,13 +170,24 @@ class Composer:
         self._profiles = None
         self._answer = None  # the scheduler of the answer playing
         self._playing = None  # the scheduler of the tune or answer playing
+        self.clock = None  # a ClockIn followed (settings.clock_in), open while started
         self._requests: queue.Queue = queue.Queue(maxsize=1)
         self._stopping = threading.Event()  # stop at once
         self._finishing = threading.Event()  # finish what is asked, then stop
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        """Start the thread, with no request pending and no tune composed yet."""
+        """Start the thread, with no request pending and no tune composed yet.
+
+        Raises
+        ------
+        DeviceError
+            The MIDI clock to follow (``settings.clock_in``) cannot be opened.
+        """
+        if self.settings.clock_in and self.clock is None:
+            from listener.stage.clock import ClockIn
+
+            self.clock = ClockIn.open(self.settings.clock_in, api=self.settings.clock_api)
         self._stopping.clear()
         self._finishing.clear()
         self.tunes = []
@@ -249,6 +271,9 @@ class Composer:
     def _join(self, timeout: float) -> None:
         if self._thread is not None:
             self._thread.join(timeout)
+        if self.clock is not None:
+            self.clock.close()
+            self.clock = None
 
     def _loop(self) -> None:
         # Composing can wait, the analysis cannot: this thread yields the CPU to it (Linux sets
@@ -315,11 +340,29 @@ class Composer:
         settings = self.settings
         meter, mode, tempo = self._plan(vector)
         start = {"type": "tune", "t": t, "event": "start", "reason": reason, "meter": meter}
+        clock = self.clock
+        if clock is not None:  # the band's clock: its tempo, from its next beat
+            if not self._wait_for_clock():
+                return
+            tempo = clock.tempo or tempo
+            beat = math.ceil(clock.beats_now() + CLOCK_LEAD * tempo / 60.0)
+            start = {**start, "clock_beat": beat}
         self.say({**start, "mode": mode, "tempo": round(tempo, 1), "seed": seed})
         tokens: list[str] = []
         interpreter = TuneInterpreter()
         scheduler = None
-        if self.sink is not None:
+        if self.sink is not None and clock is not None:
+            # "seconds" are the clock's quarter notes: notes go out as its pulses come
+            scheduler = MidiScheduler(
+                self.sink,
+                tempo=60.0,
+                clock=clock.ahead,  # sent early by the output's own delay
+                report=self._reporter(),
+                max_wait=CLOCK_POLL,
+                tempo_now=lambda: clock.tempo,
+            ).start(at=beat)
+            self._playing = scheduler
+        elif self.sink is not None:
             scheduler = MidiScheduler(
                 self.sink, tempo=tempo, lead=0.1, report=self._reporter()
             ).start()
@@ -337,6 +380,8 @@ class Composer:
         def tokens_until_stopped():
             bar_start = 0
             for token in source:
+                if clock is not None and not clock.running and scheduler is not None:
+                    scheduler.stop(wait=False)  # the band's Stop
                 if self._stopping.is_set() or (scheduler is not None and scheduler.stopped):
                     return
                 if scheduler is not None and scheduler.error is not None:
@@ -364,13 +409,24 @@ class Composer:
         end = {"type": "tune", "t": t, "event": "end", "tokens": len(tokens), "ended": ended}
         self.say({**end, "beats": float(interpreter.beats), "abc": abc})
         if scheduler is not None:
-            while not scheduler.wait(0.1):
+            while not scheduler.wait(0.01 if clock is not None else 0.1):
                 if self._stopping.is_set() or self._finishing.is_set():
+                    scheduler.stop()
+                    break
+                if clock is not None and not clock.running:  # the band's Stop
                     scheduler.stop()
                     break
             self._playing = None
             if scheduler.error is not None:
                 raise scheduler.error
+
+    def _wait_for_clock(self) -> bool:
+        # a tune asked for while the band's clock is stopped starts at its Start (or
+        # Continue); False when the composer is told to stop or finish first
+        while not self.clock.running or self.clock.tempo is None:
+            if self._finishing.is_set() or self._stopping.wait(0.01):
+                return False
+        return True
 
     def _reporter(self):
         # what the scheduler tells of each note and beat it plays, when the stage wants it

@@ -62,6 +62,12 @@ class MidiScheduler:
         playing thread: ``{"type": "play", "pitch", "velocity", "on", "beat"}`` for a note-on
         (``on`` True) or note-off, and ``{"type": "beat", "beat", "tempo"}`` on each whole
         beat from the first note's to the last note's end.
+    max_wait : float, optional
+        The longest the thread sleeps before it looks at the clock again, in seconds: for a
+        clock that does not run at the rate of real time (a MIDI clock's beats, given with
+        ``tempo`` 60 so that its "seconds" are beats). Lateness is then in its units.
+    tempo_now : callable, optional
+        The tempo said with each ``beat`` (the clock's); 60 / seconds per beat without it.
     """
 
     def __init__(
@@ -73,6 +79,8 @@ class MidiScheduler:
         velocity: int = 80,
         lead: float = 0.05,
         report: Callable[[dict], None] | None = None,
+        max_wait: float | None = None,
+        tempo_now: Callable[[], float | None] | None = None,
     ) -> None:
         if not tempo > 0:
             raise ValueError(f"tempo must be positive, got {tempo}")
@@ -82,6 +90,8 @@ class MidiScheduler:
         self.velocity = velocity
         self.lead = lead
         self.report = report
+        self.max_wait = max_wait
+        self.tempo_now = tempo_now
         self._next_beat: int | None = None  # the next whole beat to report
         self._sounding: dict[int, int] = {}  # pitch: note-ons reported and not yet ended
         self.start_time: float | None = None
@@ -184,7 +194,8 @@ class MidiScheduler:
 
     def _report(self, kind: int, beat: float, pitch: int) -> None:
         if kind == 2:
-            tempo = round(60.0 / self.seconds_per_beat, 2)
+            tempo = self.tempo_now() if self.tempo_now is not None else None
+            tempo = round(tempo or 60.0 / self.seconds_per_beat, 2)
             self.report({"type": "beat", "beat": int(beat), "tempo": tempo})
         else:
             on = kind == 1
@@ -204,8 +215,8 @@ class MidiScheduler:
                     beat, kind, _, pitch = self._heap[0]
                     due = self.start_time + beat * self.seconds_per_beat
                     delay = due - self.clock()
-                    if delay > 0:
-                        self._wake.wait(delay)  # a feed or a stop may wake it earlier
+                    if delay > 0:  # a feed or a stop may wake it earlier
+                        self._wake.wait(delay if self.max_wait is None else self.max_wait)
                         continue
                     heapq.heappop(self._heap)
                 if kind == 1:

@@ -21,6 +21,8 @@ from listener.errors import DeviceError
 
 #: MIDI clock pulses per quarter note.
 PULSES_PER_QUARTER = 24
+#: Messages over which the MIDI system's clock is mapped to ``time.monotonic`` (4 s at 120).
+OFFSET_WINDOW = 192
 #: Status bytes of the real-time messages this reads.
 CLOCK, START, CONTINUE, STOP = 0xF8, 0xFA, 0xFB, 0xFC
 
@@ -35,7 +37,8 @@ class ClockIn:
     running : bool
         Between a Start (or Continue) and a Stop.
     pulses : int
-        Pulses since the last Start (kept through Stop and Continue).
+        Pulses since the first after the last Start (that one is 0: the downbeat; -1 between
+        Start and it), kept through Stop and Continue.
     pulses_heard : int
         Pulses heard since opening, running or not.
     """
@@ -46,11 +49,20 @@ class ClockIn:
         self.pulses_heard = 0
         self._times: collections.deque = collections.deque(maxlen=PULSES_PER_QUARTER + 1)
         self._clock = 0.0  # the MIDI system's time of the last message, seconds
+        # monotonic less the MIDI system's time, per message: the least of the recent ones is
+        # the one delivered soonest, the best guess of how the two clocks relate
+        self._offsets: collections.deque = collections.deque(maxlen=OFFSET_WINDOW)
+        self._last_pulse = 0.0  # the MIDI system's time of the last pulse
         self._lock = threading.Lock()
         self._midi = None
         self._thread: threading.Thread | None = None
         self._open = False
         self.name = None
+        #: Seconds a follower sends early to land on the pulse. Through JACK a message sent is
+        #: written in the next cycle, and a pulse's time is its cycle's: sent on time a note
+        #: lands a period late, sent a period early a period early; half a period lands it in
+        #: the pulse's own cycle (measured: docs/design.md).
+        self.output_lead = 0.0
 
     @classmethod
     def open(cls, name: str, *, api: str = "auto") -> ClockIn:
@@ -72,6 +84,8 @@ class ClockIn:
             raise DeviceError(f"{exc}; `listener devices` lists the MIDI ports") from None
         clock = cls()
         clock._midi, clock.name, clock._open = midi, chosen, True
+        if api == "jack":
+            clock.output_lead = 0.5 * jack_period()
         clock._thread = threading.Thread(target=clock._drain, name="clock-in", daemon=True)
         clock._thread.start()
         return clock
@@ -83,7 +97,9 @@ class ClockIn:
                 time.sleep(0.001)
                 continue
             data, delta = got
-            self.take(data, self._clock + delta)
+            at = self._clock + delta
+            self._offsets.append(time.monotonic() - at)
+            self.take(data, at)
 
     def take(self, data, at: float) -> None:
         """Take one message (its bytes) stamped ``at`` seconds on the source's clock."""
@@ -92,11 +108,12 @@ class ClockIn:
         with self._lock:
             if status == CLOCK:
                 self._times.append(at)
+                self._last_pulse = at
                 self.pulses_heard += 1
                 if self.running:
                     self.pulses += 1
-            elif status == START:
-                self.running, self.pulses = True, 0
+            elif status == START:  # the first pulse after it is the downbeat, pulse 0
+                self.running, self.pulses = True, -1
             elif status == CONTINUE:
                 self.running = True
             elif status == STOP:
@@ -114,8 +131,31 @@ class ClockIn:
 
     @property
     def beat(self) -> float:
-        """Quarter notes since the last Start."""
+        """Quarter notes since the downbeat that followed the last Start."""
         return self.pulses / PULSES_PER_QUARTER
+
+    def beats_now(self) -> float:
+        """Quarter notes since Start now, on ``time.monotonic``'s clock, between pulses too.
+
+        From the last pulse's position, and the time since it at the tempo of the last
+        quarter note, never past the next pulse (a clock that slows or stops holds it there).
+        A clock for :class:`~listener.midi.scheduler.MidiScheduler` that follows the band.
+        """
+        with self._lock:
+            pulses, last = self.pulses, self._last_pulse
+            offset = min(self._offsets) if self._offsets else 0.0
+            running = self.running
+        tempo = self.tempo
+        if not running or tempo is None:
+            return pulses / PULSES_PER_QUARTER
+        pulse = 60.0 / tempo / PULSES_PER_QUARTER
+        since = time.monotonic() - (last + offset)
+        return (pulses + min(max(since / pulse, 0.0), 1.0)) / PULSES_PER_QUARTER
+
+    def ahead(self) -> float:
+        """:meth:`beats_now` plus the output's lead, in beats: what to send now to land now."""
+        tempo = self.tempo
+        return self.beats_now() + (self.output_lead * tempo / 60.0 if tempo else 0.0)
 
     def close(self) -> None:
         """Stop listening and close the port."""
@@ -126,3 +166,25 @@ class ClockIn:
             self._midi.close_port()
             self._midi.delete()
             self._midi = None
+
+
+def jack_period() -> float:
+    """Seconds of the running JACK server's period (0.0 when it cannot be asked)."""
+    import ctypes
+    import ctypes.util
+
+    path = ctypes.util.find_library("jack")
+    if path is None:
+        return 0.0
+    lib = ctypes.CDLL(path)
+    lib.jack_client_open.restype = ctypes.c_void_p
+    lib.jack_client_open.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.c_void_p]
+    for name in ("jack_get_buffer_size", "jack_get_sample_rate", "jack_client_close"):
+        getattr(lib, name).argtypes = [ctypes.c_void_p]
+    client = lib.jack_client_open(b"listener-period", 0x01, None)  # JackNoStartServer
+    if not client:
+        return 0.0
+    try:
+        return lib.jack_get_buffer_size(client) / lib.jack_get_sample_rate(client)
+    finally:
+        lib.jack_client_close(client)

@@ -19,9 +19,11 @@ class Receiver:
     python-rtmidi without a callback: its JACK thread queues each message with JACK's own time
     and never waits for Python's lock (a callback that did could make the test's own JACK
     client late, and a late client loses MIDI). A thread here drains the queue.
+
+    With ``timing``, MIDI clock and its Start, Stop and Continue are recorded as well.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, timing: bool = False) -> None:
         import jack
         import mido
         import rtmidi
@@ -31,6 +33,8 @@ class Receiver:
         self._watch.set_xrun_callback(self._count_xrun)
         self._watch.activate()
         self._rt = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name="harness", queue_size_limit=65536)
+        if timing:  # MIDI clock too (rtmidi drops it unless told)
+            self._rt.ignore_types(sysex=True, timing=False, active_sense=True)
         self._rt.open_virtual_port("sink")
         self._mido = mido
         self.messages: list[tuple[float, object]] = []  # JACK time from the first, message
