@@ -98,7 +98,13 @@ def _child(connection, model_path, settings, spec: SinkSpec | None, environment:
         FolkLSTM(model_path), lambda e: send(("say", e)), sink=sink, settings=settings
     )
     composer.phrases = _Phrases(send)
-    composer.start()
+    try:
+        composer.start()  # (opens the band's clock to follow, when told to)
+    except Exception as exc:  # a DeviceError naming the ports there are
+        if sink is not None:
+            sink.close()
+        send(("error", str(exc)))
+        return
     send(("ready",))
     done = threading.Event()
 

@@ -112,6 +112,10 @@ class Engine:
         elsewhere). Each reading is a new dict with its own arrays.
     meter_rate : float
         Readings a second for ``meters``.
+    clock_out : ClockOut, optional
+        MIDI clock to send (:mod:`listener.stage.clock_out`): started with the run and
+        stopped at its end, at the tempo of the tune playing, and between tunes the tempo
+        heard (unless ``compose.tempo`` fixes it).
     composer_process : bool
         Compose in a process of its own (:mod:`~listener.composer_process`): ``sink`` is then
         a :class:`~listener.composer_process.SinkSpec`, the port the child opens; a child
@@ -143,6 +147,7 @@ class Engine:
         composer_process: bool = False,
         meters: Callable[[dict], None] | None = None,
         meter_rate: float = 30.0,
+        clock_out=None,
     ) -> None:
         self.model = model
         self.emit = emit
@@ -161,6 +166,8 @@ class Engine:
             raise ValueError(f"meter_rate must be above 0, got {meter_rate}")
         self.meters = meters
         self.meter_rate = meter_rate
+        self.clock_out = clock_out
+        self._clock_held = 0.0  # monotonic time until which a tune's tempo holds the clock
         self._recent = np.zeros(METER_SAMPLES, dtype=np.float32)
         self.analysis = Analysis(model, gate_db=gate_db, notes=notes or phrases is not None)
         self.composer = None
@@ -200,6 +207,8 @@ class Engine:
             self._seq += 1
             if event["type"] == "fault" and "fault" in event:  # (not a recovery)
                 self._faults += 1
+            if self.clock_out is not None:
+                self._keep_clock(event)
             self.emit(event)
 
     def run(self, source, *, duration: float | None = None, live: bool = True) -> dict:
@@ -269,6 +278,10 @@ class Engine:
         try:
             source.open(ring, live=live)
             rate = int(source.rate)  # a device knows it once open
+            if self.clock_out is not None:
+                if self.compose.tempo:
+                    self.clock_out.tempo = self.compose.tempo
+                self.clock_out.start()
             analysis.rate = rate
             if source.notice:
                 print(source.notice, file=sys.stderr)
@@ -364,6 +377,8 @@ class Engine:
             raise
         finally:
             source.stop()  # the audio first; PortAudio is terminated by a live source
+            if self.clock_out is not None:
+                self.clock_out.stop()
             ring.close()  # no writer is left to wake the analysis
             if getattr(self.sink, "watchable", False):
                 self.sink.unwatch()
@@ -452,6 +467,20 @@ class Engine:
     def _ask(self, t: float, reason: str) -> None:
         if self.composer is not None:
             self.composer.request(t, reason, self.analysis.last_vector)
+
+    def _keep_clock(self, event: dict) -> None:
+        # the clock sent goes at the tempo of the tune playing; between tunes, what is heard
+        kind, clock = event["type"], self.clock_out
+        if kind == "tune" and event.get("event") == "start" and event.get("tempo"):
+            clock.tempo = event["tempo"]
+            self._clock_held = math.inf
+        elif kind == "tune" and event.get("event") == "end":
+            beats = event.get("beats") or 0.0
+            self._clock_held = time.monotonic() + beats * 60.0 / clock.tempo
+        elif kind == "decision" and self.compose.tempo is None:
+            vector = self.analysis.last_vector
+            if vector is not None and time.monotonic() > self._clock_held:
+                clock.tempo = float(np.clip(vector[_P1], 40.0, 240.0))
 
     def _keep_recent(self, block: np.ndarray) -> None:
         recent, n = self._recent, block.shape[0]

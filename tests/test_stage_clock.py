@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+import signal
 import subprocess
 
 import numpy as np
@@ -10,6 +13,14 @@ import pytest
 from listener.stage.clock import CLOCK, CONTINUE, PULSES_PER_QUARTER, START, STOP, ClockIn
 from tests.harness import need_module, need_program, wait_until
 from tests.harness.jack import dummy_jack
+
+
+def _stop(program: subprocess.Popen) -> str:
+    # Ctrl-C, which jack_midi_clock and jack_mclk_dump take as "close the client": killed by
+    # SIGTERM they leave the server's slot in JACK's registry of servers (eight in all) taken
+    program.send_signal(signal.SIGINT)
+    out, _ = program.communicate(timeout=5)
+    return out or ""
 
 
 def test_tempo_and_transport_from_timed_pulses():
@@ -23,7 +34,7 @@ def test_tempo_and_transport_from_timed_pulses():
     # the first pulse after Start is the downbeat, beat 0
     assert clock.tempo == pytest.approx(120.0) and clock.beat == 47 / 24 and clock.running
     clock.take([STOP], at)
-    for _ in range(PULSES_PER_QUARTER):  # a step to 90, heard while stopped
+    for _ in range(2 * PULSES_PER_QUARTER):  # a step to 90, heard while stopped
         at += (60.0 / 90.0) / PULSES_PER_QUARTER
         clock.take([CLOCK], at)
     assert clock.tempo == pytest.approx(90.0) and clock.beat == 47 / 24 and not clock.running
@@ -55,8 +66,7 @@ def test_jack_midi_clock_at_120_is_heard_within_half_a_beat_a_minute():
             if clock is not None:
                 clock.close()
             transport.close()
-            source.terminate()
-            source.wait(5)
+            _stop(source)
     assert tempo == pytest.approx(120.0, abs=0.5)
 
 
@@ -88,8 +98,7 @@ def test_a_step_from_120_to_90_is_followed_within_a_bar():
             if clock is not None:
                 clock.close()
             master.close()
-            source.terminate()
-            source.wait(5)
+            _stop(source)
     assert before == pytest.approx(120.0, abs=0.5)
     assert after == pytest.approx(90.0, abs=0.5)
 
@@ -146,8 +155,7 @@ def test_the_composers_notes_fall_on_the_clocks_beats():
                 sink.close()
             transport.transport_stop()
             transport.close()
-            source.terminate()
-            source.wait(5)
+            _stop(source)
             forgiven = receiver.forgiven()
             receiver.close()
     start = next(i for i, (_, m) in enumerate(receiver.messages) if m.type == "start")
@@ -165,3 +173,129 @@ def test_the_composers_notes_fall_on_the_clocks_beats():
         np.round(np.array(errors) * 1e3, 2),
     )
     assert max(abs(e) for e in errors) <= period / 48000, errors
+
+
+def _mclk_dump_tempi(text: str) -> tuple[list[float], list[float]]:
+    # jack_mclk_dump's reading of each pulse: the tempo from the last interval ("cur") and
+    # its filtered tempo ("flt", which takes some ten beats to settle after a change)
+    cur = [float(x) for x in re.findall(r"cur:\s+([0-9.]+)\[BPM\]", text)]
+    flt = [float(x) for x in re.findall(r"flt:\s+([0-9.]+)\[BPM\]", text)]
+    return cur, flt
+
+
+@pytest.mark.parametrize("path", ["frames", "thread"])
+def test_clock_out_is_read_at_its_tempo_by_jack_mclk_dump(path):
+    # frames: our JACK client writes each pulse at its frame offset (the JACK path); thread:
+    # a thread sends each at its deadline (the ALSA path, here through JACK's MIDI)
+    from listener.stage.clock_out import ClockOut, _ThreadClockOut
+
+    program = need_program("jack_mclk_dump", "jack-midi-clock")
+    need_program("jackd", "jackd2")
+    jack = need_module("jack")
+    with dummy_jack(rate=48000, period=256):
+        dump = subprocess.Popen(
+            [program], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        probe = jack.Client("harness-probe", no_start_server=True)
+        clock = None
+        try:
+            wait_until(lambda: probe.get_ports("jack_mclk_dump", is_midi=True), 10, "its port")
+            if path == "frames":
+                clock = ClockOut.open("jack_mclk_dump", api="jack", tempo=123.0)
+            else:
+                clock = _ThreadClockOut(123.0)
+                clock._connect("jack_mclk_dump", "jack")
+            clock.start()
+            wait_until(lambda: clock.pulses_sent >= 4 * PULSES_PER_QUARTER, 10, "4 beats")
+            clock.tempo = 90.0
+            sent = clock.pulses_sent
+            wait_until(lambda: clock.pulses_sent >= sent + 16 * PULSES_PER_QUARTER, 15, "16 at 90")
+        finally:
+            if clock is not None:
+                clock.close()
+            probe.close()
+            said = _stop(dump)
+    cur, flt = _mclk_dump_tempi(said)
+    assert "start" in said and len(cur) >= 19 * PULSES_PER_QUARTER
+    beat = PULSES_PER_QUARTER
+    if path == "frames":  # each pulse at its frame: the set tempo, read as jack_mclk_dump reads
+        assert flt[4 * beat - 1] == pytest.approx(123.0, abs=0.1)
+        assert flt[-1] == pytest.approx(90.0, abs=0.1)
+    # the thread's pulses go out at JACK's cycles here (each up to 5.3 ms late): the tempo of
+    # several beats' pulses together (their intervals' length, from each interval's reading)
+    over = lambda values: len(values) / sum(1.0 / v for v in values)  # noqa: E731
+    assert over(cur[: 3 * beat]) == pytest.approx(123.0, abs=0.5)
+    assert over(cur[-8 * beat :]) == pytest.approx(90.0, abs=0.5)
+
+
+def test_listen_follows_one_clock_and_sends_another(gtzan, tmp_path):
+    # the command line: the composer (in its own process) follows jack_midi_clock at 120, and
+    # the listener sends its own clock at the tune's tempo to jack_mclk_dump
+    import sys
+
+    from tests.harness.midi import Receiver
+
+    clock_program = need_program("jack_midi_clock", "jack-midi-clock")
+    dump_program = need_program("jack_mclk_dump", "jack-midi-clock")
+    need_program("jackd", "jackd2")
+    jack = need_module("jack")
+    clip = gtzan / "genres" / "country" / "country.00000.wav"
+    with dummy_jack(rate=48000, period=256):
+        receiver = Receiver()
+        source = subprocess.Popen(
+            [clock_program, "-b", "120", "-B"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        dump = subprocess.Popen(
+            [dump_program], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        transport = jack.Client("harness-transport", no_start_server=True)
+        try:
+            wait_until(
+                lambda: len(transport.get_ports("jack_m", is_midi=True)) == 2, 10, "their ports"
+            )
+            transport.transport_start()
+            listener = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "listener",
+                    "listen",
+                    "--file",
+                    str(clip),
+                    "--realtime",
+                    "--duration",
+                    "8",
+                    "--compose",
+                    "every:2",
+                    "--seed",
+                    "1",
+                    "--api",
+                    "jack",
+                    "--port",
+                    "harness:sink",
+                    "--clock-in",
+                    "jack_midi_clock",
+                    "--clock-out",
+                    "jack_mclk_dump",
+                    "--jsonl",
+                    str(tmp_path / "run.jsonl"),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            transport.transport_stop()
+        finally:
+            transport.close()
+            _stop(source)
+            said = _stop(dump)
+            receiver.close()
+    assert listener.returncode == 0, listener.stderr
+    events = [json.loads(line) for line in (tmp_path / "run.jsonl").read_text().splitlines()]
+    starts = [e for e in events if e.get("event") == "start"]
+    assert starts and all(e["tempo"] == pytest.approx(120.0, abs=0.5) for e in starts)
+    assert all("clock_beat" in e for e in starts) and receiver.notes_on()
+    cur, flt = _mclk_dump_tempi(said)
+    assert "start" in said and "stop" in said
+    # the last beat's pulses at the tune's tempo, which is the clock's it followed
+    assert cur[-PULSES_PER_QUARTER:] == pytest.approx([120.0] * PULSES_PER_QUARTER, abs=0.1)

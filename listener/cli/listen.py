@@ -161,6 +161,8 @@ def run(args: argparse.Namespace) -> int:
         key=args.key,
         answer_bars=args.answer_bars,
         play_events=bool(args.osc or args.view),
+        clock_in=args.clock_in,
+        clock_api=args.api,
     )
     compose.check()  # every setting, before anything opens
     phrases = None
@@ -189,10 +191,11 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise ConfigError(f"--jsonl {args.jsonl}: {exc.strerror or exc}") from None
     status = _status_line()
-    sink = keys = None
+    sink = keys = clock_out = None
     outlets = writer
     try:
         outlets = stage.open_stage(args, writer)
+        clock_out = stage.open_clock_out(args)
         if args.respond and args.midi_in:
             from listener.midi.keys import MidiKeys
 
@@ -240,6 +243,7 @@ def run(args: argparse.Namespace) -> int:
             composer_process=separate,
             meters=getattr(outlets, "meter", None),
             meter_rate=args.osc_rate,
+            clock_out=clock_out,
         )
         stage.open_controls(args, engine, outlets)
         try:
@@ -255,6 +259,8 @@ def run(args: argparse.Namespace) -> int:
             keys.close()
         if outlets is not writer:
             outlets.close()
+        if clock_out is not None:
+            clock_out.close()
         writer.close()
     if status is not None:
         sys.stderr.write("\n")

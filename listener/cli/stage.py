@@ -73,6 +73,20 @@ def add_stage_options(parser: argparse.ArgumentParser) -> None:
         "port: open http://127.0.0.1:PORT/ in a browser (8765, say)",
     )
     stage.add_argument(
+        "--clock-in",
+        metavar="PORT",
+        help="follow the band's MIDI clock from this MIDI output (a name or unique part; "
+        "--api ALSA or JACK): tunes start on its beats at its tempo, wait for its Start and "
+        "stop at its Stop",
+    )
+    stage.add_argument(
+        "--clock-out",
+        metavar="PORT",
+        help="send MIDI clock (24 a quarter note, Start and Stop) to this MIDI input, at the "
+        "tempo of the tune playing, between tunes the tempo heard (or --tempo); through JACK "
+        "each pulse is written at its frame",
+    )
+    stage.add_argument(
         "--osc-in",
         metavar="[HOST:]PORT",
         help="take controls over OSC on this UDP port (compose, stop, temperature, meter, "
@@ -121,3 +135,14 @@ def open_controls(args: argparse.Namespace, engine, outlets) -> None:
     control = OscControl(engine.control, host=host, port=port, prefix=DEFAULT_PREFIX)
     outlets.inputs.append(control)
     print(f"listener: OSC in on {control.host}:{control.port} {DEFAULT_PREFIX}", file=sys.stderr)
+
+
+def open_clock_out(args: argparse.Namespace):
+    """Open ``--clock-out`` (not started: the engine starts it with the run), or None."""
+    if not args.clock_out:
+        return None
+    from listener.stage.clock_out import ClockOut
+
+    clock = ClockOut.open(args.clock_out, api=args.api, tempo=args.tempo or 120.0)
+    print(f"listener: MIDI clock out to {clock.name} ({clock.api})", file=sys.stderr)
+    return clock

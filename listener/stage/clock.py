@@ -2,10 +2,11 @@
 
 :class:`ClockIn` listens on a MIDI input (JACK or ALSA, through python-rtmidi with timing
 messages let through) and keeps the tempo, the transport (Start, Stop, Continue) and the
-position in pulses since Start. The tempo comes from the last quarter note's pulses, timed by
-the MIDI system's own timestamps (JACK's frame time), not by when Python got to them: a
-sleeping reader does not bend the tempo. Over one quarter note the timestamps' jitter
-averages out, and a change of tempo is followed within a beat.
+position in pulses since Start. The tempo is a line fitted through the last two quarter
+notes' pulses, timed by the MIDI system's own timestamps, not by when Python got to them: a
+sleeping reader does not bend the tempo. JACK stamps a message with its cycle's time (up to a
+period off); the fit averages that out, where a quarter note's first and last pulse would keep
+it (1% at a period of 5 ms), and a change of tempo is followed within two beats.
 
 No callback into Python runs on the MIDI system's thread: a thread here drains rtmidi's queue
 (as the tests' receiver does), so a busy interpreter never makes the MIDI client late.
@@ -17,10 +18,15 @@ import collections
 import threading
 import time
 
+import numpy as np
+
 from listener.errors import DeviceError
 
 #: MIDI clock pulses per quarter note.
 PULSES_PER_QUARTER = 24
+#: Pulses the tempo is fitted over: two quarter notes (a line through their times; JACK
+#: stamps each with its cycle's time, up to a period off, which one interval would carry whole).
+TEMPO_PULSES = 2 * PULSES_PER_QUARTER
 #: Messages over which the MIDI system's clock is mapped to ``time.monotonic`` (4 s at 120).
 OFFSET_WINDOW = 192
 #: Status bytes of the real-time messages this reads.
@@ -35,7 +41,8 @@ class ClockIn:
     Attributes
     ----------
     running : bool
-        Between a Start (or Continue) and a Stop.
+        Between a Start (or Continue) and a Stop; from the first pulse heard when the clock
+        was running before we joined (no Start, Stop or Continue heard yet).
     pulses : int
         Pulses since the first after the last Start (that one is 0: the downbeat; -1 between
         Start and it), kept through Stop and Continue.
@@ -47,7 +54,8 @@ class ClockIn:
         self.running = False
         self.pulses = 0
         self.pulses_heard = 0
-        self._times: collections.deque = collections.deque(maxlen=PULSES_PER_QUARTER + 1)
+        self._transport_seen = False  # a Start, Stop or Continue heard
+        self._times: collections.deque = collections.deque(maxlen=TEMPO_PULSES)
         self._clock = 0.0  # the MIDI system's time of the last message, seconds
         # monotonic less the MIDI system's time, per message: the least of the recent ones is
         # the one delivered soonest, the best guess of how the two clocks relate
@@ -110,24 +118,32 @@ class ClockIn:
                 self._times.append(at)
                 self._last_pulse = at
                 self.pulses_heard += 1
+                if not self._transport_seen and not self.running:
+                    # a clock already running when we joined: followed from this pulse (its
+                    # place in the bar unknown), not left waiting for a Start that came before
+                    self.running, self.pulses = True, -1
                 if self.running:
                     self.pulses += 1
             elif status == START:  # the first pulse after it is the downbeat, pulse 0
-                self.running, self.pulses = True, -1
+                self.running, self.pulses, self._transport_seen = True, -1, True
             elif status == CONTINUE:
-                self.running = True
+                self.running, self._transport_seen = True, True
             elif status == STOP:
-                self.running = False
+                self.running, self._transport_seen = False, True
 
     @property
     def tempo(self) -> float | None:
-        """Quarter notes a minute over the last quarter note's pulses; None before one."""
+        """Quarter notes a minute, fitted to the last two quarter notes' pulses (or one).
+
+        None before a quarter note's pulses have come.
+        """
         with self._lock:
-            times = list(self._times)
-        if len(times) < PULSES_PER_QUARTER + 1:
+            times = np.array(self._times)
+        if times.size < PULSES_PER_QUARTER + 1:
             return None
-        quarter = times[-1] - times[0]
-        return 60.0 / quarter if quarter > 0 else None
+        index = np.arange(times.size) - (times.size - 1) / 2.0
+        pulse = float(index @ (times - times.mean()) / (index @ index))  # seconds a pulse
+        return 60.0 / (pulse * PULSES_PER_QUARTER) if pulse > 0 else None
 
     @property
     def beat(self) -> float:
