@@ -8,9 +8,11 @@ STAMP := $(VENV)/.installed
 # Debian packages that the tests use as independent references: sox writes audio files with
 # encoders other than libsndfile's; abc2midi and abcm2ps read the ABC the composer writes;
 # fluidsynth (with its General MIDI sound font) plays tunes for the transcription tests;
-# liblo-tools' oscdump and oscsend are the OSC peers; chromium shows the live view's page.
+# liblo-tools' oscdump and oscsend are the OSC peers; jack-midi-clock's jack_midi_clock and
+# jack_mclk_dump the MIDI clock's; chromium shows the live view's page.
 # Installed by `make test` when it runs as root with apt-get.
-DEBIAN_PACKAGES := sox abcmidi abcm2ps jackd2 libportaudio2 fluidsynth liblo-tools chromium
+DEBIAN_PACKAGES := sox abcmidi abcm2ps jackd2 libportaudio2 fluidsynth liblo-tools \
+	jack-midi-clock chromium
 
 .PHONY: demo test lint bench system-packages clean
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import TextIO
 
@@ -67,6 +68,7 @@ def run_demo(
     realtime: bool = True,
     out: TextIO = sys.stdout,
     folder: str | Path = ".",
+    view: str | None = None,
 ) -> dict:
     """Perform, listen, answer; print as it goes; write demo.jsonl, demo.abc and demo.mid.
 
@@ -80,6 +82,8 @@ def run_demo(
         Where the running commentary goes.
     folder : path
         Where the three files are written.
+    view : str, optional
+        ``[HOST:]PORT`` to serve the live view on (:mod:`listener.stage.view`) while it plays.
 
     Returns
     -------
@@ -141,12 +145,23 @@ def run_demo(
         elif event["type"] == "tune" and event["event"] == "end":
             print(f"{'':9}the answer:\n{event['abc']}", file=out, flush=True)
 
+    outlets = None
+    if view is not None:
+        from listener.stage.control import parse_listen
+        from listener.stage.outlets import Outlets
+        from listener.stage.view import LiveView
+
+        host, port = parse_listen(view)
+        page = LiveView(host=host, port=port)
+        outlets = Outlets(emit, [page])
+        print(f"the live view: {page.url}", file=out, flush=True)
     engine = Engine(
         GenreModel.load(),
-        emit,
+        emit if outlets is None else outlets,
         composer=FolkLSTM(),
         compose=ComposeSettings(when="respond", seed=1),
         phrases=PhraseTracker(),
+        meters=None if outlets is None else outlets.meter,
     )
     composer = engine.composer
     source = ArraySource(signal, block_size=(128, 1024), realtime=realtime)
@@ -189,5 +204,14 @@ def run_demo(
         file=out,
         flush=True,
     )
+    if outlets is not None:
+        try:
+            print("the live view stays up until Ctrl-C", file=out, flush=True)
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            outlets.close()
     phrases = [e for e in events if e["type"] == "phrase"]
     return {**final, "files": [str(f) for f in files], "phrases": phrases, "answers": answers}

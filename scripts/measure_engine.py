@@ -93,6 +93,64 @@ def play_in_own_process(server: str, seconds: float) -> int:
     return 0
 
 
+def watch_stage_in_own_process(url: str, pages: int, targets: int) -> int:
+    """The stage's audience, alone in a process: UDP sockets for the OSC targets and Chromium
+    (headless, through Playwright) with pages on the live view. It says "ready PORT ..." once
+    every page shows the run, counts datagrams until a line on standard input, then prints
+    each page's counts of events by type and the datagrams each socket got, as JSON."""
+    import shutil
+    import socket as sockets
+
+    from playwright.sync_api import sync_playwright
+
+    socks = []
+    for _ in range(targets):
+        sock = sockets.socket(sockets.AF_INET, sockets.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", 0))
+        sock.settimeout(0.2)
+        socks.append(sock)
+    got = [0] * targets
+    done = threading.Event()
+
+    def drain(k: int) -> None:
+        while not done.is_set():
+            try:
+                socks[k].recv(65536)
+                got[k] += 1
+            except TimeoutError:
+                continue
+
+    threads = [threading.Thread(target=drain, args=(k,), daemon=True) for k in range(targets)]
+    for t in threads:
+        t.start()
+    args = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=args)
+        views = [browser.new_page(viewport={"width": 1400, "height": 900}) for _ in range(pages)]
+        for view in views:
+            view.goto(url)
+            view.wait_for_function("window.listenerView && window.listenerView.session !== null")
+        ports = " ".join(str(s.getsockname()[1]) for s in socks)
+        print(f"ready {ports}", flush=True)
+        sys.stdin.readline()
+        time.sleep(2.0)  # the last events on their way
+        counts = [view.evaluate("window.listenerView.counts") for view in views]
+        render = [view.evaluate("window.listenerView.renderMs") for view in views]
+        browser.close()
+    done.set()
+    print(
+        json.dumps(
+            {
+                "pages": counts,
+                "render_ms_max": max(max(r, default=0) for r in render),
+                "datagrams": got,
+            }
+        ),
+        flush=True,
+    )
+    return 0
+
+
 def measure_jack(
     seconds: float,
     player_process: bool = True,
@@ -103,6 +161,7 @@ def measure_jack(
     wake: bool = True,
     device_process: bool = False,
     composer_process: bool = False,
+    stage: bool = False,
 ) -> dict:
     import subprocess
 
@@ -132,15 +191,35 @@ def measure_jack(
         else:
             sink = target = MidiSink.open("harness:sink", api="jack")
         events: list[dict] = []
+        emit, meters, audience = events.append, None, None
+        if stage:  # OSC to 3 targets at 30 Hz, the view with 3 pages, all in another process
+            from listener.stage.osc import OscOut, Target
+            from listener.stage.outlets import Outlets
+            from listener.stage.view import LiveView
+
+            view = LiveView(port=0)
+            audience = subprocess.Popen(
+                [sys.executable, "-m", "scripts.measure_engine", "_stage", "--url", view.url],
+                cwd=ROOT,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            ready = audience.stdout.readline().split()
+            assert ready and ready[0] == "ready", ready
+            osc = OscOut([Target("127.0.0.1", int(port)) for port in ready[1:]])
+            emit = Outlets(events.append, [osc, view])
+            meters = emit.meter
         engine = Engine(
             GenreModel.load(),
-            events.append,
+            emit,
             composer=FolkLSTM(),
             sink=target,
             composer_process=composer_process,
-            compose=ComposeSettings(compose, seed=1),
+            compose=ComposeSettings(compose, seed=1, play_events=stage),
             notes=notes,
             wake=wake,
+            meters=meters,
         )
         if device_process:
             from listener.audio.device_process import DeviceProcess
@@ -155,6 +234,7 @@ def measure_jack(
             "realtime_jack": realtime,
         }
         result["notes"] = notes
+        result["stage"] = stage
         result["wake"] = "eventfd" if wake else "poll every 0.5 ms"
         thread = threading.Thread(
             target=lambda: result.update(engine.run(source, duration=seconds))
@@ -170,6 +250,23 @@ def measure_jack(
         if player_process:
             out, _ = child.communicate(f"{sent}\n", timeout=120)
             result.update(json.loads(out.strip().splitlines()[-1]))
+        if audience is not None:
+            out, _ = audience.communicate("done\n", timeout=120)
+            seen = json.loads(out.strip().splitlines()[-1])
+            emit.close()
+            said = Counter(e["type"] for e in events)
+            kinds = ("decision", "tune", "play", "beat", "stats", "fault", "note", "phrase")
+            result["view_pages_missing"] = [
+                {k: said[k] - page.get(k, 0) for k in kinds if said[k] != page.get(k, 0)}
+                for page in seen["pages"]
+            ]
+            result["view_events_per_page"] = {k: said[k] for k in kinds if said[k]}
+            result["view_render_ms_max"] = seen["render_ms_max"]
+            result["osc_datagrams"] = {
+                "sent": osc.sent,
+                "dropped": osc.dropped,
+                "received": seen["datagrams"],
+            }
         else:
             player.close()
             wait_for_delivery(receiver, sent)
@@ -256,7 +353,7 @@ def measure_soak(seconds: float) -> dict:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("what", choices=["jack", "soak", "_player"])
+    p.add_argument("what", choices=["jack", "soak", "_player", "_stage"])
     p.add_argument("--seconds", type=float, default=300.0)
     p.add_argument(
         "--player-thread",
@@ -298,10 +395,19 @@ def main() -> int:
         action="store_true",
         help="jack: compose in a process of its own (listener.composer_process)",
     )
+    p.add_argument(
+        "--stage",
+        action="store_true",
+        help="jack: OSC to 3 targets at 30 Hz and the live view with 3 Chromium pages, all "
+        "received in a process of their own; says what each page missed",
+    )
     p.add_argument("--server", help=argparse.SUPPRESS)
+    p.add_argument("--url", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.what == "_player":
         return play_in_own_process(args.server, args.seconds)
+    if args.what == "_stage":
+        return watch_stage_in_own_process(args.url, pages=3, targets=3)
     if args.what == "jack":
         result = measure_jack(
             args.seconds,
@@ -313,6 +419,7 @@ def main() -> int:
             not args.poll,
             args.device_process,
             args.composer_process,
+            args.stage,
         )
     else:
         result = measure_soak(args.seconds)

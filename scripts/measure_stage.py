@@ -2,6 +2,7 @@
 
     python -m scripts.measure_stage osc [--clips 100] [--targets 3]
     python -m scripts.measure_stage view [--tunes 20]
+    python -m scripts.measure_stage clock [--runs 10]
 
 ``osc``: the engine reads gtzan-mini clips as fast as it goes (the analysis flat out, the
 hardest case for the sending thread), with OSC going to ``--targets`` receivers at 30
@@ -15,6 +16,12 @@ from starting the server to a page that shows the run; the page's own time to re
 as each bar of a composed tune arrives (``--tunes`` tunes of folk-rnn's, 16 bars or more, the
 figure for the last bar); and the seconds from a server's restart on the same port to the page
 showing the new run, without a reload.
+
+``clock``: on a dummy JACK server (48 kHz, periods of 256: 5.3 ms), Debian's jack_midi_clock
+as the band's clock under a timebase master of the harness's: the tempo :class:`ClockIn`
+reads 48 pulses after each of ``--runs`` Starts at 120; the pulses after a step from 120 to
+90 until it reads within 0.5 of 90 for good; then our clock out at 123 and at 90, as
+jack_mclk_dump reads it (its filtered tempo, settled).
 """
 
 from __future__ import annotations
@@ -177,17 +184,89 @@ def measure_view(tunes: int) -> dict:
     }
 
 
+def measure_clock(runs: int) -> dict:
+    import re
+    import signal
+    import subprocess
+
+    from listener.stage.clock import PULSES_PER_QUARTER, ClockIn
+    from listener.stage.clock_out import ClockOut
+    from tests.harness.jack import TimebaseMaster, dummy_jack
+
+    def wait(condition, seconds=20.0):
+        deadline = time.monotonic() + seconds
+        while not condition():
+            if time.monotonic() > deadline:
+                raise SystemExit("waited too long")
+            time.sleep(0.002)
+
+    out: dict = {}
+    with dummy_jack(rate=48000, period=256):
+        master = TimebaseMaster(120.0)
+        source = subprocess.Popen(
+            ["jack_midi_clock"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        wait(lambda: master.client.get_ports("jack_midi_clock", is_midi=True))
+        time.sleep(0.5)
+        clock = ClockIn.open("jack_midi_clock", api="jack")
+        after_48 = []
+        for _ in range(runs):
+            master.client.transport_start()
+            wait(lambda: clock.running and clock.pulses >= 47)
+            after_48.append(clock.tempo)
+            master.client.transport_stop()
+            wait(lambda: not clock.running)
+        master.client.transport_start()
+        wait(lambda: clock.pulses >= 4 * PULSES_PER_QUARTER)
+        master.bpm = 90.0
+        stepped, settled = clock.pulses, None
+        while clock.pulses < stepped + 16 * PULSES_PER_QUARTER:
+            tempo = clock.tempo
+            if tempo is not None and abs(tempo - 90.0) <= 0.5:
+                settled = settled if settled is not None else clock.pulses
+            else:
+                settled = None
+            time.sleep(0.002)
+        master.client.transport_stop()
+        clock.close()
+        master.close()
+        source.send_signal(signal.SIGINT)
+        source.wait(5)
+        out["tempo_after_48_pulses_at_120"] = [round(t, 3) for t in after_48]
+        out["pulses_from_step_to_90_within_0.5"] = None if settled is None else settled - stepped
+        dump = subprocess.Popen(
+            ["jack_mclk_dump"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        time.sleep(1.0)
+        sender = ClockOut.open("jack_mclk_dump", api="jack", tempo=123.0)
+        sender.start()
+        wait(lambda: sender.pulses_sent >= 16 * PULSES_PER_QUARTER)
+        sender.tempo = 90.0
+        sent = sender.pulses_sent
+        wait(lambda: sender.pulses_sent >= sent + 16 * PULSES_PER_QUARTER)
+        sender.close()
+        dump.send_signal(signal.SIGINT)
+        said = dump.communicate(timeout=5)[0]
+    flt = [float(x) for x in re.findall(r"flt:\s+([0-9.]+)\[BPM\]", said)]
+    out["clock_out_read_at_123"] = flt[16 * PULSES_PER_QUARTER - 2]
+    out["clock_out_read_at_90"] = flt[-1]
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("what", choices=["osc", "view"])
+    parser.add_argument("what", choices=["osc", "view", "clock"])
     parser.add_argument("--clips", type=int, default=100)
     parser.add_argument("--targets", type=int, default=3)
     parser.add_argument("--tunes", type=int, default=20)
+    parser.add_argument("--runs", type=int, default=10)
     args = parser.parse_args()
     if args.what == "osc":
         print(json.dumps(measure_osc(args.clips, args.targets), indent=1))
-    else:
+    elif args.what == "view":
         print(json.dumps(measure_view(args.tunes), indent=1))
+    else:
+        print(json.dumps(measure_clock(args.runs), indent=1))
 
 
 if __name__ == "__main__":

@@ -109,7 +109,7 @@ def test_the_composers_notes_fall_on_the_clocks_beats():
     from listener.composer import Composer, ComposeSettings
     from listener.midi import MidiSink
     from listener.tunes.lstm import FolkLSTM
-    from tests.harness.midi import Receiver
+    from tests.harness.midi import Receiver, in_order
 
     program = need_program("jack_midi_clock", "jack-midi-clock")
     need_program("jackd", "jackd2")
@@ -159,19 +159,23 @@ def test_the_composers_notes_fall_on_the_clocks_beats():
             forgiven = receiver.forgiven()
             receiver.close()
     start = next(i for i, (_, m) in enumerate(receiver.messages) if m.type == "start")
-    pulses = [t for t, m in receiver.messages[start:] if m.type == "clock"]
-    notes = [t for t, m in receiver.messages[start:] if m.type == "note_on" and m.velocity]
-    first = next(e for e in events if e.get("event") == "start")
-    beats = [e["beat"] for e in events if e["type"] == "play" and e["on"]][: len(notes)]
-    assert forgiven == 0, "the dummy server lost MIDI in xruns: the grid cannot be judged"
-    errors = [
-        t - pulses[round((first["clock_beat"] + beat) * 24)]
-        for t, beat in zip(notes, beats, strict=True)
+    pulses = np.array([t for t, m in receiver.messages[start:] if m.type == "clock"])
+    notes = [
+        (t, m.note) for t, m in receiver.messages[start:] if m.type == "note_on" and m.velocity
     ]
-    print(
-        f"notes against the clock's grid: {len(errors)} notes, ms",
-        np.round(np.array(errors) * 1e3, 2),
-    )
+    first = next(e for e in events if e.get("event") == "start")
+    played = [e for e in events if e["type"] == "play" and e["on"]]
+    # the pulses' grid: a line through them, by their number after Start (a pulse the dummy
+    # server lost in an xrun leaves its number empty; a note lost is forgiven the same way)
+    number = np.round((pulses - pulses[0]) / (0.5 / PULSES_PER_QUARTER))
+    slope, intercept = np.polyfit(number, pulses, 1)
+    at = in_order([p for _, p in notes], [e["pitch"] for e in played], forgiven=forgiven)
+    errors = [
+        t - (intercept + slope * (first["clock_beat"] + played[k]["beat"]) * PULSES_PER_QUARTER)
+        for (t, _), k in zip(notes, at, strict=True)
+    ]
+    print(f"notes against the clock's grid: {len(errors)}, ms", np.round(np.array(errors) * 1e3, 2))
+    assert len(errors) >= 32 - forgiven
     assert max(abs(e) for e in errors) <= period / 48000, errors
 
 

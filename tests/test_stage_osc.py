@@ -210,3 +210,37 @@ def test_controls_from_oscsend(model, composer, clip, separate):
     assert start["reason"] == "control" and start["meter"] == "M:6/8" and start["mode"] == "dor"
     said = [(e["control"], e["value"]) for e in events if e["type"] == "control"]
     assert said == [("meter", "6/8"), ("mode", "dor"), ("compose", None), ("stop", None)]
+
+
+def test_wekinator_gets_the_gtzan_vector_as_floats():
+    dump = OscDump()
+    try:
+        osc = OscOut([Target("127.0.0.1", dump.port, format="wekinator")])
+        vector = np.linspace(-1.0, 1.0, 30)
+        osc(
+            {
+                "type": "meter",
+                "t": 0.1,
+                "rms": 0.1,
+                "centroid": 1.0,
+                "flux": 0.0,
+                "vector": vector,
+                "samples": np.zeros(1024, np.float32),
+            }
+        )
+        osc(
+            {
+                "type": "decision",
+                "genre": "jazz",
+                "confidence": 0.5,
+                "familiar": 1.0,
+                "posterior": {"jazz": 1.0},
+            }
+        )  # nothing for Wekinator
+        osc.close()
+        wait_until(lambda: dump.messages(), 5, "oscdump to decode the vector")
+    finally:
+        dump.close()
+    [(address, types, values)] = dump.messages()
+    assert address == "/wek/inputs" and types == "f" * 30
+    np.testing.assert_allclose(np.array(values.split(), float), vector, atol=1e-6)

@@ -24,6 +24,12 @@ def register(commands) -> None:
     )
     p.add_argument("--fast", action="store_true", help="as fast as possible, not at live pace")
     p.add_argument("--folder", default=".", help="where the three files go (default: here)")
+    p.add_argument(
+        "--view",
+        metavar="[HOST:]PORT",
+        help="show it in the live view too: open http://127.0.0.1:PORT/ (it stays up after "
+        "the demo until Ctrl-C)",
+    )
     p.set_defaults(func=run)
 
 
@@ -31,5 +37,5 @@ def run(args: argparse.Namespace) -> int:
     """Run ``listener demo``."""
     from listener.demo import run_demo
 
-    run_demo(seconds=args.seconds, realtime=not args.fast, folder=args.folder)
+    run_demo(seconds=args.seconds, realtime=not args.fast, folder=args.folder, view=args.view)
     return 0

@@ -126,8 +126,10 @@ class ClockIn:
                     self.pulses += 1
             elif status == START:  # the first pulse after it is the downbeat, pulse 0
                 self.running, self.pulses, self._transport_seen = True, -1, True
+                self._times.clear()  # no line through the pause before it
             elif status == CONTINUE:
                 self.running, self._transport_seen = True, True
+                self._times.clear()
             elif status == STOP:
                 self.running, self._transport_seen = False, True
 
