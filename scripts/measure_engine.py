@@ -142,7 +142,7 @@ def watch_stage_in_own_process(url: str, pages: int, targets: int) -> int:
         json.dumps(
             {
                 "pages": counts,
-                "render_ms_max": max(max(r, default=0) for r in render),
+                "render_ms_max": max((max(r, default=0) for r in render), default=0),
                 "datagrams": got,
             }
         ),
@@ -162,6 +162,7 @@ def measure_jack(
     device_process: bool = False,
     composer_process: bool = False,
     stage: bool = False,
+    pages: int = 3,
 ) -> dict:
     import subprocess
 
@@ -199,7 +200,8 @@ def measure_jack(
 
             view = LiveView(port=0)
             audience = subprocess.Popen(
-                [sys.executable, "-m", "scripts.measure_engine", "_stage", "--url", view.url],
+                [sys.executable, "-m", "scripts.measure_engine", "_stage", "--url", view.url]
+                + ["--pages", str(pages)],
                 cwd=ROOT,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
@@ -250,6 +252,12 @@ def measure_jack(
         if player_process:
             out, _ = child.communicate(f"{sent}\n", timeout=120)
             result.update(json.loads(out.strip().splitlines()[-1]))
+        else:
+            player.close()
+            wait_for_delivery(receiver, sent)
+            result["midi_notes_received"] = len(receiver.notes_on())
+            result["notes_sounding_after"] = sum(receiver.unmatched().values())
+            receiver.close()
         if audience is not None:
             out, _ = audience.communicate("done\n", timeout=120)
             seen = json.loads(out.strip().splitlines()[-1])
@@ -267,12 +275,6 @@ def measure_jack(
                 "dropped": osc.dropped,
                 "received": seen["datagrams"],
             }
-        else:
-            player.close()
-            wait_for_delivery(receiver, sent)
-            result["midi_notes_received"] = len(receiver.notes_on())
-            result["notes_sounding_after"] = sum(receiver.unmatched().values())
-            receiver.close()
     # the server names the client it found unfinished at each xrun
     late = re.findall(r"client = (.+?) was not finished", log.read())
     result["late_clients"] = dict(Counter(late))
@@ -401,13 +403,14 @@ def main() -> int:
         help="jack: OSC to 3 targets at 30 Hz and the live view with 3 Chromium pages, all "
         "received in a process of their own; says what each page missed",
     )
+    p.add_argument("--pages", type=int, default=3, help="jack --stage: browser pages (3)")
     p.add_argument("--server", help=argparse.SUPPRESS)
     p.add_argument("--url", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.what == "_player":
         return play_in_own_process(args.server, args.seconds)
     if args.what == "_stage":
-        return watch_stage_in_own_process(args.url, pages=3, targets=3)
+        return watch_stage_in_own_process(args.url, pages=args.pages, targets=3)
     if args.what == "jack":
         result = measure_jack(
             args.seconds,
@@ -420,6 +423,7 @@ def main() -> int:
             args.device_process,
             args.composer_process,
             args.stage,
+            args.pages,
         )
     else:
         result = measure_soak(args.seconds)

@@ -45,6 +45,22 @@ JUDGED = ("metal.00002.wav", "country.00000.wav", "classical.00005.wav")
 
 
 @pytest.fixture(scope="session")
+def model():
+    """The shipped genre model."""
+    from listener.genres.model import GenreModel
+
+    return GenreModel.load()
+
+
+@pytest.fixture(scope="session")
+def composer():
+    """The shipped folk-rnn model, on onnxruntime."""
+    from listener.tunes.lstm import FolkLSTM
+
+    return FolkLSTM()
+
+
+@pytest.fixture(scope="session")
 def held_out_model(gtzan, tmp_path_factory):
     """A genre model trained on 9 clips of each genre, as the shipped one was, and its path.
 

@@ -14,21 +14,9 @@ from listener.audio.sources import ArraySource
 from listener.composer import COMPOSE_AHEAD, ComposeSettings
 from listener.config import FRAME, FRAME_SECONDS, SAMPLE_RATE
 from listener.engine import Engine
-from listener.genres.model import GenreModel
-from listener.tunes.lstm import FolkLSTM
 from tests.harness import need_module, need_program, wait_until
 from tests.harness.jack import JackPlayer, dummy_jack, kill_jackd
 from tests.harness.midi import Receiver, assert_every_note_released, wait_for_delivery
-
-
-@pytest.fixture(scope="module")
-def model() -> GenreModel:
-    return GenreModel.load()
-
-
-@pytest.fixture(scope="module")
-def composer() -> FolkLSTM:
-    return FolkLSTM()
 
 
 @pytest.fixture(scope="module")

@@ -15,25 +15,13 @@ from listener.composer import ComposeSettings
 from listener.config import FRAME, SAMPLE_RATE
 from listener.engine import Engine
 from listener.errors import ConfigError
-from listener.genres.model import GenreModel
 from listener.stage.control import OscControl
 from listener.stage.osc import ADDRESSES, OscOut, Target, messages, table
 from listener.stage.outlets import Outlets
-from listener.tunes.lstm import FolkLSTM
 from tests.harness import need_module, need_program, wait_until
 from tests.harness.jack import dummy_jack
 from tests.harness.midi import Receiver, in_order
 from tests.harness.osc import OscDump, free_udp_port, oscsend
-
-
-@pytest.fixture(scope="module")
-def model() -> GenreModel:
-    return GenreModel.load()
-
-
-@pytest.fixture(scope="module")
-def composer() -> FolkLSTM:
-    return FolkLSTM()
 
 
 @pytest.fixture(scope="module")

@@ -185,3 +185,53 @@ def test_the_page_comes_back_after_a_restart_without_a_reload(browser):
     finally:
         page.close()
     assert back <= 3.0
+
+
+def test_the_demo_shows_itself_in_the_view(tmp_path):
+    # `listener demo --view PORT`: the page is served while it plays and after, until Ctrl-C
+    import json
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+
+    from tests.harness.osc import free_udp_port
+
+    port = free_udp_port()  # (a TCP port free too, as a rule, on loopback)
+    demo = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "listener",
+            "demo",
+            "--fast",
+            "--seconds",
+            "8",
+            "--view",
+            str(port),
+            "--folder",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    try:
+        for line in demo.stdout:
+            lines.append(line)
+            if "stays up" in line:
+                break
+        page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read().decode()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/events", timeout=5) as stream:
+            stream.readline()  # retry:
+            stream.readline()
+            hello = json.loads(stream.readline().decode()[len("data: ") :])
+    finally:
+        demo.send_signal(signal.SIGINT)
+        demo.wait(20)
+    assert any(f"http://127.0.0.1:{port}/" in line for line in lines), lines
+    assert "abcjs-basic-min.js" in page and "<canvas" in page
+    # a page opened after the run still gets what it needs to show it
+    assert hello["type"] == "hello" and hello["decision"] and hello["tune"]
+    assert demo.returncode == 0
