@@ -27,6 +27,8 @@ PULSES_PER_QUARTER = 24
 #: Pulses the tempo is fitted over: two quarter notes (a line through their times; JACK
 #: stamps each with its cycle's time, up to a period off, which one interval would carry whole).
 TEMPO_PULSES = 2 * PULSES_PER_QUARTER
+#: Seconds without a pulse that break the tempo's line (below 12.5 quarter notes a minute).
+PAUSE = 0.2
 #: Messages over which the MIDI system's clock is mapped to ``time.monotonic`` (4 s at 120).
 OFFSET_WINDOW = 192
 #: Status bytes of the real-time messages this reads.
@@ -115,6 +117,8 @@ class ClockIn:
         status = data[0] if data else None
         with self._lock:
             if status == CLOCK:
+                if self._times and at - self._times[-1] > PAUSE:
+                    self._times.clear()  # no line through a pause in the pulses
                 self._times.append(at)
                 self._last_pulse = at
                 self.pulses_heard += 1
@@ -126,7 +130,7 @@ class ClockIn:
                     self.pulses += 1
             elif status == START:  # the first pulse after it is the downbeat, pulse 0
                 self.running, self.pulses, self._transport_seen = True, -1, True
-                self._times.clear()  # no line through the pause before it
+                self._times.clear()  # the line starts again with the music
             elif status == CONTINUE:
                 self.running, self._transport_seen = True, True
                 self._times.clear()
