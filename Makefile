@@ -19,7 +19,7 @@ DEBIAN_PACKAGES := sox abcmidi abcm2ps jackd2 libportaudio2 fluidsynth liblo-too
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	PYTHONWARNINGS=ignore $(BIN)/pip install --quiet --upgrade pip
-	PYTHONWARNINGS=ignore $(BIN)/pip install --quiet -e '.[dev,fit,plot,train]'
+	PYTHONWARNINGS=ignore $(BIN)/pip install --quiet -e '.[dev,fit,plot,train,dask]'
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -12,6 +12,9 @@ import numpy as np
 from listener.cli import options
 from listener.errors import DataError
 
+#: Exit status of a run that finished with clips left out (undecodable, empty, too short, NaN).
+BAD_CLIPS_STATUS = 3
+
 _EPILOG_GENRES = """\
 collections: a folder with one subfolder of audio files per label (GTZAN's layout; a genres/
   level is looked through). Features (the 30-dim GTZAN vector at each 1 s texture window) are
@@ -64,7 +67,20 @@ def register(commands) -> None:
             "cross-validation inside each training fold, so that no test clip takes part",
         )
         p.add_argument("--cache", type=Path, help="feature cache folder")
-        p.add_argument("--workers", type=int, help="extraction processes (default: cores)")
+        p.add_argument("--workers", type=int, help="extraction processes here (default: cores)")
+        p.add_argument(
+            "--executor",
+            choices=("local", "dask"),
+            default="local",
+            help="where extraction runs: local processes (default) or a Dask cluster "
+            "(pip install 'listener[dask]'; --scheduler, or a local cluster of --workers). "
+            "Clips that cannot be used are left out and listed; the exit status is then 3",
+        )
+        p.add_argument(
+            "--scheduler",
+            help="the Dask scheduler, tcp://HOST:8786 (default $LISTENER_DASK_SCHEDULER); "
+            "the workers need the collection and --cache at the same paths",
+        )
 
     train = sub.add_parser(
         "train",
@@ -141,15 +157,32 @@ def register(commands) -> None:
     cl.set_defaults(func=classify_command)
 
 
-def _collection(folder: Path, cache_dir: Path | None, workers: int | None):
+def _collection(folder: Path, args: argparse.Namespace):
     from listener.genres.dataset import FeatureCache, extract_collection, find_clips
+    from listener.genres.executors import open_executor
 
     clips = find_clips(folder)
-    cache = FeatureCache(cache_dir) if cache_dir else FeatureCache()
+    cache = FeatureCache(args.cache) if args.cache else FeatureCache()
     print(
         f"{len(clips)} clips, {len({c.label for c in clips})} labels in {folder}", file=sys.stderr
     )
-    return clips, extract_collection(clips, cache, workers)
+    errors: list = []
+    with open_executor(args.executor, scheduler=args.scheduler, workers=args.workers) as pool:
+        vectors = extract_collection(clips, cache, executor=pool, errors=errors)
+    if errors:
+        print(f"{len(errors)} clip(s) left out, which could not be used:", file=sys.stderr)
+        for clip, reason in errors:
+            print(f"  {clip.path}: {reason}", file=sys.stderr)
+        if len(errors) == len(clips):
+            raise DataError(f"{folder}: no clip could be used")
+    args.bad_clips = len(errors)
+    left_out = {id(clip) for clip, _ in errors}
+    return [c for c in clips if id(c) not in left_out], vectors
+
+
+def _finished(args: argparse.Namespace) -> int:
+    # the exit status: 0, or BAD_CLIPS_STATUS when clips were left out (the run finished)
+    return BAD_CLIPS_STATUS if getattr(args, "bad_clips", 0) else 0
 
 
 def _artists_for(clips: list, folder: Path, index: Path | None) -> list[str]:
@@ -213,7 +246,7 @@ def train_command(args) -> int:
     from listener.genres.tuning import classifier_factory, tune, tuning_grid
 
     folder = Path(args.dir)
-    clips, vectors = _collection(folder, args.cache, args.workers)
+    clips, vectors = _collection(folder, args)
     labels = [c.label for c in clips]
     prepared = [prepare(v, args.features) for v in vectors]
     folds = stratified_folds(labels, 10, 0)
@@ -286,7 +319,7 @@ def train_command(args) -> int:
         f"agrees with the clip's on {100 * figures['rolling_agreement_10s']:.0f}%",
         file=sys.stderr,
     )
-    return 0
+    return _finished(args)
 
 
 def evaluate_command(args) -> int:
@@ -304,7 +337,7 @@ def evaluate_command(args) -> int:
     from listener.genres.report import CAVEAT_GTZAN_MINI, duplicates, plot_confusion
 
     folder = Path(args.dir)
-    clips, vectors = _collection(folder, args.cache, args.workers)
+    clips, vectors = _collection(folder, args)
     labels = [c.label for c in clips]
     if args.split_dir:
         folds, protocol = (
@@ -384,7 +417,7 @@ def evaluate_command(args) -> int:
                 }
             )
         )
-        return 0
+        return _finished(args)
     print(f"{args.classifier} on {args.features} features, {protocol}:")
     if args.tune:
         print("settings chosen inside each training fold: " + ", ".join(chosen))
@@ -401,7 +434,7 @@ def evaluate_command(args) -> int:
         )
     if "gtzan" in str(folder).lower():
         print(f"\nnote: {CAVEAT_GTZAN_MINI}")
-    return 0
+    return _finished(args)
 
 
 def _table(vectors, labels, folds, protocol, args, folder, groups=None) -> int:

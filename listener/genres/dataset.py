@@ -13,7 +13,7 @@ import hashlib
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,9 +24,11 @@ import numpy.typing as npt
 # compiled kernels instead of loading them again (about a second each).
 from listener.audio import load_audio
 from listener.config import FRAME, SAMPLE_RATE, TEXTURE_FRAMES
-from listener.errors import DataError
+from listener.errors import DataError, ListenerError
 from listener.features.vector import genre_vectors
 
+#: Seconds of audio in a batch of files sent to a worker (about a second of work).
+BATCH_SECONDS = 60.0
 #: Bump when the features change, so that cached vectors of older code are not used.
 FEATURE_VERSION = "gtzan30-v1"
 #: Frames between the windows a clip contributes: 43 = one texture window (1 s).
@@ -170,9 +172,39 @@ class Progress:
             print(file=sys.stderr, flush=True)
 
 
-def _extract_one(args: tuple[str, int]) -> npt.NDArray[np.float64]:
-    path, step = args
-    return clip_windows(path, step)
+def _extract_batch(jobs: list[tuple[str, int]]) -> list[npt.NDArray[np.float64] | str]:
+    # one task: several files' vectors (a module-level function, imported by a worker, never
+    # shipped with compiled code inside); a file that cannot be used is the reason why
+    out: list[npt.NDArray[np.float64] | str] = []
+    for path, step in jobs:
+        try:
+            vectors = clip_windows(path, step)
+        except (ListenerError, OSError, RuntimeError, ValueError) as exc:
+            out.append(str(exc) or type(exc).__name__)
+            continue
+        if not np.isfinite(vectors).all():
+            out.append(f"{path}: NaN or infinite values in its features")
+        else:
+            out.append(vectors)
+    return out
+
+
+def _batches(paths: list[Path], seconds: float) -> list[list[int]]:
+    # consecutive files, each batch at least `seconds` of audio (so a task is worth sending)
+    import soundfile
+
+    batches: list[list[int]] = [[]]
+    held = 0.0
+    for i, path in enumerate(paths):
+        try:
+            held += soundfile.info(str(path)).duration
+        except Exception:  # noqa: BLE001 - unknown length: counted as a 30 s clip
+            held += 30.0
+        batches[-1].append(i)
+        if held >= seconds:
+            batches.append([])
+            held = 0.0
+    return [b for b in batches if b]
 
 
 def extract_collection(
@@ -181,8 +213,15 @@ def extract_collection(
     workers: int | None = None,
     step: int = WINDOW_STEP,
     progress: bool = True,
+    *,
+    executor: Executor | None = None,
+    errors: list | None = None,
 ) -> list[npt.NDArray[np.float64]]:
-    """Get the window vectors of every clip, from the cache or extracted in parallel processes.
+    """Get the window vectors of every clip, from the cache or extracted in parallel.
+
+    Files go out in batches of at least ``BATCH_SECONDS`` of audio; each batch's vectors go
+    into the cache as it comes back, so that a run killed and started again recomputes
+    nothing it had finished.
 
     Parameters
     ----------
@@ -191,38 +230,67 @@ def extract_collection(
     cache : FeatureCache, optional
         Where computed vectors are kept (default: the user's cache folder).
     workers : int, optional
-        Processes (default: one per core).
+        Local processes (default: one per core), without ``executor``.
     step : int
         Frames between windows (43: one vector per second).
     progress : bool
         Report progress on stderr.
+    executor : concurrent.futures.Executor, optional
+        Where the batches run (:func:`listener.genres.executors.open_executor`: local
+        processes or a Dask cluster); a pool of ``workers`` local processes without it.
+    errors : list, optional
+        Where a clip that cannot be used (undecodable, empty, too short, NaN) goes, as
+        ``(clip, reason)``, the others going on; without it the first such clip is a
+        DataError once the rest are done (and cached).
 
     Returns
     -------
     list of numpy.ndarray
-        One ``(m, 30)`` array per clip, in the order of ``clips``.
+        One ``(m, 30)`` array per clip, in the order of ``clips`` (less those in ``errors``).
     """
     cache = cache or FeatureCache()
     keys = [cache.key(c.path, step) for c in clips]
     out: list[npt.NDArray[np.float64] | None] = [cache.get(k) for k in keys]
     todo = [i for i, v in enumerate(out) if v is None]
     report = Progress(len(todo), "extracting features", progress)
-    if todo:
-        workers = min(workers or os.cpu_count() or 1, len(todo))
-        jobs = [(str(clips[i].path), step) for i in todo]
-        if workers == 1:
-            results = map(_extract_one, jobs)
+    if not todo:
+        return [v for v in out if v is not None]
+    batches = [[todo[j] for j in b] for b in _batches([clips[i].path for i in todo], BATCH_SECONDS)]
+    jobs = [[(str(clips[i].path), step) for i in batch] for batch in batches]
+    own = None
+    bad: list = []  # (index, reason) of each clip that cannot be used
+    if executor is None and min(workers or os.cpu_count() or 1, len(batches)) > 1:
+        own = executor = ProcessPoolExecutor(
+            max_workers=min(workers or os.cpu_count() or 1, len(batches))
+        )
+    try:
+        if executor is None:
+            futures = None
+            results = map(_extract_batch, jobs)
+            done = zip(batches, results, strict=True)
         else:
-            pool = ProcessPoolExecutor(max_workers=workers)
-            results = pool.map(_extract_one, jobs)
-        try:
-            for i, vectors in zip(todo, results, strict=True):
-                out[i] = vectors
-                cache.put(keys[i], vectors)
-                report.step()
-        finally:
-            if workers > 1:
-                pool.shutdown(cancel_futures=True)
+            futures = {
+                executor.submit(_extract_batch, job): batch
+                for job, batch in zip(jobs, batches, strict=True)
+            }
+            done = ((futures[f], f.result()) for f in as_completed(futures))
+        for batch, vectors in done:
+            for i, v in zip(batch, vectors, strict=True):
+                if isinstance(v, str):
+                    bad.append((i, v))
+                    continue
+                out[i] = v
+                cache.put(keys[i], v)
+            report.step(len(batch))
+    finally:
+        if own is not None:
+            own.shutdown(cancel_futures=True)
+    bad.sort()
+    if bad and errors is None:
+        listed = "; ".join(reason for _, reason in bad[:5])
+        raise DataError(f"{len(bad)} file(s) could not be used: {listed}")
+    if errors is not None:
+        errors.extend((clips[i], reason) for i, reason in bad)
     return [v for v in out if v is not None]
 
 
