@@ -78,11 +78,19 @@ def find_clips(root: str | Path) -> list[Clip]:
 
 def clip_windows(path: str | Path, step: int = WINDOW_STEP) -> npt.NDArray[np.float64]:
     """GTZAN vectors of one file at every ``step``-th frame (from frame 42), shape ``(m, 30)``."""
+    return _windows(_decode(path), step)
+
+
+def _decode(path: str | Path) -> npt.NDArray[np.float32]:
     x = load_audio(path)
     if x.shape[0] < TEXTURE_FRAMES * FRAME:
         raise DataError(
             f"{path}: {x.shape[0] / SAMPLE_RATE:.2f} s of audio; at least 1 s is needed"
         )
+    return x
+
+
+def _windows(x: npt.NDArray[np.float32], step: int) -> npt.NDArray[np.float64]:
     return genre_vectors(x, threads=1).vectors[::step].copy()
 
 
@@ -148,8 +156,8 @@ class Progress:
         self._tty = sys.stderr.isatty()
         self._last = -1
 
-    def step(self, n: int = 1) -> None:
-        """Count ``n`` more items done."""
+    def step(self, n: int = 1, note: str = "") -> None:
+        """Count ``n`` more items done; ``note`` (which worker does what) ends the line."""
         self.done += n
         if not self.enabled:
             return
@@ -157,10 +165,11 @@ class Progress:
         if self._tty or percent // 10 != self._last // 10 or self.done == self.total:
             elapsed = time.monotonic() - self.start
             left = elapsed / self.done * (self.total - self.done)
+            rate = self.done / max(elapsed, 1e-9)
             line = (
                 f"{self.what}: {self.done}/{self.total} ({percent}%), "
-                f"{elapsed:.1f} s, about {left:.0f} s left"
-            )
+                f"{elapsed:.1f} s, {rate:.1f} a second, about {left:.0f} s left"
+            ) + (f"; {note}" if note else "")
             print(
                 ("\r" if self._tty else "") + line,
                 end="" if self._tty else "\n",
@@ -172,21 +181,43 @@ class Progress:
             print(file=sys.stderr, flush=True)
 
 
-def _extract_batch(jobs: list[tuple[str, int]]) -> list[npt.NDArray[np.float64] | str]:
+def _worker_name() -> str:
+    try:
+        from distributed import get_worker
+
+        return f"worker {get_worker().name}"
+    except (ImportError, ValueError):  # not on a Dask worker
+        return f"pid {os.getpid()}"
+
+
+def _extract_batch(jobs: list[tuple[str, int]]) -> dict:
     # one task: several files' vectors (a module-level function, imported by a worker, never
-    # shipped with compiled code inside); a file that cannot be used is the reason why
+    # shipped with compiled code inside); a file that cannot be used is the reason why. With
+    # the seconds spent decoding and computing features, and the worker's name.
     out: list[npt.NDArray[np.float64] | str] = []
+    decode = features = 0.0
     for path, step in jobs:
+        began = time.perf_counter()
         try:
-            vectors = clip_windows(path, step)
+            x = _decode(path)
         except (ListenerError, OSError, RuntimeError, ValueError) as exc:
             out.append(str(exc) or type(exc).__name__)
             continue
+        finally:
+            decode += time.perf_counter() - began
+        began = time.perf_counter()
+        try:
+            vectors = _windows(x, step)
+        except (ListenerError, ValueError) as exc:
+            out.append(f"{path}: {exc}")
+            continue
+        finally:
+            features += time.perf_counter() - began
         if not np.isfinite(vectors).all():
             out.append(f"{path}: NaN or infinite values in its features")
         else:
             out.append(vectors)
-    return out
+    return {"vectors": out, "decode_s": decode, "features_s": features, "worker": _worker_name()}
 
 
 def _batches(paths: list[Path], seconds: float) -> list[list[int]]:
@@ -264,24 +295,37 @@ def extract_collection(
             max_workers=min(workers or os.cpu_count() or 1, len(batches))
         )
     try:
+        began = time.monotonic()
         if executor is None:
-            futures = None
             results = map(_extract_batch, jobs)
-            done = zip(batches, results, strict=True)
+            done = zip(range(len(batches)), results, strict=True)
         else:
-            futures = {
-                executor.submit(_extract_batch, job): batch
-                for job, batch in zip(jobs, batches, strict=True)
-            }
+            futures = {executor.submit(_extract_batch, job): k for k, job in enumerate(jobs)}
             done = ((futures[f], f.result()) for f in as_completed(futures))
-        for batch, vectors in done:
-            for i, v in zip(batch, vectors, strict=True):
+        decode = features = 0.0
+        last: dict[str, int] = {}  # the batch each worker finished last
+        for k, result in done:
+            batch = batches[k]
+            decode += result["decode_s"]
+            features += result["features_s"]
+            last[result["worker"]] = k
+            for i, v in zip(batch, result["vectors"], strict=True):
                 if isinstance(v, str):
                     bad.append((i, v))
                     continue
                 out[i] = v
                 cache.put(keys[i], v)
-            report.step(len(batch))
+            report.step(len(batch), ", ".join(f"{w}: batch {b + 1}" for w, b in last.items()))
+        if progress:
+            wall = time.monotonic() - began
+            workers = max(len(last), 1)
+            print(
+                f"{len(todo)} clips in {len(batches)} batches on {len(last)} worker(s): "
+                f"{wall:.1f} s; decoding {decode:.1f} s and features {features:.1f} s of work "
+                f"in all, waiting and transfer {max(wall - (decode + features) / workers, 0):.1f}"
+                " s a worker",
+                file=sys.stderr,
+            )
     finally:
         if own is not None:
             own.shutdown(cancel_futures=True)
