@@ -361,12 +361,11 @@ class Composer:
                 max_wait=CLOCK_POLL,
                 tempo_now=lambda: clock.tempo,
             ).start(at=beat)
-            self._playing = scheduler
         elif self.sink is not None:
             scheduler = MidiScheduler(
                 self.sink, tempo=tempo, lead=0.1, report=self._reporter()
             ).start()
-            self._playing = scheduler
+        self._playing = scheduler
         source = self.model.generate(
             settings.prime,
             meter=meter,

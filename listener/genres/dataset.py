@@ -76,11 +76,6 @@ def find_clips(root: str | Path) -> list[Clip]:
     return clips
 
 
-def clip_windows(path: str | Path, step: int = WINDOW_STEP) -> npt.NDArray[np.float64]:
-    """GTZAN vectors of one file at every ``step``-th frame (from frame 42), shape ``(m, 30)``."""
-    return _windows(_decode(path), step)
-
-
 def _decode(path: str | Path) -> npt.NDArray[np.float32]:
     x = load_audio(path)
     if x.shape[0] < TEXTURE_FRAMES * FRAME:
@@ -91,6 +86,7 @@ def _decode(path: str | Path) -> npt.NDArray[np.float32]:
 
 
 def _windows(x: npt.NDArray[np.float32], step: int) -> npt.NDArray[np.float64]:
+    # GTZAN vectors at every step-th frame (from frame 42), shape (m, 30)
     return genre_vectors(x, threads=1).vectors[::step].copy()
 
 
@@ -290,10 +286,9 @@ def extract_collection(
     jobs = [[(str(clips[i].path), step) for i in batch] for batch in batches]
     own = None
     bad: list = []  # (index, reason) of each clip that cannot be used
-    if executor is None and min(workers or os.cpu_count() or 1, len(batches)) > 1:
-        own = executor = ProcessPoolExecutor(
-            max_workers=min(workers or os.cpu_count() or 1, len(batches))
-        )
+    processes = min(workers or os.cpu_count() or 1, len(batches))
+    if executor is None and processes > 1:
+        own = executor = ProcessPoolExecutor(max_workers=processes)
     try:
         began = time.monotonic()
         if executor is None:

@@ -19,6 +19,7 @@ import time
 import numpy as np
 
 from listener.errors import DeviceError
+from listener.midi.sink import choose_port
 from listener.stage.clock import CLOCK, CONTINUE, PULSES_PER_QUARTER, START, STOP
 
 # the callback's state (int64): libjack's client and port, the bytes it writes, a command
@@ -173,6 +174,7 @@ class _JackClockOut(ClockOut):
     # a JACK client of our own; its compiled callback writes the pulses at frame offsets
     def _connect(self, name: str, api: str) -> None:
         global _compiled
+        target = choose_port(_jack_midi_inputs(), name, kind="clock destination")
         lib = _load_jack()
         if _compiled is None:
             _compiled = _compile()
@@ -196,17 +198,13 @@ class _JackClockOut(ClockOut):
         if lib.jack_activate(client) != 0:
             lib.jack_client_close(client)
             raise DeviceError("MIDI clock out: JACK refused to activate its client")
-        ours = lib.jack_port_name(port)
-        targets = _jack_midi_inputs(name)
-        if len(targets) != 1 or lib.jack_connect(client, ours, targets[0].encode()) != 0:
+        if lib.jack_connect(client, lib.jack_port_name(port), target.encode()) != 0:
             self.close()
-            found = "matches none" if not targets else f"matches {', '.join(targets)}"
-            raise DeviceError(f"MIDI clock out {name!r} {found} of JACK's MIDI inputs")
-        self.name = targets[0]
+            raise DeviceError(f"MIDI clock out: JACK refused to connect to {target!r}")
+        self.name = target
 
     def _retime(self) -> None:
-        if hasattr(self, "_timing"):
-            self._timing[_FRAMES_PER_PULSE] = self.rate * 60.0 / self._tempo / PULSES_PER_QUARTER
+        self._timing[_FRAMES_PER_PULSE] = self.rate * 60.0 / self._tempo / PULSES_PER_QUARTER
 
     def _command(self, status: int) -> None:
         self._state[_COMMAND] = status
@@ -221,32 +219,29 @@ class _JackClockOut(ClockOut):
         if self._client is None:
             return
         self._state[_COMMAND] = STOP
-        time.sleep(0.05)  # a cycle or more for the Stop to go out
+        deadline = time.monotonic() + 1.0  # the next cycle writes it (a period: ms)
+        while self._state[_COMMAND] != 0 and time.monotonic() < deadline:
+            time.sleep(0.001)
         self._lib.jack_deactivate(self._client)
         self._lib.jack_client_close(self._client)
         self._client = None
 
 
-def _jack_midi_inputs(name: str) -> list[str]:
+def _jack_midi_inputs() -> list[str]:
+    # JACK's MIDI inputs, as rtmidi names them
     import rtmidi
-
-    from listener.midi.sink import choose_port
 
     probe = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="listener-probe")
     try:
-        names = probe.get_ports()
+        return probe.get_ports()
     finally:
         probe.delete()
-    try:
-        return [choose_port(names, name, kind="clock destination")]
-    except DeviceError:
-        return [n for n in names if name in n]
 
 
 class _ThreadClockOut(ClockOut):
     # ALSA: a thread sends each pulse at its deadline on the monotonic clock
     def _connect(self, name: str, api: str) -> None:
-        from listener.midi.sink import choose_port, midi_backend, port_names
+        from listener.midi.sink import midi_backend, port_names
 
         backend, _ = midi_backend(api)
         chosen = choose_port(port_names(api), name, kind="clock destination")
@@ -266,9 +261,8 @@ class _ThreadClockOut(ClockOut):
             self._lock.notify()
 
     def _retime(self) -> None:
-        if hasattr(self, "_lock"):
-            with self._lock:
-                self._lock.notify()
+        with self._lock:  # a long wait at the old tempo is cut short
+            self._lock.notify()
 
     def _run(self) -> None:
         import mido
@@ -279,13 +273,14 @@ class _ThreadClockOut(ClockOut):
             with self._lock:
                 while self._open and not self._pending and not self._running:
                     self._lock.wait()
-                if not self._open:
-                    return
                 commands, self._pending = self._pending, []
+                closing = not self._open
             for status in commands:
                 self._port.send(mido.Message.from_bytes([status]))
                 self._running = status != STOP
                 anchor, count = time.monotonic(), 0
+            if closing:
+                return
             if not self._running:
                 continue
             new_pulse = 60.0 / self._tempo / PULSES_PER_QUARTER
@@ -306,9 +301,8 @@ class _ThreadClockOut(ClockOut):
         """Send Stop and close the port."""
         if not self._open:
             return
-        self._command(STOP)
-        time.sleep(0.01)
-        with self._lock:
+        with self._lock:  # the thread sends the Stop, then ends
+            self._pending.append(STOP)
             self._open = False
             self._lock.notify()
         self._thread.join(1.0)

@@ -139,7 +139,9 @@ class LiveView:
     async def _shutdown(self) -> None:
         for queue in list(self._clients):
             queue.put_nowait(None)  # each stream ends, and its connection with it
-        await asyncio.sleep(0.05)
+        deadline = self._loop.time() + 1.0
+        while self._clients and self._loop.time() < deadline:  # (each leaves as it ends)
+            await asyncio.sleep(0.005)
         await self._runner.cleanup()
         self._runner = None
         self._loop.stop()
