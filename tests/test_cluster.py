@@ -96,3 +96,68 @@ def test_bad_files_are_records_and_the_rest_goes_on(cluster, clips, tmp_path):
     assert [clip.path.name for clip, _ in errors] == ["noise.wav", "empty.wav", "short.wav"]
     assert all(clip.path.name in reason for clip, reason in errors), errors
     assert len(list((tmp_path / "cache").glob("*.npz"))) == 2
+
+
+@pytest.fixture(scope="module")
+def pairs(gtzan, tmp_path_factory):
+    # three clips of each genre, their prepared window vectors and labels
+    from listener.genres.features import prepare
+
+    every = find_clips(gtzan)
+    chosen = [c for c in every if c.path.name.endswith(("00000.wav", "00001.wav", "00002.wav"))]
+    cache = FeatureCache(tmp_path_factory.mktemp("pairs"))
+    vectors = extract_collection(chosen, cache, progress=False)
+    return [prepare(v, "full") for v in vectors], [c.label for c in chosen]
+
+
+def test_cross_validation_on_the_cluster_scores_as_local(cluster, pairs):
+    from listener.genres.evaluate import cross_validate, stratified_folds
+    from listener.genres.tuning import classifier_factory
+
+    vectors, labels = pairs
+    folds = stratified_folds(labels, 3, 0)
+    for spec in ("gaussian", "gmm:2", "knn:3"):
+        make = classifier_factory(spec)
+        here = cross_validate(vectors, labels, folds, make).to_dict()
+        there = cross_validate(vectors, labels, folds, make, executor=cluster).to_dict()
+        assert there == here, spec
+        assert 0.0 < here["clip"]["accuracy_mean"] < 1.0  # a figure, not a constant
+
+
+def test_tuning_on_the_cluster_chooses_and_scores_as_local(cluster, pairs):
+    # nested: each outer fold's choice runs on a worker; tune: the candidates go to the
+    # cluster through joblib's Dask backend (this process's client is the fixture's)
+    from listener.genres.evaluate import stratified_folds
+    from listener.genres.tuning import nested_cross_validate, tune, tuning_grid
+
+    vectors, labels = pairs
+    folds = stratified_folds(labels, 3, 0)
+    grid = tuning_grid("knn")
+    seen: list = []
+    here, chosen_here = nested_cross_validate(vectors, labels, folds, grid)
+    there, chosen_there = nested_cross_validate(
+        vectors, labels, folds, grid, executor=cluster, progress=lambda *a: seen.append(a)
+    )
+    assert chosen_there == chosen_here and there.to_dict() == here.to_dict()
+    assert sorted(fold for fold, _, _ in seen) == [1, 2, 3]
+    spec_here, scores_here = tune(vectors, labels, grid, folds=2)
+    spec_there, scores_there = tune(vectors, labels, grid, folds=2, backend="dask")
+    assert (spec_there, scores_there) == (spec_here, scores_here)
+    assert len({s["window"] for s in scores_here}) > 1  # the candidates differ
+
+
+def test_evaluate_command_on_a_dask_cluster_prints_the_local_figures(gtzan):
+    def evaluate(*extra):
+        return subprocess.run(
+            [sys.executable, "-m", "listener", "genres", "evaluate", str(gtzan), "--json"]
+            + ["--tune", "--folds", "3", "--workers", "2", *extra],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    need_module("distributed")
+    local, dask = evaluate(), evaluate("--executor", "dask")
+    assert local.returncode == 0 and dask.returncode == 0, dask.stderr
+    assert "Dask dashboard: http://127.0.0.1:" in dask.stderr
+    assert dask.stdout == local.stdout

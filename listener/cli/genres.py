@@ -72,7 +72,8 @@ def register(commands) -> None:
             "--executor",
             choices=("local", "dask"),
             default="local",
-            help="where extraction runs: local processes (default) or a Dask cluster "
+            help="where extraction and the folds run: local processes (default) or a Dask "
+            "cluster "
             "(pip install 'listener[dask]'; --scheduler, or a local cluster of --workers). "
             "Clips that cannot be used are left out and listed; the exit status is then 3",
         )
@@ -157,9 +158,15 @@ def register(commands) -> None:
     cl.set_defaults(func=classify_command)
 
 
-def _collection(folder: Path, args: argparse.Namespace):
-    from listener.genres.dataset import FeatureCache, extract_collection, find_clips
+def _executor(args: argparse.Namespace):
+    # where extraction and the folds run, open for the whole command (--executor, --scheduler)
     from listener.genres.executors import open_executor
+
+    return open_executor(args.executor, scheduler=args.scheduler, workers=args.workers)
+
+
+def _collection(folder: Path, args: argparse.Namespace, pool):
+    from listener.genres.dataset import FeatureCache, extract_collection, find_clips
 
     clips = find_clips(folder)
     cache = FeatureCache(args.cache) if args.cache else FeatureCache()
@@ -167,8 +174,7 @@ def _collection(folder: Path, args: argparse.Namespace):
         f"{len(clips)} clips, {len({c.label for c in clips})} labels in {folder}", file=sys.stderr
     )
     errors: list = []
-    with open_executor(args.executor, scheduler=args.scheduler, workers=args.workers) as pool:
-        vectors = extract_collection(clips, cache, executor=pool, errors=errors)
+    vectors = extract_collection(clips, cache, executor=pool, errors=errors)
     if errors:
         print(f"{len(errors)} clip(s) left out, which could not be used:", file=sys.stderr)
         for clip, reason in errors:
@@ -203,7 +209,7 @@ def _artists_for(clips: list, folder: Path, index: Path | None) -> list[str]:
     return [artists[c.name] for c in clips]
 
 
-def _validate(prepared, labels, folds, args, groups=None):
+def _validate(prepared, labels, folds, args, pool, groups=None):
     """Cross-validate as the arguments ask.
 
     With the classifier as given or, with ``--tune``, with its settings chosen inside each
@@ -215,7 +221,7 @@ def _validate(prepared, labels, folds, args, groups=None):
 
     if not args.tune:
         make = classifier_factory(args.classifier)
-        report = cross_validate(prepared, labels, folds, make)
+        report = cross_validate(prepared, labels, folds, make, executor=pool)
         return report, [args.classifier] * len(folds), make
 
     def progress(fold: int, folds: int, spec: str) -> None:
@@ -227,13 +233,18 @@ def _validate(prepared, labels, folds, args, groups=None):
         file=sys.stderr,
     )
     report, chosen = nested_cross_validate(
-        prepared, labels, folds, grid, progress=progress, groups=groups
+        prepared, labels, folds, grid, progress=progress, groups=groups, executor=pool
     )
     return report, chosen, [classifier_factory(spec) for spec in chosen]
 
 
 def train_command(args) -> int:
     """Run ``listener genres train``."""
+    with _executor(args) as pool:
+        return _train(args, pool)
+
+
+def _train(args, pool) -> int:
     from listener.genres.evaluate import (
         cross_validate,
         grouped_folds,
@@ -246,11 +257,11 @@ def train_command(args) -> int:
     from listener.genres.tuning import classifier_factory, tune, tuning_grid
 
     folder = Path(args.dir)
-    clips, vectors = _collection(folder, args)
+    clips, vectors = _collection(folder, args, pool)
     labels = [c.label for c in clips]
     prepared = [prepare(v, args.features) for v in vectors]
     folds = stratified_folds(labels, 10, 0)
-    report, chosen, makes = _validate(prepared, labels, folds, args)
+    report, chosen, makes = _validate(prepared, labels, folds, args, pool)
     summary = report.to_dict()
     protocol = "10-fold stratified, seed 0, on the training collection"
     if args.tune:
@@ -267,7 +278,8 @@ def train_command(args) -> int:
     }
     spec, tuning = args.classifier, None
     if args.tune:
-        spec, grid = tune(prepared, labels, tuning_grid(args.classifier), folds=10)
+        backend = "dask" if args.executor == "dask" else None  # the candidates on the cluster
+        spec, grid = tune(prepared, labels, tuning_grid(args.classifier), folds=10, backend=backend)
         tuning = {
             "chosen": spec,
             "how": "best 10-fold (seed 0) accuracy per 1 s window on the whole collection",
@@ -281,7 +293,9 @@ def train_command(args) -> int:
     except DataError:
         artists = None
     if artists is not None:
-        grouped = cross_validate(prepared, labels, grouped_folds(labels, artists, 3, 0), make)
+        grouped = cross_validate(
+            prepared, labels, grouped_folds(labels, artists, 3, 0), make, executor=pool
+        )
         figures["artist_grouped"] = {
             "protocol": f"3-fold grouped by artist ({len(set(artists))} artists), seed 0",
             "clip_accuracy_mean": grouped.summary("clip")["accuracy_mean"],
@@ -324,6 +338,11 @@ def train_command(args) -> int:
 
 def evaluate_command(args) -> int:
     """Run ``listener genres evaluate``."""
+    with _executor(args) as pool:
+        return _evaluate(args, pool)
+
+
+def _evaluate(args, pool) -> int:
     from listener.genres.dataset import FeatureCache
     from listener.genres.evaluate import (
         format_confusion,
@@ -337,7 +356,7 @@ def evaluate_command(args) -> int:
     from listener.genres.report import CAVEAT_GTZAN_MINI, duplicates, plot_confusion
 
     folder = Path(args.dir)
-    clips, vectors = _collection(folder, args)
+    clips, vectors = _collection(folder, args, pool)
     labels = [c.label for c in clips]
     if args.split_dir:
         folds, protocol = (
@@ -387,9 +406,9 @@ def evaluate_command(args) -> int:
         )
     groups = artists if args.by_artist else None  # --tune: inner folds grouped as the outer
     if args.table:
-        return _table(vectors, labels, folds, protocol, args, folder, groups)
+        return _table(vectors, labels, folds, protocol, args, folder, pool, groups)
     prepared = [prepare(v, args.features) for v in vectors]
-    report, chosen, makes = _validate(prepared, labels, folds, args, groups)
+    report, chosen, makes = _validate(prepared, labels, folds, args, pool, groups)
     agreement = None
     if args.rolling:
         agreement = rolling_agreement(
@@ -437,13 +456,15 @@ def evaluate_command(args) -> int:
     return _finished(args)
 
 
-def _table(vectors, labels, folds, protocol, args, folder, groups=None) -> int:
+def _table(vectors, labels, folds, protocol, args, folder, pool, groups=None) -> int:
     from listener.genres.report import CAVEAT_GTZAN_MINI, format_paper_rows, paper_rows
 
     def progress(name: str) -> None:
         print(f"  {name:<8} done", file=sys.stderr)
 
-    rows = paper_rows(vectors, labels, folds, tune=args.tune, groups=groups, progress=progress)
+    rows = paper_rows(
+        vectors, labels, folds, tune=args.tune, groups=groups, progress=progress, executor=pool
+    )
     if args.json:
         print(json.dumps({"protocol": protocol, "rows": rows}))
         return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Executor
 from pathlib import Path
 
 import numpy as np
@@ -40,12 +41,14 @@ def paper_rows(
     tune: bool = False,
     groups: list[str] | None = None,
     progress: Callable[[str], None] | None = None,
+    executor: Executor | None = None,
 ) -> list[dict]:
     """Evaluate each of the paper's rows (``PAPER_ROWS``) on the same folds, beside its figure.
 
     With ``tune`` the Gaussian rows choose their settings inside each training fold (the k-NN
-    and GMM rows are their K). Each row: ``model``, ``classifier``, ``features``, ``per``,
-    ``accuracy_mean``, ``accuracy_std``, ``paper_mean``, ``paper_std``.
+    and GMM rows are their K). The folds run on ``executor`` when one is given. Each row:
+    ``model``, ``classifier``, ``features``, ``per``, ``accuracy_mean``, ``accuracy_std``,
+    ``paper_mean``, ``paper_std``.
     """
     from listener.genres.tuning import classifier_factory, nested_cross_validate, tuning_grid
 
@@ -54,9 +57,13 @@ def paper_rows(
         prepared = [prepare(v, feature_set) for v in vectors]
         if tune and spec == "gaussian":
             grid = tuning_grid(spec)
-            report, _ = nested_cross_validate(prepared, labels, folds, grid, groups=groups)
+            report, _ = nested_cross_validate(
+                prepared, labels, folds, grid, groups=groups, executor=executor
+            )
         else:
-            report = cross_validate(prepared, labels, folds, classifier_factory(spec))
+            report = cross_validate(
+                prepared, labels, folds, classifier_factory(spec), executor=executor
+            )
         s = report.summary(which)
         rows.append(
             {

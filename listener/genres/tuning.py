@@ -9,8 +9,11 @@ part in the choice and the reported accuracy is not flattered by it.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import warnings
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, as_completed
 
 import numpy as np
 import numpy.typing as npt
@@ -35,7 +38,7 @@ _SPEC_HELP = "use gaussian[:POOLING:SHRINKAGE], gmm:K[:diag] or knn:K"
 
 
 def classifier_factory(spec: str) -> Callable[[], GenreClassifier]:
-    """Turn a spec into a maker of unfitted classifiers.
+    """Turn a spec into a maker of unfitted classifiers (a class or a partial: it pickles).
 
     ``gaussian`` (its default settings) or ``gaussian:POOLING:SHRINKAGE`` (each in [0, 1]);
     ``gmm:K`` or ``gmm:K:diag``; ``knn:K``.
@@ -57,15 +60,15 @@ def classifier_factory(spec: str) -> Callable[[], GenreClassifier]:
             pooling, shrinkage = float(parts[1]), float(parts[2])
             if not (0.0 <= pooling <= 1.0 and 0.0 <= shrinkage <= 1.0):
                 raise ConfigError(f"{spec}: pooling and shrinkage are shares in [0, 1]")
-            return lambda: GaussianClassifier(pooling, shrinkage)
+            return functools.partial(GaussianClassifier, pooling, shrinkage)
         covariances = ("full", "diag")
         if parts[0] == "gmm" and (len(parts) == 2 or len(parts) == 3 and parts[2] in covariances):
             k = int(parts[1])
             cov = parts[2] if len(parts) == 3 else "full"
-            return lambda: GMMClassifier(k, cov)
+            return functools.partial(GMMClassifier, k, cov)
         if parts[0] == "knn" and len(parts) == 2:
             k = int(parts[1])
-            return lambda: KNNClassifier(k)
+            return functools.partial(KNNClassifier, k)
     except ValueError:
         pass
     raise ConfigError(f"unknown classifier {spec!r}; {_SPEC_HELP} (K a number)")
@@ -93,6 +96,7 @@ def tune(
     folds: int = INNER_FOLDS,
     seed: int = 0,
     groups: Sequence[str] | None = None,
+    backend: str | None = None,
 ) -> tuple[str, list[dict]]:
     """Choose the spec with the best cross-validated accuracy per 1 s window.
 
@@ -141,8 +145,12 @@ def tune(
         cv=StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed),
         refit=False,
         error_score="raise",
+        n_jobs=None if backend is None else -1,
     )
-    with warnings.catch_warnings():  # "the least populated class has only N members": known
+    with (
+        warnings.catch_warnings(),  # "the least populated class has only N members": known
+        _joblib_backend(backend),
+    ):
         warnings.simplefilter("ignore", UserWarning)
         search.fit(X, y, groups=window_groups)
     results = search.cv_results_
@@ -157,6 +165,14 @@ def tune(
     return specs[int(np.argmin(results["rank_test_score"]))], scores
 
 
+def _joblib_backend(backend: str | None):
+    if backend is None:
+        return contextlib.nullcontext()
+    import joblib
+
+    return joblib.parallel_config(backend=backend)
+
+
 def nested_cross_validate(
     vectors: Sequence[npt.NDArray[np.float64]],
     labels: Sequence[str],
@@ -165,25 +181,38 @@ def nested_cross_validate(
     seed: int = 0,
     progress: Callable[[int, int, str], None] | None = None,
     groups: Sequence[str] | None = None,
+    *,
+    executor: Executor | None = None,
 ) -> tuple[Report, list[str]]:
     """Cross-validate with the settings chosen by :func:`tune` inside each training fold.
 
-    ``progress(fold, folds, spec)``, if given, is called as each fold's choice is made.
-    ``groups`` (per clip, its artist) makes the inner folds artist-grouped too.
+    ``progress(fold, folds, spec)``, if given, is called as each fold's choice is made (fold
+    counted from 1; with an executor, in the order the choices come back).
+    ``groups`` (per clip, its artist) makes the inner folds artist-grouped too. With an
+    ``executor`` each fold's choice (and then its test) runs there, the folds side by side;
+    the choices and figures are those made here.
 
     Returns
     -------
     tuple
         The report over the outer folds, and the spec chosen in each.
     """
-    chosen = []
-    for f, (train, _) in enumerate(folds):
+    tasks = []
+    for train, _ in folds:
         inner = None if groups is None else [groups[i] for i in train]
-        spec, _ = tune(
-            [vectors[i] for i in train], [labels[i] for i in train], specs, seed=seed, groups=inner
-        )
-        chosen.append(spec)
-        if progress is not None:
-            progress(f + 1, len(folds), spec)
+        arguments = ([vectors[i] for i in train], [labels[i] for i in train], specs)
+        if executor is None:
+            tasks.append(tune(*arguments, seed=seed, groups=inner))
+            if progress is not None:
+                progress(len(tasks), len(folds), tasks[-1][0])
+        else:
+            tasks.append(executor.submit(tune, *arguments, seed=seed, groups=inner))
+    if executor is not None:
+        fold_of = {id(task): f for f, task in enumerate(tasks, 1)}
+        for task in as_completed(tasks):
+            if progress is not None:
+                progress(fold_of[id(task)], len(folds), task.result()[0])
+        tasks = [task.result() for task in tasks]
+    chosen = [spec for spec, _ in tasks]
     makes = [classifier_factory(spec) for spec in chosen]
-    return cross_validate(vectors, labels, folds, makes), chosen
+    return cross_validate(vectors, labels, folds, makes, executor=executor), chosen
