@@ -399,7 +399,7 @@ def read_notes(
     bar = sixteenths(chosen_meter)
     positions = grid.positions
     pitches = np.array([n.pitch for n in notes])
-    last = max(1, round((notes[-1].offset - onsets[-1]) / grid.sixteenth))
+    last = _last_length(notes[-1], positions[-1] - phase, grid.sixteenth)
     iois = np.append(np.diff(positions), last)
     shift = _shift(pitches, tonic)
     lengths, rests = _lengths_and_rests(notes, positions, iois, grid.sixteenth)
@@ -478,6 +478,15 @@ def _lengths_and_rests(notes, positions, iois, sixteenth) -> tuple[np.ndarray, n
         if gap >= 2 and sounded * 2 <= iois[n]:
             lengths[n], rests[n] = sounded, gap
     return lengths, rests
+
+
+def _last_length(note, from_bar: int, sixteenth: float) -> int:
+    # the phrase's last note, in sixteenths: as a player shortens every note before the next
+    # (more so before a breath), it is written as long as the shortest length that holds its
+    # sound less a quarter of a sixteenth and ends on an eighth of the bar
+    sounded = (note.offset - note.onset) / sixteenth
+    length = max(1, int(np.ceil(sounded - 0.25)))
+    return length + (from_bar + length) % 2
 
 
 def _shift(pitches: np.ndarray, tonic: int) -> int:
