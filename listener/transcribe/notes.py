@@ -5,7 +5,9 @@ where the pitch moves to another semitone and stays there (two frames, 23 ms), w
 stops being voiced (two frames), or where the level jumps up again (a repeated note tongued or
 bowed anew: onsets come from energy as well as from pitch). A note shorter than ``MIN_NOTE``
 seconds (a cut, a tap, a slide into the note) is an ornament: it merges into the note it leads
-to, since the vocabulary has no grace notes. Notes come out once they have ended, so a note is
+to, since the vocabulary has no grace notes. A note begun from silence is dated from where its
+sound began to rise, not from its first sure pitch, which a slow-speaking pipe reaches 50 to
+90 ms later. Notes come out once they have ended, so a note is
 final about 35 ms after its last sound.
 """
 
@@ -29,8 +31,28 @@ REATTACK = 1.8
 #: Sound is this many times the quietest frame of the last FLOOR_FRAMES (2.3 s): the room.
 FLOOR_RATIO = 3.0
 FLOOR_FRAMES = 200
-#: Notes shorter than this many seconds are ornaments of the note that follows.
+#: Notes shorter than this many seconds are ornaments of the note that follows; one that no
+#: note follows at once is a note of its own if it lasted LONE_NOTE seconds.
 MIN_NOTE = 0.05
+LONE_NOTE = 0.03
+#: A note of at most BLEND_FRAMES (140 ms) between two different pitches that are both a
+#: harmonic interval above it (2 to 8 times its frequency) is the two overlapping, not a note.
+BLEND_FRAMES = 12
+HARMONICS = frozenset(int(round(12 * np.log2(k))) for k in range(2, 9))
+#: A note ends where its pitch began to glide away (at most GLIDE_FRAMES before the change
+#: was sure): frames further from its pitch than GLIDE_SEMITONES, each further than the last,
+#: the note keeping GLIDE_KEEPS frames (58 ms: it stays a note, not an ornament). A flute's
+#: release tail bends its pitch toward the next note's for 30 to 50 ms.
+GLIDE_FRAMES = 4
+GLIDE_SEMITONES = 0.12
+GLIDE_KEEPS = 5
+#: A note begun from silence starts where its attack began: back through the frames before
+#: its first voiced one (at most ATTACK_FRAMES, 70 ms) while each is in no note, louder than
+#: ATTACK_FLOOR times the room's floor, and no louder than ATTACK_SLACK times the next (a
+#: pipe's slow speech, a bow's bite: sound rising before the pitch is sure).
+ATTACK_FRAMES = 6
+ATTACK_SLACK = 1.1
+ATTACK_FLOOR = 1.5
 _FRAME_SECONDS = HOP / SAMPLE_RATE
 
 
@@ -60,10 +82,13 @@ class NoteTracker:
         self._change = 0  # frames in a row that differ from the note
         self._peak = 0.0  # the note's loudest attack level so far
         self._trough = 0.0  # its quietest since that loudest
+        self._trough_frame = 0  # the frame of that quietest
         self._frame = 0
         self._levels_seen: list[float] = []  # recent frames' levels, for the noise floor
         self.last_sound = -1.0  # seconds: the centre of the last frame louder than the floor
         self._held: Note | None = None  # a short note waiting to merge into the next
+        self._before = (-1, -10)  # the last note's pitch and the frame it ended before
+        self._recent: list[tuple[bool, float]] = []  # the last frames' (voiced, middle level)
 
     @property
     def sounding(self) -> bool:
@@ -86,7 +111,11 @@ class NoteTracker:
         rows = zip(frames.f0, frames.dip, frames.rms, frames.attack, strict=True)
         for f0, dip, rms, attack in rows:
             out += self._take(float(f0), float(dip), float(rms), float(attack))
+            out += self._let_go()
             self._hear_level(float(rms))
+            self._recent.append((self._note is not None, float(attack)))
+            if len(self._recent) > ATTACK_FRAMES + 1:
+                del self._recent[0]
             self._frame += 1
         return out
 
@@ -104,27 +133,30 @@ class NoteTracker:
         """End the note still sounding (the stream has ended)."""
         out = self._end(self._frame)
         held, self._held = self._held, None
-        return out + ([held] if held is not None and not out else [])
+        return out + (self._lone(held) if held is not None else [])
 
     def _take(self, f0: float, dip: float, rms: float, attack: float) -> list[Note]:
         voiced = f0 > 0.0 and dip < VOICED_DIP and rms > SILENCE
         pitch = 69.0 + 12.0 * np.log2(f0 / 440.0) if voiced else None
-        trough = self._trough
+        trough, trough_frame = self._trough, self._trough_frame
         if attack > self._peak:
             self._peak = self._trough = attack
-        else:
-            self._trough = min(self._trough, attack)
+            self._trough_frame = self._frame
+        elif attack < self._trough:
+            self._trough, self._trough_frame = attack, self._frame
         note = self._note
         if note is None:
             if voiced:
                 self._begin(self._frame, pitch, dip, rms, attack)
+                self._note[0] = self._frame - self._attack_frames(attack)
             return []
         semitone = round(float(np.median(note[1])))
         same = voiced and abs(pitch - semitone) < 0.6
         reattack = same and len(note[1]) >= 4 and attack > REATTACK * max(trough, SILENCE)
-        if reattack:
-            out = self._end(self._frame)
-            self._begin(self._frame, pitch, dip, rms, attack)
+        if reattack:  # the new note began where the level turned to rise
+            turn = max(trough_frame, note[0] + 1)
+            out = self._end(turn)
+            self._begin(turn, pitch, dip, rms, attack)
             return out
         if same:
             note[1].append(pitch)
@@ -134,14 +166,58 @@ class NoteTracker:
         self._change += 1
         if self._change < CHANGE_FRAMES:
             return []
-        out = self._end(self._frame - CHANGE_FRAMES + 1)
+        if voiced and self._blend(note, round(pitch)):
+            # the note so far was two notes sounding at once: the new one's start
+            self._note, self._change = None, 0
+            self._begin(note[0], pitch, dip, rms, attack)
+            return []
+        boundary = self._frame - CHANGE_FRAMES + 1
+        out = self._end(boundary - self._glide_frames())
         if voiced:  # the new pitch's frames so far start the next note
-            self._begin(self._frame - CHANGE_FRAMES + 1, pitch, dip, rms, attack)
+            self._begin(boundary, pitch, dip, rms, attack)
         return out
+
+    def _blend(self, note: list, new: int) -> bool:
+        # whether a short note between two others is their blend: the last note's release
+        # over the next one's attack repeats at the period they share, heard as a pitch an
+        # octave or more below both (a fifth's blend sounds an octave below the lower note)
+        if self._frame - note[0] > BLEND_FRAMES or note[0] - self._before[1] > 1:
+            return False
+        low = round(float(np.median(note[1])))
+        before = self._before[0]
+        return before != new and before - low in HARMONICS and new - low in HARMONICS
+
+    def _glide_frames(self) -> int:
+        # frames at the note's end that glide away from its pitch, each further than the one
+        # before (a release, the slide into the next note): they are not the note's
+        pitches = self._note[1]
+        centre = float(np.median(pitches))
+        away = [abs(p - centre) for p in pitches]
+        glide = 0
+        while (
+            glide < min(GLIDE_FRAMES, len(pitches) - GLIDE_KEEPS)
+            and away[-1 - glide] > GLIDE_SEMITONES
+            and (glide == 0 or away[-1 - glide] < away[-glide])
+        ):
+            glide += 1
+        return glide
+
+    def _attack_frames(self, attack: float) -> int:
+        # frames before this one (the first voiced) that are its attack: not in a note, sound,
+        # each no louder than the next (give or take ATTACK_SLACK)
+        back, level = 0, attack
+        floor = max(SILENCE, ATTACK_FLOOR * min(self._levels_seen, default=0.0))
+        for in_note, earlier in reversed(self._recent):
+            rose = floor < earlier <= ATTACK_SLACK * level
+            if in_note or not rose or back == ATTACK_FRAMES:
+                break
+            back, level = back + 1, earlier
+        return back
 
     def _begin(self, frame: int, pitch: float, dip: float, rms: float, attack: float) -> None:
         self._note = [frame, [pitch], [dip], rms]
         self._peak = self._trough = attack
+        self._trough_frame = frame
 
     def _end(self, stop: int) -> list[Note]:
         # The note ends before frame `stop`: finished, or held when it is an ornament.
@@ -153,14 +229,32 @@ class NoteTracker:
         pitch = int(round(float(np.median(note[1]))))
         confidence = float(np.clip(1.0 - np.median(note[2]) / VOICED_DIP, 0.0, 1.0))
         ended = Note(onset, offset, pitch, confidence)
+        self._before = (pitch, stop)
         held, self._held = self._held, None
+        joined = held is not None and abs(held.offset - onset) < 2 * _FRAME_SECONDS
+        out = self._lone(held) if held is not None and not joined else []
         if offset - onset < MIN_NOTE:  # an ornament: it leads into the next note
-            joined = held is not None and abs(held.offset - onset) < 2 * _FRAME_SECONDS
             self._held = held._replace(offset=offset) if joined else ended
-            return []
-        if held is not None and abs(held.offset - onset) < 2 * _FRAME_SECONDS:
+            return out
+        if joined:
             ended = ended._replace(onset=held.onset)  # the ornament's time is this note's
-        return [ended]
+        return [*out, ended]
+
+    def _let_go(self) -> list[Note]:
+        # a short note held as an ornament that no note followed: it was a note of its own
+        held = self._held
+        if held is None or self._note is not None:
+            return []
+        if _frame_time(self._frame) - _FRAME_SECONDS - held.offset < 2 * _FRAME_SECONDS:
+            return []
+        self._held = None
+        return self._lone(held)
+
+    @staticmethod
+    def _lone(note: Note) -> list[Note]:
+        # a short note that leads into nothing: a note (a staccato, one a breath cut short)
+        # when it lasted LONE_NOTE, else a blip
+        return [note] if note.offset - note.onset >= LONE_NOTE else []
 
 
 def as_json(notes) -> list[dict]:
