@@ -87,3 +87,98 @@ def test_a_short_note_whose_attack_swells_is_one_note_wherever_the_frames_fall()
         heard = notes_of(np.concatenate([silence, phrase, silence]))
         assert [n.pitch for n in heard[:3]] == [n.pitch for n in played[:3]], lead
         assert abs(heard[0].onset - lead) < 0.03
+
+
+def _tone(hz, seconds, *, level=0.3):
+    # a tone of a few harmonics, as pipes and voices have; hz may be an array (a glide)
+    n = int(round(seconds * SAMPLE_RATE))
+    phase = 2 * np.pi * np.cumsum(np.broadcast_to(hz, (n,))) / SAMPLE_RATE
+    return level * (np.sin(phase) + 0.4 * np.sin(2 * phase) + 0.2 * np.sin(3 * phase)) / 1.6
+
+
+def _ramp(n, *, up=True):
+    ramp = np.linspace(0.0, 1.0, n)
+    return ramp if up else ramp[::-1]
+
+
+def test_a_note_that_speaks_slowly_is_dated_from_its_breath_not_its_pitch(rng):
+    # 60 ms of breath noise swelling before the pipe's tone takes over (as a whistle's low
+    # notes speak): the onset is where the sound began, not where the pitch became sure
+    lead, chiff = 0.4, 0.06
+    room = 1e-4 * rng.standard_normal(int(1.2 * SAMPLE_RATE))
+    n = int(chiff * SAMPLE_RATE)
+    noise = 0.05 * rng.standard_normal(n) * _ramp(n)
+    tone = _tone(440.0, 0.5)
+    tone[: n // 2] *= _ramp(n // 2)
+    signal = room.copy()
+    at = int(lead * SAMPLE_RATE)
+    signal[at : at + n] += noise
+    signal[at + n // 2 : at + n // 2 + tone.size] += tone
+    [note] = transcribe(signal)
+    assert note.pitch == 69 and abs(note.onset - lead) < 0.02, note
+
+
+@pytest.mark.parametrize("above", [7, 4])
+def test_two_notes_overlapping_are_not_heard_as_an_octave_below(above):
+    # the first note's release over the next one's attack (a fifth or a third above) repeats
+    # at the period the two share, one or two octaves below the first: no note of its own
+    first, second = _tone(440.0, 0.4), _tone(440.0 * 2 ** (above / 12), 0.4)
+    signal = np.zeros(int(1.2 * SAMPLE_RATE))
+    a = int(0.2 * SAMPLE_RATE)
+    signal[a : a + first.size] += first
+    b = a + first.size - int(0.06 * SAMPLE_RATE)
+    signal[b : b + second.size] += second
+    heard = transcribe(signal)
+    assert [n.pitch for n in heard] == [69, 69 + above], heard
+    assert b / SAMPLE_RATE - 0.02 < heard[1].onset < b / SAMPLE_RATE + 0.075  # in the overlap
+
+
+def test_a_short_note_alone_is_a_note_not_an_ornament():
+    # 30 ms, then a rest and a note (a staccato, a note a breath cut short): it leads into no
+    # note, so it is no ornament
+    signal = np.zeros(int(1.2 * SAMPLE_RATE))
+    at, then = int(0.3 * SAMPLE_RATE), int(0.5 * SAMPLE_RATE)
+    short, long = _tone(523.25, 0.03), _tone(440.0, 0.4)
+    signal[at : at + short.size] = short
+    signal[then : then + long.size] = long
+    heard = transcribe(signal)
+    assert [n.pitch for n in heard] == [72, 69] and abs(heard[0].onset - 0.3) < 0.02, heard
+
+
+def test_a_note_ends_where_its_pitch_glides_toward_the_next():
+    # a flute's release bends its pitch toward the next note's for 50 ms: the note ends
+    # where the bend began
+    held, bend = 0.3, 0.05
+    glide = np.concatenate(
+        [
+            np.full(int(held * SAMPLE_RATE), 523.25),
+            np.geomspace(523.25, 440.0 * 2 ** (2.4 / 12), int(bend * SAMPLE_RATE)),
+        ]
+    )
+    signal = np.concatenate(
+        [
+            np.zeros(int(0.2 * SAMPLE_RATE)),
+            _tone(glide, glide.size / SAMPLE_RATE),
+            _tone(440.0, 0.3),
+            np.zeros(4000),
+        ]
+    )
+    first, second = transcribe(signal)
+    assert (first.pitch, second.pitch) == (72, 69)
+    assert abs(first.offset - (0.2 + held)) < 0.025, first
+
+
+def test_a_repeated_note_starts_where_its_level_turned_to_rise():
+    # the same pitch played again without silence: the level falls to a third and swells
+    # back over 60 ms; the second note starts at the trough, not when the swell is sure
+    level = np.ones(int(0.8 * SAMPLE_RATE))
+    trough = int(0.45 * SAMPLE_RATE)
+    fall, rise = int(0.02 * SAMPLE_RATE), int(0.06 * SAMPLE_RATE)
+    level[trough - fall : trough] = np.linspace(1.0, 0.3, fall)
+    level[trough : trough + rise] = np.linspace(0.3, 1.0, rise)
+    signal = np.concatenate(
+        [np.zeros(4000), _tone(587.33, level.size / SAMPLE_RATE) * level, np.zeros(4000)]
+    )
+    first, second = transcribe(signal)
+    assert first.pitch == second.pitch == 74
+    assert abs(second.onset - (4000 + trough) / SAMPLE_RATE) < 0.02, second

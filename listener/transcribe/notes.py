@@ -21,7 +21,7 @@ from listener.config import SAMPLE_RATE
 from listener.transcribe.pitch import HOP, WINDOW, PitchFrames
 
 #: A frame is voiced when its YIN dip is below this and its level above ``SILENCE``.
-VOICED_DIP = 0.25
+VOICED_DIP = 0.2
 SILENCE = 0.003
 #: Frames a change (of semitone, or to unvoiced) must last to end a note.
 CHANGE_FRAMES = 2

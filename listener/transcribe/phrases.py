@@ -31,12 +31,8 @@ from listener.transcribe.notes import Note
 REST_EIGHTHS = 1.5
 #: Notes a phrase needs; fewer are dropped.
 MIN_NOTES = 4
-#: The rest, in seconds, is held to this range (a phrase of fast notes or long ones).
-SHORTEST_GAP = 0.18
-LONGEST_GAP = 1.2
-#: At a fast tempo the rest is at most a beat less this (seconds: a block, and the answer's
-#: ``WORK_SECONDS``), so that the answer can start on the beat after next.
-ANSWER_MARGIN = 0.11
+#: The beat by rest, in seconds, is held to this range (a phrase of long notes or fast ones).
+SHORTEST_GAP, LONGEST_GAP = 0.25, 1.2
 #: A note this close before a bar line belongs to the bar it leads into (seconds).
 EARLY = 0.06
 #: Trading: seconds before the bar line that ends a phrase at which it is handed over (the
@@ -94,8 +90,7 @@ class PhraseTracker:
         onsets = [n.onset for n in self.notes]
         if len(onsets) < 3:
             return LONGEST_GAP
-        eighth = float(np.median(np.diff(onsets)))
-        rest = min(REST_EIGHTHS * eighth, 2 * eighth - ANSWER_MARGIN)
+        rest = REST_EIGHTHS * float(np.median(np.diff(onsets)))
         return min(max(rest, SHORTEST_GAP), LONGEST_GAP)
 
     def check(

@@ -30,8 +30,11 @@ HOP = 256
 #: Lowest and highest pitch tracked, in Hz.
 F_MIN = 60.0
 F_MAX = 2000.0
-#: YIN's threshold on the normalised difference: the first dip below it is the period.
-THRESHOLD = 0.15
+#: YIN's threshold on the normalised difference: the first dip below it is the period. Higher
+#: than the paper's 0.1-0.15: a slow-speaking pipe's attack and two notes overlapping show a
+#: deeper dip at a multiple of the period, which a low threshold takes for the pitch (an
+#: octave or a twelfth too low); whether a frame is voiced is judged apart (``VOICED_DIP``).
+THRESHOLD = 0.3
 
 
 @nb.njit(cache=True, nogil=True)
