@@ -153,10 +153,10 @@ class NoteTracker:
         semitone = round(float(np.median(note[1])))
         same = voiced and abs(pitch - semitone) < 0.6
         reattack = same and len(note[1]) >= 4 and attack > REATTACK * max(trough, SILENCE)
-        if reattack:  # the new note began where the level turned to rise
+        if reattack:  # the last note ended at the trough; the new one rose from it
             turn = max(trough_frame, note[0] + 1)
             out = self._end(turn)
-            self._begin(turn, pitch, dip, rms, attack)
+            self._begin(turn + 1, pitch, dip, rms, attack)
             return out
         if same:
             note[1].append(pitch)

@@ -101,7 +101,8 @@ class Reading(NamedTuple):
     downbeat : float
         Seconds of a downbeat (the first bar line's, or where it would be).
     bar_seconds : float
-        Seconds a bar lasts at the phrase's end.
+        Seconds a bar lasts, on the line through all the phrase's onsets (where trading
+        foresees bar lines, bars ahead).
     confidence : dict
         The probability of the chosen meter and of the chosen key, given the phrase.
     ambiguity : dict
@@ -445,7 +446,7 @@ def read_notes(
         shift=shift,
         tokens=[chosen_meter, f"K:C{mode}", *body],
         downbeat=float(downbeat),
-        bar_seconds=bar * grid.sixteenth,
+        bar_seconds=bar * _mean_sixteenth(onsets, positions, grid.sixteenth),
         confidence=confidence,
         ambiguity=ambiguity,
         events=events,
@@ -455,6 +456,15 @@ def read_notes(
         phase=int(phase),
         evidence={"meter": meter_scores, "key": keys},
     )
+
+
+def _mean_sixteenth(onsets: np.ndarray, positions: np.ndarray, local: float) -> float:
+    # the sixteenth of the line through all the phrase's onsets: steadier than the local one
+    # over a few notes, for bar lines foreseen bars ahead (trading); the local one without
+    # the onsets to fit
+    if positions[-1] - positions[0] < 8 or len(onsets) < 4:
+        return local
+    return float(np.polyfit(positions, onsets, 1)[0])
 
 
 def warm_up(profiles: MelodyProfiles) -> None:
