@@ -5,10 +5,12 @@ where the pitch moves to another semitone and stays there (two frames, 23 ms), w
 stops being voiced (two frames), or where the level jumps up again (a repeated note tongued or
 bowed anew: onsets come from energy as well as from pitch). A note shorter than ``MIN_NOTE``
 seconds (a cut, a tap, a slide into the note) is an ornament: it merges into the note it leads
-to, since the vocabulary has no grace notes. A note begun from silence is dated from where its
-sound began to rise, not from its first sure pitch, which a slow-speaking pipe reaches 50 to
-90 ms later. Notes come out once they have ended, so a note is
-final about 35 ms after its last sound.
+to, since the vocabulary has no grace notes; one that leads into nothing is a note. A note
+begun from silence is dated from where its sound began to rise, not from its first sure pitch,
+which a slow-speaking pipe reaches 50 to 90 ms later; a note ends where its pitch begins to
+glide toward the next; and the two overlapping, which sound at the period they share, an octave
+or more below both, are no note. Notes come out once they have ended, so a note is final about
+35 ms after its last sound.
 """
 
 from __future__ import annotations
@@ -88,7 +90,7 @@ class NoteTracker:
         self.last_sound = -1.0  # seconds: the centre of the last frame louder than the floor
         self._held: Note | None = None  # a short note waiting to merge into the next
         self._before = (-1, -10)  # the last note's pitch and the frame it ended before
-        self._recent: list[tuple[bool, float]] = []  # the last frames' (voiced, middle level)
+        self._recent: list[tuple[bool, float]] = []  # last frames' (in a note, middle level)
 
     @property
     def sounding(self) -> bool:
