@@ -182,7 +182,9 @@ def _evaluate(args: argparse.Namespace, profiles) -> int:
             f"answers to {answers['answered']} humanised calls: start against the player's beat "
             f"p50 {beat['p50']:.0f} ms, p95 {beat['p95']:.0f} ms; after the last note p50 "
             f"{after['p50']:.2f}, p95 {after['p95']:.2f} quarter notes "
-            f"({100 * after['within_two']:.0f}% within two); work p50 {work['p50']:.0f} ms, "
+            f"({100 * after['within_two']:.0f}% within two; "
+            f"{100 * answers['after_beats']['within_two']:.0f}% within two of the meter's "
+            f"beats); work p50 {work['p50']:.0f} ms, "
             f"p95 {work['p95']:.0f} ms"
         )
     print(

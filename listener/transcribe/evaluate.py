@@ -474,7 +474,12 @@ def _answer_summary(rows: list[dict]) -> dict:
             if answers
             else None,
         },
-        "after_beats": spread("after_beats"),
+        "after_beats": {
+            **spread("after_beats"),
+            "within_two": round(float(np.mean([a["after_beats"] <= 2 for a in answers])), 3)
+            if answers
+            else None,
+        },
         "work_ms": spread("work_ms"),
         "false_phrase_ends": false_ends,
         "minutes_played": round(minutes, 2),
