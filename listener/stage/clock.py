@@ -27,6 +27,11 @@ PULSES_PER_QUARTER = 24
 #: Pulses the tempo is fitted over: two quarter notes (a line through their times; JACK
 #: stamps each with its cycle's time, up to a period off, which one interval would carry whole).
 TEMPO_PULSES = 2 * PULSES_PER_QUARTER
+#: A gap of this many pulses at the tempo (or more, up to MOST_LOST + 1.5) has pulses lost in
+#: it; JACK stamps a pulse up to a period early, so below 236 quarter notes a minute (a
+#: pulse longer than two 5.3 ms periods) a gap without loss stays under it.
+LOST_RATIO = 1.5
+MOST_LOST = 2
 #: Seconds without a pulse that break the tempo's line (below 12.5 quarter notes a minute).
 PAUSE = 0.2
 #: Messages over which the MIDI system's clock is mapped to ``time.monotonic`` (4 s at 120).
@@ -57,7 +62,9 @@ class ClockIn:
         self.pulses = 0
         self.pulses_heard = 0
         self._transport_seen = False  # a Start, Stop or Continue heard
+        # (pulse number, time) of the last pulses, for the tempo's line
         self._times: collections.deque = collections.deque(maxlen=TEMPO_PULSES)
+        self._pending_lost = 0  # pulses counted as lost at the last pulse, until the next
         self._clock = 0.0  # the MIDI system's time of the last message, seconds
         # monotonic less the MIDI system's time, per message: the least of the recent ones is
         # the one delivered soonest, the best guess of how the two clocks relate
@@ -117,17 +124,20 @@ class ClockIn:
         status = data[0] if data else None
         with self._lock:
             if status == CLOCK:
-                if self._times and at - self._times[-1] > PAUSE:
+                if self._times and at - self._times[-1][1] > PAUSE:
                     self._times.clear()  # no line through a pause in the pulses
-                self._times.append(at)
+                lost = self._lost(at)
+                if lost < 0:  # the gap before was the tempo falling, not pulses lost
+                    self._times.clear()
                 self._last_pulse = at
-                self.pulses_heard += 1
+                self.pulses_heard += 1 + lost
+                self._times.append((self.pulses_heard, at))
                 if not self._transport_seen and not self.running:
                     # a clock already running when we joined: followed from this pulse (its
                     # place in the bar unknown), not left waiting for a Start that came before
                     self.running, self.pulses = True, -1
                 if self.running:
-                    self.pulses += 1
+                    self.pulses += 1 + lost
             elif status == START:  # the first pulse after it is the downbeat, pulse 0
                 self.running, self.pulses, self._transport_seen = True, -1, True
                 self._times.clear()  # the line starts again with the music
@@ -144,12 +154,43 @@ class ClockIn:
         None before a quarter note's pulses have come.
         """
         with self._lock:
-            times = np.array(self._times)
-        if times.size < PULSES_PER_QUARTER + 1:
+            pulse = self._pulse_seconds()
+        return 60.0 / (pulse * PULSES_PER_QUARTER) if pulse else None
+
+    def _pulse_seconds(self) -> float | None:
+        # seconds a pulse, the slope of the line through the last pulses by their numbers
+        # (the lock held); None before a quarter note's pulses
+        line = self._line()
+        return line[0] if line is not None else None
+
+    def _line(self) -> tuple[float, float, float] | None:
+        # the line through the last pulses' times by their numbers: (seconds a pulse, mean
+        # number, mean time); None before a quarter note's pulses or if it does not rise
+        if len(self._times) < PULSES_PER_QUARTER + 1:
             return None
-        index = np.arange(times.size) - (times.size - 1) / 2.0
-        pulse = float(index @ (times - times.mean()) / (index @ index))  # seconds a pulse
-        return 60.0 / (pulse * PULSES_PER_QUARTER) if pulse > 0 else None
+        numbers, times = np.array(self._times, dtype=np.float64).T
+        mean_number, mean_time = numbers.mean(), times.mean()
+        centred = numbers - mean_number
+        pulse = float(centred @ (times - mean_time) / (centred @ centred))
+        return (pulse, float(mean_number), float(mean_time)) if pulse > 0 else None
+
+    def _lost(self, at: float) -> int:
+        # pulses the MIDI system lost before this one (an xrun drops a cycle's messages), so
+        # that the position keeps counting them (or every note after would come a pulse
+        # late): a gap of two or three pulses at the tempo is one or two lost. A clock that
+        # slowed as much would show the same gap again at the next pulse: then the pulses
+        # counted for the gap before are taken back (a negative count), and the tempo's line
+        # starts again.
+        pending, self._pending_lost = self._pending_lost, 0
+        pulse = self._pulse_seconds()
+        if pulse is None:
+            return -pending
+        ratio = (at - self._times[-1][1]) / pulse
+        if pending:
+            return -pending if ratio >= LOST_RATIO else 0
+        if LOST_RATIO <= ratio < MOST_LOST + 1.5:
+            self._pending_lost = round(ratio) - 1
+        return self._pending_lost
 
     @property
     def beat(self) -> float:
