@@ -67,14 +67,13 @@ def register(commands) -> None:
             "cross-validation inside each training fold, so that no test clip takes part",
         )
         p.add_argument("--cache", type=Path, help="feature cache folder")
-        p.add_argument("--workers", type=int, help="extraction processes here (default: cores)")
+        p.add_argument("--workers", type=int, help="processes here (default: cores)")
         p.add_argument(
             "--executor",
             choices=("local", "dask"),
             default="local",
             help="where extraction and the folds run: local processes (default) or a Dask "
-            "cluster "
-            "(pip install 'listener[dask]'; --scheduler, or a local cluster of --workers). "
+            "cluster (pip install 'listener[dask]'; --scheduler, or a local cluster of --workers). "
             "Clips that cannot be used are left out and listed; the exit status is then 3",
         )
         p.add_argument(

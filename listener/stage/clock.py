@@ -158,21 +158,14 @@ class ClockIn:
         return 60.0 / (pulse * PULSES_PER_QUARTER) if pulse else None
 
     def _pulse_seconds(self) -> float | None:
-        # seconds a pulse, the slope of the line through the last pulses by their numbers
-        # (the lock held); None before a quarter note's pulses
-        line = self._line()
-        return line[0] if line is not None else None
-
-    def _line(self) -> tuple[float, float, float] | None:
-        # the line through the last pulses' times by their numbers: (seconds a pulse, mean
-        # number, mean time); None before a quarter note's pulses or if it does not rise
+        # seconds a pulse, the slope of the line through the last pulses' times by their
+        # numbers (the lock held); None before a quarter note's pulses, or if it does not rise
         if len(self._times) < PULSES_PER_QUARTER + 1:
             return None
         numbers, times = np.array(self._times, dtype=np.float64).T
-        mean_number, mean_time = numbers.mean(), times.mean()
-        centred = numbers - mean_number
-        pulse = float(centred @ (times - mean_time) / (centred @ centred))
-        return (pulse, float(mean_number), float(mean_time)) if pulse > 0 else None
+        numbers -= numbers.mean()
+        pulse = float(numbers @ (times - times.mean()) / (numbers @ numbers))
+        return pulse if pulse > 0 else None
 
     def _lost(self, at: float) -> int:
         # pulses the MIDI system lost before this one (an xrun drops a cycle's messages), so

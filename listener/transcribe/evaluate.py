@@ -458,6 +458,11 @@ def _answer_summary(rows: list[dict]) -> dict:
     minutes = sum(r["seconds"] for r in rows) / 60
     false_ends = sum(r["false_ends"] for r in rows)
 
+    def within_two(key: str) -> float | None:
+        if not answers:
+            return None
+        return round(float(np.mean([a[key] <= 2 for a in answers])), 3)
+
     def spread(key: str) -> dict:
         v = np.array([a[key] for a in answers])
         if not v.size:
@@ -468,18 +473,8 @@ def _answer_summary(rows: list[dict]) -> dict:
         "calls": len(rows),
         "answered": len(answers),
         "beat_error_ms": spread("beat_error_ms"),
-        "after_quarters": {
-            **spread("after_quarters"),
-            "within_two": round(float(np.mean([a["after_quarters"] <= 2 for a in answers])), 3)
-            if answers
-            else None,
-        },
-        "after_beats": {
-            **spread("after_beats"),
-            "within_two": round(float(np.mean([a["after_beats"] <= 2 for a in answers])), 3)
-            if answers
-            else None,
-        },
+        "after_quarters": {**spread("after_quarters"), "within_two": within_two("after_quarters")},
+        "after_beats": {**spread("after_beats"), "within_two": within_two("after_beats")},
         "work_ms": spread("work_ms"),
         "false_phrase_ends": false_ends,
         "minutes_played": round(minutes, 2),

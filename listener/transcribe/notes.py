@@ -149,8 +149,7 @@ class NoteTracker:
         note = self._note
         if note is None:
             if voiced:
-                self._begin(self._frame, pitch, dip, rms, attack)
-                self._note[0] = self._frame - self._attack_frames(attack)
+                self._begin(self._frame - self._attack_frames(attack), pitch, dip, rms, attack)
             return []
         semitone = round(float(np.median(note[1])))
         same = voiced and abs(pitch - semitone) < 0.6
