@@ -442,7 +442,9 @@ class Composer:
 
         self._profiles = MelodyProfiles.load(DEFAULT_PROFILES)
         read_notes(
-            [Note(0.25 * i, 0.25 * i + 0.2, 62 + i % 3, 1.0) for i in range(6)], self._profiles
+            [Note(0.25 * i, 0.25 * i + 0.2, 62 + i % 3, 1.0) for i in range(6)],
+            self._profiles,
+            likelihood=self.model.likelihood,
         )
 
     def _read(self, call):
@@ -456,7 +458,14 @@ class Composer:
         meter = None if self.settings.meter == "follow" else self.settings.meter
         key = self.settings.key
         last = self.readings[-1] if self.readings else None
-        return read_notes(call.notes, self._profiles, meter=meter, key=key, carry=last)
+        return read_notes(
+            call.notes,
+            self._profiles,
+            meter=meter,
+            key=key,
+            carry=last,
+            likelihood=self.model.likelihood,
+        )
 
     def _answer_one(self, t: float, call, clock_offset: float, seed: int | None) -> None:
         from listener.answer import plan_answer

@@ -126,6 +126,79 @@ def test_quantised_graph_stays_close(random_weights, tmp_path):
     assert np.abs(exact - np.array([r[0] for r in four_bit])).max() > 1e-4
 
 
+def test_a_batch_steps_as_one_token_stream_each(random_weights, tmp_path):
+    # the exported graph takes a free batch: two streams at once give each stream's own steps
+    need_module("onnx")
+    from listener.tunes.export import step_graph
+
+    runtime = FolkLSTM(_saved(step_graph(random_weights), tmp_path / "fp32.onnx"))
+    assert runtime.batched
+    tokens = np.random.default_rng(3).integers(0, len(VOCAB), (2, 20))
+    h = np.zeros((2, 2, 48), np.float32)
+    c = h.copy()
+    for step in tokens.T:
+        want = [
+            reference_step(random_weights, int(t), h[:, i : i + 1], c[:, i : i + 1])
+            for i, t in enumerate(step)
+        ]
+        logits, h, c = runtime._session.run(None, {"token": step, "h": h, "c": c})
+        for i, (w_logits, w_h, w_c) in enumerate(want):
+            np.testing.assert_allclose(logits.reshape(2, -1)[i], w_logits, atol=2e-5)
+            np.testing.assert_allclose(h[:, i : i + 1], w_h, atol=2e-6)
+            np.testing.assert_allclose(c[:, i : i + 1], w_c, atol=2e-5)
+
+
+def _saved(model, path):
+    import onnx
+
+    onnx.save(model, path)
+    return path
+
+
+def _likelihood_by_steps(model: FolkLSTM, tokens: list[str]) -> float:
+    h, c = model.initial_state()
+    total, current = 0.0, START
+    for token in tokens:
+        logits, h, c = model.step(INDEX[current], h, c)
+        total += log_softmax(logits)[INDEX[token]]
+        current = token
+    return total
+
+
+def test_likelihood_is_the_sum_of_each_tokens_log_probability(lstm, tmp_path):
+    tunes = [
+        "M:6/8 K:Cmaj c d e | f g a | b c' d' |".split(),
+        "M:4/4 K:Cmin G, C E G c > d =e f |".split(),
+        "M:3/4 K:Cdor d 2 f 2 a 2 |".split(),
+        "M:2/4 K:Cmix c /2 d /2 e /2 f /2 g a | _b 2 c' |".split(),
+        "M:9/8 K:Cmaj C D E".split(),
+    ]
+    want = [_likelihood_by_steps(lstm, t) for t in tunes]
+    # five lists: a batch of BATCH and one of the rest, on two threads
+    assert lstm.batched
+    np.testing.assert_allclose(lstm.likelihood(tunes), want, atol=1e-3)
+    np.testing.assert_allclose(lstm.likelihood(tunes[:1]), want[:1], atol=1e-3)
+    assert lstm.likelihood([]) == []
+    # a model exported with its batch fixed at one is judged a list at a time, to the same
+    # figures; free_batch frees it
+    need_module("onnx")
+    import onnx
+
+    from listener.tunes.export import free_batch
+
+    fixed = onnx.load(TINY)
+    for value in [*fixed.graph.input, *fixed.graph.output]:
+        for dim in value.type.tensor_type.shape.dim:
+            if dim.dim_param:
+                dim.dim_value = len(VOCAB) if value.name == "logits" else 1
+    single = FolkLSTM(_saved(fixed, tmp_path / "single.onnx"))
+    assert not single.batched
+    np.testing.assert_allclose(single.likelihood(tunes), want, atol=1e-3)
+    freed = FolkLSTM(_saved(free_batch(fixed), tmp_path / "freed.onnx"))
+    assert freed.batched
+    np.testing.assert_allclose(freed.likelihood(tunes), want, atol=1e-3)
+
+
 def test_tiny_model_matches_torch(lstm):
     assert_matches_fixture(lstm, TINY)
 

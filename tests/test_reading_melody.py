@@ -19,6 +19,7 @@ from listener.transcribe.tokens import TONICS, place_on_grid, read_notes
 from listener.tunes.corpus import read_data_v2
 from listener.tunes.interpret import interpret
 from listener.tunes.notation import parse_key
+from listener.tunes.vocab import VOCAB
 from tests.harness import EXAMPLES, ROOT, need_module, need_program
 from tests.harness.abc2midi import abc2midi_notes, same_notes
 
@@ -127,6 +128,37 @@ def test_meter_and_key_given_are_kept(profiles, tunes):
         read_notes(first_phrase(performance), profiles, key="Dphryg")
     with pytest.raises(ValueError, match="two notes or more"):
         read_notes(first_phrase(performance)[:1], profiles)
+
+
+def test_the_composers_judgement_joins_the_profiles(profiles, tunes):
+    # a slip jig in F major: its notes alone read likelier as G dorian (the same notes); the
+    # composer finds F major's writing much the likelier, and the reading says what it weighed
+    from listener.tunes.lstm import FolkLSTM
+
+    performance = perform(tunes[0], seed=0, voice="flute", synth="none", humanised=True)
+    notes = first_phrase(performance)
+    alone = read_notes(notes, profiles)
+    assert (alone.meter, alone.key) == ("M:9/8", "Gdor") and "likelihood" not in alone.evidence
+    judged = read_notes(notes, profiles, likelihood=FolkLSTM().likelihood)
+    assert (judged.meter, judged.key) == ("M:9/8", "Fmaj")
+    assert judged.shift % 12 == performance.shift % 12 and judged.mode == performance.mode
+    weighed = judged.evidence["likelihood"]
+    assert len(weighed) == 6 and {k.split()[0] for k in weighed} == {"9/8", "6/8"}
+    assert weighed["9/8 Fmaj"] == max(weighed.values())
+    # the profiles' doubt is still said: G dorian is the runner-up, F major's own probability
+    assert judged.ambiguity["key"]["runner_up"] == {"tonic": "G", "mode": "dor"}
+    assert judged.confidence["key"] < judged.ambiguity["key"]["probability"]
+    assert bars_of(judged.tokens[2:])[:4] == performance.phrases[0][2][:4]
+
+
+def test_the_tokens_in_c_are_all_the_composers(profiles):
+    # C minor's A natural two octaves up is =a' in ABC, a token data_v2 lacks; the composer
+    # refuses unknown tokens, so the reading must spell every note with one it knows
+    pitches = [72, 75, 79, 84, 93, 91, 87, 84, 79, 75, 72, 67]
+    notes = [Note(0.25 * i, 0.25 * i + 0.2, p, 1.0) for i, p in enumerate(pitches)]
+    reading = read_notes(notes, profiles, meter="4/4", key="Cmin")
+    assert set(reading.tokens) <= set(VOCAB), set(reading.tokens) - set(VOCAB)
+    assert "=a'" in reading.heard_body  # the heard key's ABC keeps the note as played
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,10 @@ _EPILOG = """\
 what it does: the recording goes through the live path block by block (pitch, then notes);
   the notes are placed on a grid of sixteenths that follows the player's tempo, and the meter,
   its downbeat and the key are the reading folk tunes make likeliest (profiles counted on the
-  composer's training tunes). A reading the data leave open says so under "ambiguity";
-  --meter and --key fix what the player knows.
+  composer's training tunes); the likeliest two meters and three keys in each are written out
+  and the composer's own likelihood of each writing joins in (--profiles-only leaves it out).
+  A reading the data leave open says so under "ambiguity"; --meter and --key fix what the
+  player knows.
 formats:
   abc   the melody in the key it was played in (X:, M:, L:1/8, K:, bars)
   json  {tempo, meter, key {tonic, mode}, notes [{onset, offset, pitch}], tokens (data_v2, in C),
@@ -49,6 +51,18 @@ def register(commands) -> None:
     p.add_argument("--key", help="the key when you know it: D, Dmix, F#min, Bbdor")
     p.add_argument("--format", choices=("abc", "json", "mid"), default="abc", help="default abc")
     p.add_argument("-o", "--output", type=Path, help="write here (mid needs it)")
+    p.add_argument(
+        "--composer",
+        type=Path,
+        help="the composer's ONNX model, whose judgement of each candidate reading joins the "
+        "profiles' (default: the shipped one)",
+    )
+    p.add_argument(
+        "--profiles-only",
+        action="store_true",
+        help="read by the profiles alone, without the composer's judgement (quicker; meter and "
+        "key right less often)",
+    )
     p.add_argument("--profiles", type=Path, help=argparse.SUPPRESS)
     group = p.add_argument_group("evaluation")
     group.add_argument("--evaluate", action="store_true", help="score hearing on rendered tunes")
@@ -76,8 +90,13 @@ def run(args: argparse.Namespace) -> int:
     from listener.transcribe.profiles import DEFAULT_PROFILES, MelodyProfiles
 
     profiles = MelodyProfiles.load(args.profiles or DEFAULT_PROFILES)
+    likelihood = None
+    if not args.profiles_only:
+        from listener.tunes.lstm import DEFAULT_FOLK_MODEL, FolkLSTM
+
+        likelihood = FolkLSTM(args.composer or DEFAULT_FOLK_MODEL).likelihood
     if args.evaluate:
-        return _evaluate(args, profiles)
+        return _evaluate(args, profiles, likelihood)
     if args.file is None:
         raise ConfigError("transcribe needs an audio file (or --evaluate)")
     if args.format == "mid" and args.output is None:
@@ -93,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
             "instrument or voice, louder than -50 dBFS)"
         )
     try:
-        reading = read_notes(notes, profiles, meter=args.meter, key=args.key)
+        reading = read_notes(notes, profiles, meter=args.meter, key=args.key, likelihood=likelihood)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     title = args.file.stem
@@ -131,7 +150,7 @@ def describe(reading, notes, *, abc: str) -> dict:
     }
 
 
-def _evaluate(args: argparse.Namespace, profiles) -> int:
+def _evaluate(args: argparse.Namespace, profiles, likelihood) -> int:
     from listener.transcribe.evaluate import (
         default_synths,
         evaluate,
@@ -157,7 +176,7 @@ def _evaluate(args: argparse.Namespace, profiles) -> int:
             print(f"  {done}/{total} performances heard", file=sys.stderr)
 
     print(f"playing {len(tunes)} tunes clean and humanised ({', '.join(synths)})", file=sys.stderr)
-    figures = evaluate(tunes, profiles, synths=synths, progress=progress)
+    figures = evaluate(tunes, profiles, synths=synths, progress=progress, likelihood=likelihood)
     if args.json:
         print(json.dumps(figures, indent=1))
         return 0

@@ -261,7 +261,7 @@ def _fluidsynth(notes: list[Note], *, voice: str, vibrato: bool) -> np.ndarray:
         return load_audio(wav)
 
 
-def answer_timing(performance: Performance, profiles) -> dict | None:
+def answer_timing(performance: Performance, profiles, *, likelihood=None) -> dict | None:
     """Answer the performance's first phrase as a call, timed as the engine would.
 
     The phrase's audio and a rest go through :func:`~listener.transcribe.notes.hear` with a
@@ -289,7 +289,7 @@ def answer_timing(performance: Performance, profiles) -> dict | None:
         return None
     call = calls[0]
     began = time.perf_counter()
-    reading = read_notes(call.notes, profiles)
+    reading = read_notes(call.notes, profiles, likelihood=likelihood)
     plan = plan_answer(reading, now=call.ended)
     spent = time.perf_counter() - began
     if spent > WORK_SECONDS:  # the plan assumed less: a later beat, as the composer would
@@ -330,21 +330,28 @@ def score_notes(truth: list[Note], heard: list[Note]) -> tuple[float, float]:
     return float(conp), float(score(ref, ref_hz, est, est_hz)[2])
 
 
-def read_phrases(performance: Performance, heard: list[Note], profiles) -> list:
-    """Read each phrase of what was heard: (the phrase's bars as written, the reading or None)."""
+def read_phrases(performance: Performance, heard: list[Note], profiles, *, likelihood=None) -> list:
+    """Read each phrase of what was heard: (the phrase's bars as written, the reading or None).
+
+    ``likelihood``: the composer's, for the reader to weigh its candidates by (see
+    :func:`~listener.transcribe.tokens.read_notes`); the profiles alone without it.
+    """
     from listener.transcribe.tokens import read_notes
 
     out = []
     for start, end, bars in performance.phrases:
         notes = [n for n in heard if start - 0.05 <= n.onset < end - 0.05]
-        out.append((bars, read_notes(notes, profiles) if len(notes) >= 2 else None))
+        reading = read_notes(notes, profiles, likelihood=likelihood) if len(notes) > 1 else None
+        out.append((bars, reading))
     return out
 
 
-def score_phrases(performance: Performance, heard: list[Note], profiles) -> list[dict]:
+def score_phrases(
+    performance: Performance, heard: list[Note], profiles, *, likelihood=None
+) -> list[dict]:
     """Read each phrase of what was heard; say whether meter, key and bars are the tune's."""
     out = []
-    for bars, reading in read_phrases(performance, heard, profiles):
+    for bars, reading in read_phrases(performance, heard, profiles, likelihood=likelihood):
         if reading is None:
             out.append({"meter": False, "key": False, "bars": 0, "of": len(bars)})
             continue
@@ -386,7 +393,9 @@ def calibrate(tunes, profiles, *, seed: int = 1) -> dict:
     }
 
 
-def evaluate(tunes, profiles, *, synths: list[str], seed: int = 0, progress=None) -> dict:
+def evaluate(
+    tunes, profiles, *, synths: list[str], seed: int = 0, progress=None, likelihood=None
+) -> dict:
     """Play every tune clean and humanised, hear it, score it (see the module doc).
 
     Parameters
@@ -400,6 +409,9 @@ def evaluate(tunes, profiles, *, synths: list[str], seed: int = 0, progress=None
         at the voices.
     progress : callable, optional
         Called with (done, total) after each performance.
+    likelihood : callable, optional
+        The composer's (:meth:`~listener.tunes.lstm.FolkLSTM.likelihood`), as the reader
+        uses it live; the profiles alone without it.
 
     Returns
     -------
@@ -431,10 +443,14 @@ def evaluate(tunes, profiles, *, synths: list[str], seed: int = 0, progress=None
                     "humanised": humanised,
                     "conp": conp,
                     "conpoff": conpoff,
-                    "phrases": score_phrases(performance, heard, profiles),
+                    "phrases": score_phrases(performance, heard, profiles, likelihood=likelihood),
                     "false_ends": max(0, len(ends) - 1),
                     "seconds": performance.samples.shape[0] / SAMPLE_RATE,
-                    "answer": answer_timing(performance, profiles) if humanised else None,
+                    "answer": (
+                        answer_timing(performance, profiles, likelihood=likelihood)
+                        if humanised
+                        else None
+                    ),
                 }
             )
             if progress is not None:
@@ -482,8 +498,11 @@ def _answer_summary(rows: list[dict]) -> dict:
     }
 
 
-def evaluate_reading(tunes, profiles, *, seed: int = 0) -> dict:
-    """Score the reader alone: each phrase read from the notes as played, not as heard."""
+def evaluate_reading(tunes, profiles, *, seed: int = 0, likelihood=None) -> dict:
+    """Score the reader alone: each phrase read from the notes as played, not as heard.
+
+    ``likelihood``: the composer's, as in :func:`evaluate`.
+    """
     figures = {}
     for name, humanised in (("clean", False), ("humanised", True)):
         phrases = []
@@ -491,7 +510,9 @@ def evaluate_reading(tunes, profiles, *, seed: int = 0) -> dict:
             performance = perform(
                 tune, seed=seed * 100_003 + i, voice="flute", synth="none", humanised=humanised
             )
-            phrases += score_phrases(performance, performance.notes, profiles)
+            phrases += score_phrases(
+                performance, performance.notes, profiles, likelihood=likelihood
+            )
         figures[name] = _phrase_figures(phrases)
     return figures
 

@@ -24,6 +24,7 @@ corpus and the counts that made them.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -60,6 +61,7 @@ def interval_class(semitones):
     return np.clip(np.asarray(semitones), -INTERVALS, INTERVALS) + INTERVALS
 
 
+@functools.cache
 def sixteenths(meter: str) -> int:
     """Sixteenths in a bar of ``meter``."""
     return int(2 * bar_length(meter))

@@ -53,6 +53,7 @@ from listener.tunes.notation import (
 )
 from listener.tunes.notes import NoteEvent
 from listener.tunes.tune import Tune
+from listener.tunes.vocab import VOCAB
 
 #: A player's timing error, seconds (the spread of the onsets about their grid points).
 TIMING_SPREAD = 0.025
@@ -71,10 +72,21 @@ CARRY_SPREAD = 0.1
 TEMPO_NOTES = 8
 #: How far the local tempo may stray from the reading's (a share of its sixteenth).
 DRIFT = 0.12
+#: With the composer's likelihood (``read_notes(likelihood=)``): the meters and, in each, the
+#: keys written out for it to judge, and how much its judgement weighs against the profiles'
+#: for the meter and for the key (on the validation phrases read from the notes as played,
+#: humanised: meter 0.75 to 0.78, key 0.78 to 0.82, bars token-equal 0.48 to 0.55; the
+#: weights held on either half of the tunes alone).
+RERANK_METERS = 2
+RERANK_KEYS = 3
+RERANK_METER_WEIGHT = 0.1
+RERANK_KEY_WEIGHT = 1.0
 #: A reading whose runner-up has at least this probability names it in ``ambiguity``.
 AMBIGUOUS = 0.2
 #: Three notes are a triplet when thirds of a quarter fit their times this much better (s).
 TRIPLET_MARGIN = 0.005
+#: The tokens the phrase in C may be written with: the composer's.
+IN_VOCABULARY = frozenset(VOCAB)
 #: Tonic names, by pitch class, as a player would say them.
 TONICS = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 #: Sixteenths a note may last, written with a length token (or none, for an eighth).
@@ -319,6 +331,7 @@ def read_notes(
     meter: str | None = None,
     key: str | None = None,
     carry: Reading | None = None,
+    likelihood=None,
 ) -> Reading:
     """Write notes heard as folk-rnn tokens in C (see the module doc).
 
@@ -335,6 +348,12 @@ def read_notes(
     carry : Reading, optional
         The phrase before, in a conversation: its meter, key and tempo are likelier than the
         others (``CARRY_ODDS``; the tempo within ``CARRY_SPREAD``), not certain.
+    likelihood : callable, optional
+        The composer's judgement (:meth:`FolkLSTM.likelihood
+        <listener.tunes.lstm.FolkLSTM.likelihood>`: token lists to their log-likelihoods).
+        With it, the profiles' ``RERANK_METERS`` likeliest meters and ``RERANK_KEYS`` likeliest
+        keys in each are written out, and the model's likelihood of each writing joins the
+        profiles' scores (:func:`_rerank`).
     """
     if len(notes) < 2:
         raise ValueError(f"a phrase needs two notes or more to have a beat; got {len(notes)}")
@@ -351,7 +370,8 @@ def read_notes(
         seen = placements.get(grid.positions.tobytes())
         if seen is None or grid.score > seen.score:
             placements[grid.positions.tobytes()] = grid
-    best: tuple[float, _Grid, str, int, np.ndarray] | None = None
+    # each meter's best grid and downbeat (with its keys' scores), and its evidence summed
+    best: dict[str, tuple[float, _Grid, int, np.ndarray]] = {}
     by_meter = {m: -np.inf for m in meters}
     for grid in placements.values():
         for m in meters:
@@ -368,67 +388,114 @@ def read_notes(
             totals = totals + np.logaddexp.reduce(keys.reshape(bar, -1), axis=1)
             by_meter[m] = np.logaddexp(by_meter[m], np.logaddexp.reduce(totals))
             phase = int(np.argmax(totals))
-            if best is None or totals[phase] > best[0]:
-                best = (float(totals[phase]), grid, m, phase, keys[phase].T)
-    assert best is not None
-    _, grid, chosen_meter, phase, keys = best
+            if m not in best or totals[phase] > best[m][0]:
+                best[m] = (float(totals[phase]), grid, phase, keys[phase].T)
     meter_scores = {m: float(by_meter[m]) for m in meters}
-    meter_p = _posterior(np.array(list(meter_scores.values())) / profiles.meter_temperature)
-    confidence = {"meter": round(float(meter_p[meters.index(chosen_meter)]), 3)}
-    ambiguity: dict = {}
-    order = np.argsort(-meter_p)
-    if len(meters) > 1 and meter_p[order[1]] >= AMBIGUOUS:
-        ambiguity["meter"] = {
-            "runner_up": meters[order[1]][2:],
-            "probability": round(float(meter_p[order[1]]), 3),
+    posterior = _posterior(np.array(list(meter_scores.values())) / profiles.meter_temperature)
+    meter_p = dict(zip(meters, posterior, strict=True))
+
+    def key_posterior(m: str) -> np.ndarray:  # (tonics, modes), or the key given
+        if fixed_key is not None:
+            one = np.zeros((12, len(MODES)))
+            one[fixed_key[0], MODES.index(fixed_key[1])] = 1.0
+            return one
+        return _posterior(best[m][3].ravel() / profiles.key_temperature).reshape(12, len(MODES))
+
+    def write(m: str, tonic: int, mode: str) -> Reading:
+        _, grid, phase, keys = best[m]
+        return _write(
+            notes,
+            onsets,
+            grid,
+            meter=m,
+            phase=phase,
+            tonic=tonic,
+            mode=mode,
+            evidence={"meter": meter_scores, "key": keys},
+        )
+
+    ranked_meters = sorted(meters, key=lambda m: -meter_p[m])
+    candidates = []
+    for m in ranked_meters[: RERANK_METERS if likelihood is not None else 1]:
+        key_p = key_posterior(m)
+        for flat in np.argsort(-key_p.ravel())[: RERANK_KEYS if likelihood is not None else 1]:
+            tonic, mode_index = divmod(int(flat), len(MODES))
+            if key_p.ravel()[flat] > 0:
+                candidates.append((m, tonic, MODES[mode_index], key_p.ravel()[flat]))
+    readings = [write(m, tonic, mode) for m, tonic, mode, _ in candidates]
+    chosen = 0
+    if len(readings) > 1:
+        scores = likelihood([r.tokens for r in readings])
+        chosen = _rerank(candidates, meter_p, scores)
+        readings[chosen].evidence["likelihood"] = {
+            f"{r.meter[2:]} {r.key}": round(float(x), 2)
+            for r, x in zip(readings, scores, strict=True)
         }
-    if fixed_key is not None:
-        tonic, mode = fixed_key
-        confidence["key"] = 1.0
-    else:
-        key_p = _posterior(keys.ravel() / profiles.key_temperature)
-        ranked = np.argsort(-key_p)
-        tonic, m = divmod(int(ranked[0]), len(MODES))
-        mode = MODES[m]
-        confidence["key"] = round(float(key_p[ranked[0]]), 3)
-        if key_p[ranked[1]] >= AMBIGUOUS:
-            t2, m2 = divmod(int(ranked[1]), len(MODES))
-            ambiguity["key"] = {
-                "runner_up": {"tonic": TONICS[t2], "mode": MODES[m2]},
-                "probability": round(float(key_p[ranked[1]]), 3),
-            }
-    bar = sixteenths(chosen_meter)
+    reading = readings[chosen]
+    chosen_meter = reading.meter
+    key_p = key_posterior(chosen_meter)
+    confidence = {"meter": round(float(meter_p[chosen_meter]), 3)}
+    ambiguity: dict = {}
+    others = [m for m in ranked_meters if m != chosen_meter]
+    if others and meter_p[others[0]] >= AMBIGUOUS:
+        ambiguity["meter"] = {
+            "runner_up": others[0][2:],
+            "probability": round(float(meter_p[others[0]]), 3),
+        }
+    tonic_index = TONICS.index(reading.tonic)
+    confidence["key"] = round(float(key_p[tonic_index, MODES.index(reading.mode)]), 3)
+    flat_p = key_p.ravel().copy()
+    flat_p[tonic_index * len(MODES) + MODES.index(reading.mode)] = -1.0
+    runner = int(np.argmax(flat_p))
+    if fixed_key is None and flat_p[runner] >= AMBIGUOUS:
+        t2, m2 = divmod(runner, len(MODES))
+        ambiguity["key"] = {
+            "runner_up": {"tonic": TONICS[t2], "mode": MODES[m2]},
+            "probability": round(float(flat_p[runner]), 3),
+        }
+    return reading._replace(confidence=confidence, ambiguity=ambiguity)
+
+
+def _rerank(candidates, meter_p: dict, scores) -> int:
+    # the meter by its profiles' probability times the model's likelihood of its writings
+    # (summed over its keys), tempered by RERANK_METER_WEIGHT; then, in that meter, the key by
+    # its probability times the model's likelihood (RERANK_KEY_WEIGHT)
+    scores = np.asarray(scores, dtype=np.float64)
+    key_log_p = np.log([c[3] for c in candidates])
+    joint = key_log_p + RERANK_METER_WEIGHT * scores
+    by_meter: dict[str, float] = {}
+    for (m, *_), x in zip(candidates, joint, strict=True):
+        by_meter[m] = float(np.logaddexp(by_meter.get(m, -np.inf), x))
+    meter = max(by_meter, key=lambda m: np.log(meter_p[m]) + by_meter[m])
+    inside = [i for i, c in enumerate(candidates) if c[0] == meter]
+    return max(inside, key=lambda i: key_log_p[i] + RERANK_KEY_WEIGHT * scores[i])
+
+
+def _write(
+    notes, onsets, grid: _Grid, *, meter: str, phase: int, tonic: int, mode: str, evidence: dict
+) -> Reading:
+    # the reading of one grid, meter, downbeat and key: tokens in C and in the heard key,
+    # the notes in beats, where the bars fall (confidence and ambiguity left to the caller)
+    bar = sixteenths(meter)
     positions = grid.positions
     pitches = np.array([n.pitch for n in notes])
     last = _last_length(notes[-1], positions[-1] - phase, grid.sixteenth)
     iois = np.append(np.diff(positions), last)
     shift = _shift(pitches, tonic)
     lengths, rests = _lengths_and_rests(notes, positions, iois, grid.sixteenth)
-    triplets = find_triplets(onsets, positions, meter=chosen_meter, phase=phase)
+    triplets = find_triplets(onsets, positions, meter=meter, phase=phase)
     for first in triplets:  # three notes in the time of two eighths, rests and all
         lengths[first : first + 3], rests[first : first + 3] = 0, 0
-    in_c = Key("C", 0, mode)
-    body = write_body(
-        pitches - shift,
-        positions,
-        lengths,
-        rests,
-        meter=chosen_meter,
-        phase=phase,
-        key=in_c,
-        triplets=triplets,
-    )
-    heard_key = parse_key(f"{TONICS[tonic]}{mode}")
-    heard_body = write_body(
-        pitches,
-        positions,
-        lengths,
-        rests,
-        meter=chosen_meter,
-        phase=phase,
-        key=heard_key,
-        triplets=triplets,
-    )
+    written = {
+        "positions": positions,
+        "lengths": lengths,
+        "rests": rests,
+        "meter": meter,
+        "phase": phase,
+        "triplets": triplets,
+    }
+    body = write_body(pitches - shift, key=Key("C", 0, mode), vocabulary=IN_VOCABULARY, **written)
+    heard_body = write_body(pitches, key=parse_key(f"{TONICS[tonic]}{mode}"), **written)
     downbeat = grid.intercept + grid.sixteenth * (phase + bar * ((positions[-1] - phase) // bar))
     origin = phase - bar * -(-phase // bar)  # the bar line at or before the first note
     starts = [Fraction(int(at - origin), 4) for at in positions]
@@ -440,21 +507,21 @@ def read_notes(
     events = [NoteEvent(int(p), a, d) for p, a, d in zip(pitches, starts, durations, strict=True)]
     return Reading(
         tempo=60.0 / (4 * grid.sixteenth),
-        meter=chosen_meter,
+        meter=meter,
         tonic=TONICS[tonic],
         mode=mode,
         shift=shift,
-        tokens=[chosen_meter, f"K:C{mode}", *body],
+        tokens=[meter, f"K:C{mode}", *body],
         downbeat=float(downbeat),
         bar_seconds=bar * _mean_sixteenth(onsets, positions, grid.sixteenth),
-        confidence=confidence,
-        ambiguity=ambiguity,
+        confidence={},
+        ambiguity={},
         events=events,
         heard_body=heard_body,
         clock=(grid.intercept, grid.sixteenth),
         end=int(positions[-1] + lengths[-1] + rests[-1]),
         phase=int(phase),
-        evidence={"meter": meter_scores, "key": keys},
+        evidence=dict(evidence),
     )
 
 
@@ -509,11 +576,14 @@ def _shift(pitches: np.ndarray, tonic: int) -> int:
     return tonic if abs(tonic) <= abs(tonic - 12) else tonic - 12
 
 
-def spell(midi: int, signature: dict[int, int], carried: dict[int, int]) -> str:
+def spell(midi: int, signature: dict[int, int], carried: dict[int, int], *, vocabulary=None) -> str:
     """Write a MIDI pitch as ABC (a token, in C), with an accidental only where needed.
 
     ``signature``: each letter's alteration in the key; ``carried``: alterations written
-    earlier in the bar (updated here), which ABC carries to the bar line.
+    earlier in the bar (updated here), which ABC carries to the bar line. With
+    ``vocabulary`` (a set of tokens), the spelling is one it holds: another spelling of the
+    pitch, else the pitch an octave toward the middle (data_v2 has no ``=a'``; the composer
+    refuses a token it does not know).
     """
     octave, pc = divmod(int(midi), 12)
     options = []
@@ -522,12 +592,15 @@ def spell(midi: int, signature: dict[int, int], carried: dict[int, int]) -> str:
             if (LETTER_SEMITONES[step] + alteration) % 12 == pc:
                 # the key's own spelling first, then naturals, then the smaller alteration
                 options.append((alteration != signature[step], abs(alteration), step, alteration))
-    _, _, step, alteration = min(options)
-    written_octave = octave - 1 - (LETTER_SEMITONES[step] + alteration) // 12
-    in_force = carried.get(step, signature[step])
-    carried[step] = alteration
-    explicit = None if in_force == alteration else alteration
-    return Pitch(explicit, step, written_octave).text()
+    for _, _, step, alteration in sorted(options):
+        written_octave = octave - 1 - (LETTER_SEMITONES[step] + alteration) // 12
+        in_force = carried.get(step, signature[step])
+        explicit = None if in_force == alteration else alteration
+        text = Pitch(explicit, step, written_octave).text()
+        if vocabulary is None or text in vocabulary:
+            carried[step] = alteration
+            return text
+    return spell(midi - 12 if midi > 72 else midi + 12, signature, carried, vocabulary=vocabulary)
 
 
 def length_tokens(sixteenths_long: int) -> list[str]:
@@ -584,6 +657,7 @@ def write_body(
     phase: int,
     key: Key,
     triplets: list[int] = (),
+    vocabulary=None,
 ) -> list[str]:
     """Body tokens for notes on a grid of sixteenths, with bar lines of ``meter``.
 
@@ -604,6 +678,8 @@ def write_body(
     triplets : list of int
         Notes that begin a triplet (:func:`find_triplets`): written ``(3`` and three eighths,
         the quarter note they fill (their lengths and rests are 0).
+    vocabulary : set of str, optional
+        Spell every note with a token in it (:func:`spell`): data_v2's for the tokens in C.
     """
     bar = sixteenths(meter)
     signature = key.signature()
@@ -634,7 +710,7 @@ def write_body(
             body.append("|")
             carried.clear()
         if isinstance(what, tuple):  # a triplet
-            body += ["(3", *(spell(p, signature, carried) for p in what)]
+            body += ["(3", *(spell(p, signature, carried, vocabulary=vocabulary) for p in what)]
             i += 1
             continue
         pair = pieces[i + 1] if i + 1 < len(pieces) else None
@@ -646,10 +722,14 @@ def write_body(
             elif (length, pair[2]) == (1, 3):
                 broken = "<"
         if broken is not None and (pair[1] - phase) % bar != 0:
-            body += [spell(what, signature, carried), broken, spell(pair[0], signature, carried)]
+            body += [
+                spell(what, signature, carried, vocabulary=vocabulary),
+                broken,
+                spell(pair[0], signature, carried, vocabulary=vocabulary),
+            ]
             i += 2
             continue
-        body.append("z" if what is None else spell(what, signature, carried))
+        body.append("z" if what is None else spell(what, signature, carried, vocabulary=vocabulary))
         body += length_tokens(length)
         i += 1
     end = pieces[-1][1] + pieces[-1][2]

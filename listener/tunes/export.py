@@ -19,10 +19,11 @@ the composer pays for every token and a traced ``nn.LSTM`` carries work a step d
   recorded in the model's provenance.
 
 The interface is the one :class:`listener.tunes.lstm.FolkLSTM` reads: inputs ``token`` int64
-[1], ``h`` and ``c`` float32 [layers, 1, hidden]; outputs ``logits`` float32 [vocab], ``h_out``
-and ``c_out``. Weights are named as PyTorch's ``nn.LSTM`` and ``nn.Linear`` name them
-(``lstm.weight_ih_l0``, ..., ``dense.weight``, ``dense.bias``), gates in PyTorch's order
-(input, forget, cell, output).
+[batch], ``h`` and ``c`` float32 [layers, batch, hidden]; outputs ``logits`` float32
+[batch * vocab] (one token's [vocab]), ``h_out`` and ``c_out``. A batch of one is the composer's
+step; a few at once are the reader's candidate writings of a phrase, judged together. Weights
+are named as PyTorch's ``nn.LSTM`` and ``nn.Linear`` name them (``lstm.weight_ih_l0``, ...,
+``dense.weight``, ``dense.bias``), gates in PyTorch's order (input, forget, cell, output).
 """
 
 from __future__ import annotations
@@ -112,19 +113,19 @@ def step_graph(weights: Mapping[str, np.ndarray]):
     node("Concat", [f"c_new_{k}" for k in range(layers)], ["c_out"], axis=0)
     (z,) = node("MatMul", [x, const("dense", weights["dense.weight"].T)], ["dense_prod"])
     (z,) = node("Add", [z, const("dense_bias", weights["dense.bias"])], ["dense_out"])
-    node("Reshape", [z, const("vocab_shape", np.array([vocab], dtype=np.int64))], ["logits"])
+    node("Reshape", [z, const("vocab_shape", np.array([-1], dtype=np.int64))], ["logits"])
 
-    state = [layers, 1, hidden]
+    state = [layers, "batch", hidden]
     graph = helper.make_graph(
         nodes,
         "folk_rnn_step",
         [
-            helper.make_tensor_value_info("token", TensorProto.INT64, [1]),
+            helper.make_tensor_value_info("token", TensorProto.INT64, ["batch"]),
             helper.make_tensor_value_info("h", TensorProto.FLOAT, state),
             helper.make_tensor_value_info("c", TensorProto.FLOAT, state),
         ],
         [
-            helper.make_tensor_value_info("logits", TensorProto.FLOAT, [vocab]),
+            helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch_vocab"]),
             helper.make_tensor_value_info("h_out", TensorProto.FLOAT, state),
             helper.make_tensor_value_info("c_out", TensorProto.FLOAT, state),
         ],
@@ -133,6 +134,38 @@ def step_graph(weights: Mapping[str, np.ndarray]):
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
     model.producer_name = "listener"
     onnx.checker.check_model(model)
+    return model
+
+
+def free_batch(model):
+    """Let a step model exported with a batch of one take any batch (the same weights).
+
+    Models exported before the batch was free fixed it at one in their inputs, outputs and
+    the logits' shape; this rewrites those three, and nothing the numbers depend on.
+    """
+    from onnx import numpy_helper
+
+    def free(value, dims) -> None:
+        for dim, size in zip(value.type.tensor_type.shape.dim, dims, strict=True):
+            dim.ClearField("dim_value")
+            if isinstance(size, str):
+                dim.dim_param = size
+            else:
+                dim.dim_value = size
+
+    graph = model.graph
+    (h,) = [v for v in graph.input if v.name == "h"]
+    layers, _, hidden = (d.dim_value for d in h.type.tensor_type.shape.dim)
+    for value in [*graph.input, *graph.output]:
+        if value.name == "token":
+            free(value, ["batch"])
+        elif value.name == "logits":
+            free(value, ["batch_vocab"])
+        else:
+            free(value, [layers, "batch", hidden])
+    for tensor in graph.initializer:
+        if tensor.name.endswith("vocab_shape"):
+            tensor.CopyFrom(numpy_helper.from_array(np.array([-1], dtype=np.int64), tensor.name))
     return model
 
 
