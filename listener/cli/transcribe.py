@@ -206,6 +206,12 @@ def _evaluate(args: argparse.Namespace, profiles, likelihood) -> int:
             f"beats); work p50 {work['p50']:.0f} ms, "
             f"p95 {work['p95']:.0f} ms"
         )
+        right = answers["beat_error_ms_meter_read_right"]
+        if right["calls"]:
+            print(
+                f"  where the meter was read right ({right['calls']} calls): start against the "
+                f"player's beat p50 {right['p50']:.0f} ms, p95 {right['p95']:.0f} ms"
+            )
     print(
         f"false phrase ends: {answers['false_phrase_ends']} in {answers['minutes_played']:.1f} "
         f"minutes of playing ({answers['false_ends_per_5_minutes']:.2f} per 5 minutes)"

@@ -268,8 +268,8 @@ def answer_timing(performance: Performance, profiles, *, likelihood=None) -> dic
     phrase tracker; the phrase,
     once over, is read and its answer planned on this machine's clock. Returns the answer's
     start against the nearest true beat of the meter (ms), after the last note-off (in quarter
-    notes, and in the meter's beats) and the work from the phrase's end to the plan (ms); None
-    when no phrase was heard.
+    notes, and in the meter's beats), the work from the phrase's end to the plan (ms) and
+    whether the meter was read right; None when no phrase was heard.
     """
     from listener.answer import WORK_SECONDS, plan_answer
     from listener.transcribe.phrases import PhraseTracker
@@ -305,6 +305,7 @@ def answer_timing(performance: Performance, profiles, *, likelihood=None) -> dic
         "after_quarters": after,
         "after_beats": after / beat,
         "work_ms": spent * 1e3,
+        "meter_right": reading.meter == performance.meter,
     }
 
 
@@ -479,8 +480,8 @@ def _answer_summary(rows: list[dict]) -> dict:
             return None
         return round(float(np.mean([a[key] <= 2 for a in answers])), 3)
 
-    def spread(key: str) -> dict:
-        v = np.array([a[key] for a in answers])
+    def spread(key: str, of=None) -> dict:
+        v = np.array([a[key] for a in (answers if of is None else of)])
         if not v.size:
             return {}
         return {q: round(float(np.percentile(v, p)), 3) for q, p in (("p50", 50), ("p95", 95))}
@@ -489,6 +490,10 @@ def _answer_summary(rows: list[dict]) -> dict:
         "calls": len(rows),
         "answered": len(answers),
         "beat_error_ms": spread("beat_error_ms"),
+        "beat_error_ms_meter_read_right": {
+            "calls": sum(a["meter_right"] for a in answers),
+            **spread("beat_error_ms", [a for a in answers if a["meter_right"]]),
+        },
         "after_quarters": {**spread("after_quarters"), "within_two": within_two("after_quarters")},
         "after_beats": {**spread("after_beats"), "within_two": within_two("after_beats")},
         "work_ms": spread("work_ms"),
