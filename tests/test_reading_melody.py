@@ -15,7 +15,7 @@ from listener.config import SAMPLE_RATE
 from listener.transcribe import Note
 from listener.transcribe.evaluate import bars_of, perform, score_notes, score_phrases
 from listener.transcribe.profiles import METERS, MelodyProfiles, fit_profiles
-from listener.transcribe.tokens import TONICS, place_on_grid, read_notes
+from listener.transcribe.tokens import ODD_SIXTEENTH, TONICS, place_on_grid, read_notes
 from listener.tunes.corpus import read_data_v2
 from listener.tunes.interpret import interpret
 from listener.tunes.notation import parse_key
@@ -107,6 +107,23 @@ def test_bars_are_written_as_the_corpus_writes_them(profiles, tunes):
     performance = perform(tunes[4], seed=4, voice="flute", synth="none", humanised=False)
     found = score_phrases(performance, performance.notes, profiles)
     assert all(p["meter"] and p["key"] and p["bars"] == p["of"] for p in found), found
+
+
+@pytest.mark.parametrize(("index", "late"), [(0, 0.05), (1, 0.04)])
+def test_late_onsets_do_not_turn_eighths_into_dotted_rhythms(profiles, tunes, index, late):
+    # every third note heard late past the middle of two sixteenths (a legato onset heard
+    # late, as fluidsynth's flute is): the nearest grid points would make dotted rhythms of
+    # running eighths, and the phrase would read as 2/4 at half its tempo
+    performance = perform(tunes[index], seed=index, voice="flute", synth="none", humanised=False)
+    notes = first_phrase(performance)
+    heard = [n._replace(onset=n.onset + (late if i % 3 == 2 else 0.0)) for i, n in enumerate(notes)]
+    sixteenth = 15.0 / performance.tempo
+    nearest = place_on_grid(np.array([n.onset for n in heard]), sixteenth)
+    eighths = place_on_grid(np.array([n.onset for n in heard]), sixteenth, odd=ODD_SIXTEENTH)
+    assert np.sum(nearest.positions % 2) > np.sum(eighths.positions % 2)
+    reading = read_notes(heard, profiles)
+    assert reading.meter == tunes[index].meter
+    assert reading.tempo == pytest.approx(performance.tempo, rel=0.05)
 
 
 def test_an_open_question_is_said_not_guessed(profiles):
