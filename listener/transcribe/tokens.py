@@ -87,7 +87,7 @@ DRIFT = 0.12
 #: With the composer's likelihood (``read_notes(likelihood=)``): the meters and, in each, the
 #: keys written out for it to judge, and how much its judgement weighs against the profiles'
 #: for the meter and for the key (on the validation phrases read from the notes as played,
-#: humanised: meter 0.75 to 0.78, key 0.78 to 0.82, bars token-equal 0.48 to 0.55; the
+#: humanised: meter 0.76 to 0.78, key 0.78 to 0.82, bars token-equal 0.48 to 0.54; the
 #: weights held on either half of the tunes alone).
 RERANK_METERS = 2
 RERANK_KEYS = 3
