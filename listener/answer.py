@@ -19,8 +19,12 @@ from listener.transcribe.profiles import BEAT, sixteenths
 from listener.transcribe.tokens import length_tokens
 
 #: Seconds from the phrase's end the answer's first note needs at least: to read the phrase,
-#: prime the model and send the first note (measured: 30 to 50 ms).
+#: prime the model and send the first note (measured: 35 to 55 ms, the reading most of it).
 WORK_SECONDS = 0.08
+#: Seconds from the reading's end to the first note sent: priming the model, sampling up to
+#: the answer's first note, sending it (measured: about 10 ms). A reading that took longer
+#: than planned pushes the start to a later beat by this.
+SEND_SECONDS = 0.04
 
 
 @dataclass
@@ -61,12 +65,19 @@ def call_bars(reading) -> int:
 
 
 def plan_answer(
-    reading, *, now: float, answer_bars: int | None = None, downbeat: float | None = None
+    reading,
+    *,
+    now: float,
+    read_at: float | None = None,
+    answer_bars: int | None = None,
+    downbeat: float | None = None,
 ) -> AnswerPlan:
-    """Plan the answer to a phrase read as ``reading``, at stream time ``now``.
+    """Plan the answer to a phrase read as ``reading``, that ended at stream time ``now``.
 
-    ``downbeat``: in trading, the bar line that ended the call (the answer starts there
-    when it is still ahead; else on the next beat that is).
+    ``read_at``: the stream time the reading was done, when known (the answer starts no
+    sooner than ``SEND_SECONDS`` after it, nor than ``WORK_SECONDS`` after ``now``).
+    ``downbeat``: in trading, the bar line that ended the call (the answer starts there when
+    it is still ahead; else on the next beat that is).
     """
     beat_positions = BEAT[reading.meter]  # sixteenths a beat of the meter
     prime, end = list(reading.tokens), reading.end
@@ -79,6 +90,8 @@ def plan_answer(
     start = reading.time_of(end) if downbeat is None else downbeat
     beat_seconds = reading.clock[1] * beat_positions
     earliest = now + WORK_SECONDS
+    if read_at is not None:
+        earliest = max(earliest, read_at + SEND_SECONDS)
     if start < earliest:  # on a later beat of the same grid
         start += beat_seconds * math.ceil((earliest - start) / beat_seconds)
     return AnswerPlan(

@@ -484,7 +484,8 @@ class Composer:
             self.phrases.keep_time(reading.downbeat, reading.bar_seconds)
         plan = plan_answer(
             reading,
-            now=time.monotonic() - clock_offset,
+            now=call.ended,
+            read_at=time.monotonic() - clock_offset,
             answer_bars=settings.answer_bars,
             downbeat=call.downbeat,
         )

@@ -271,7 +271,7 @@ def answer_timing(performance: Performance, profiles, *, likelihood=None) -> dic
     notes, and in the meter's beats), the work from the phrase's end to the plan (ms) and
     whether the meter was read right; None when no phrase was heard.
     """
-    from listener.answer import WORK_SECONDS, plan_answer
+    from listener.answer import plan_answer
     from listener.transcribe.phrases import PhraseTracker
     from listener.transcribe.profiles import BEAT
     from listener.transcribe.tokens import read_notes
@@ -290,10 +290,8 @@ def answer_timing(performance: Performance, profiles, *, likelihood=None) -> dic
     call = calls[0]
     began = time.perf_counter()
     reading = read_notes(call.notes, profiles, likelihood=likelihood)
-    plan = plan_answer(reading, now=call.ended)
     spent = time.perf_counter() - began
-    if spent > WORK_SECONDS:  # the plan assumed less: a later beat, as the composer would
-        plan = plan_answer(reading, now=call.ended + spent)
+    plan = plan_answer(reading, now=call.ended, read_at=call.ended + spent)
     beat = BEAT[performance.meter] / 4  # the meter's beat, in quarter notes
     grid = performance.first_bar + beat * np.arange(-4, 400)
     beats = np.array([performance.beat_time(b) for b in grid])

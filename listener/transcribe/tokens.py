@@ -436,18 +436,13 @@ def read_notes(
             return one
         return _posterior(best[m][3].ravel() / profiles.key_temperature).reshape(12, len(MODES))
 
-    def write(m: str, tonic: int, mode: str) -> Reading:
-        _, grid, phase, keys = best[m]
-        return _write(
-            notes,
-            onsets,
-            grid,
-            meter=m,
-            phase=phase,
-            tonic=tonic,
-            mode=mode,
-            evidence={"meter": meter_scores, "key": keys},
-        )
+    layouts: dict[str, dict] = {}
+
+    def layout_of(m: str) -> dict:  # where the notes fall in meter m's best reading
+        if m not in layouts:
+            _, grid, phase, _ = best[m]
+            layouts[m] = _layout(notes, onsets, grid, meter=m, phase=phase)
+        return layouts[m]
 
     ranked_meters = sorted(meters, key=lambda m: -meter_p[m])
     candidates = []
@@ -457,17 +452,31 @@ def read_notes(
             tonic, mode_index = divmod(int(flat), len(MODES))
             if key_p.ravel()[flat] > 0:
                 candidates.append((m, tonic, MODES[mode_index], key_p.ravel()[flat]))
-    readings = [write(m, tonic, mode) for m, tonic, mode, _ in candidates]
-    chosen = 0
-    if len(readings) > 1:
-        scores = likelihood([r.tokens for r in readings])
+    pitches = np.array([n.pitch for n in notes])
+    chosen, weighed = 0, None
+    if len(candidates) > 1:
+        writings = [
+            _tokens_in_c(pitches, layout_of(m), tonic=tonic, mode=mode)
+            for m, tonic, mode, _ in candidates
+        ]
+        scores = likelihood(writings)
         chosen = _rerank(candidates, meter_p, scores)
-        readings[chosen].evidence["likelihood"] = {
-            f"{r.meter[2:]} {r.key}": round(float(x), 2)
-            for r, x in zip(readings, scores, strict=True)
+        weighed = {
+            f"{m[2:]} {TONICS[tonic]}{mode}": round(float(x), 2)
+            for (m, tonic, mode, _), x in zip(candidates, scores, strict=True)
         }
-    reading = readings[chosen]
-    chosen_meter = reading.meter
+    chosen_meter, tonic, mode, _ = candidates[chosen]
+    evidence = {"meter": meter_scores, "key": best[chosen_meter][3]}
+    if weighed is not None:
+        evidence["likelihood"] = weighed
+    reading = _write(
+        notes,
+        best[chosen_meter][1],
+        layout_of(chosen_meter),
+        tonic=tonic,
+        mode=mode,
+        evidence=evidence,
+    )
     key_p = key_posterior(chosen_meter)
     confidence = {"meter": round(float(meter_p[chosen_meter]), 3)}
     ambiguity: dict = {}
@@ -477,10 +486,9 @@ def read_notes(
             "runner_up": others[0][2:],
             "probability": round(float(meter_p[others[0]]), 3),
         }
-    tonic_index = TONICS.index(reading.tonic)
-    confidence["key"] = round(float(key_p[tonic_index, MODES.index(reading.mode)]), 3)
+    confidence["key"] = round(float(key_p[tonic, MODES.index(mode)]), 3)
     flat_p = key_p.ravel().copy()
-    flat_p[tonic_index * len(MODES) + MODES.index(reading.mode)] = -1.0
+    flat_p[tonic * len(MODES) + MODES.index(mode)] = -1.0
     runner = int(np.argmax(flat_p))
     if fixed_key is None and flat_p[runner] >= AMBIGUOUS:
         t2, m2 = divmod(runner, len(MODES))
@@ -506,22 +514,17 @@ def _rerank(candidates, meter_p: dict, scores) -> int:
     return max(inside, key=lambda i: key_log_p[i] + RERANK_KEY_WEIGHT * scores[i])
 
 
-def _write(
-    notes, onsets, grid: _Grid, *, meter: str, phase: int, tonic: int, mode: str, evidence: dict
-) -> Reading:
-    # the reading of one grid, meter, downbeat and key: tokens in C and in the heard key,
-    # the notes in beats, where the bars fall (confidence and ambiguity left to the caller)
-    bar = sixteenths(meter)
+def _layout(notes, onsets, grid: _Grid, *, meter: str, phase: int) -> dict:
+    # where the notes fall on one grid, meter and downbeat, whatever the key: positions,
+    # lengths and rests (sixteenths), triplets; what write_body takes besides the pitches
     positions = grid.positions
-    pitches = np.array([n.pitch for n in notes])
     last = _last_length(notes[-1], positions[-1] - phase, grid.sixteenth)
     iois = np.append(np.diff(positions), last)
-    shift = _shift(pitches, tonic)
     lengths, rests = _lengths_and_rests(notes, positions, iois, grid.sixteenth)
     triplets = find_triplets(onsets, positions, meter=meter, phase=phase)
     for first in triplets:  # three notes in the time of two eighths, rests and all
         lengths[first : first + 3], rests[first : first + 3] = 0, 0
-    written = {
+    return {
         "positions": positions,
         "lengths": lengths,
         "rests": rests,
@@ -529,8 +532,30 @@ def _write(
         "phase": phase,
         "triplets": triplets,
     }
-    body = write_body(pitches - shift, key=Key("C", 0, mode), vocabulary=IN_VOCABULARY, **written)
-    heard_body = write_body(pitches, key=parse_key(f"{TONICS[tonic]}{mode}"), **written)
+
+
+def _tokens_in_c(pitches: np.ndarray, layout: dict, *, tonic: int, mode: str) -> list[str]:
+    # the phrase moved to C and written in data_v2's tokens: meter, key, body
+    body = write_body(
+        pitches - _shift(pitches, tonic),
+        key=Key("C", 0, mode),
+        vocabulary=IN_VOCABULARY,
+        **layout,
+    )
+    return [layout["meter"], f"K:C{mode}", *body]
+
+
+def _write(notes, grid: _Grid, layout: dict, *, tonic: int, mode: str, evidence: dict) -> Reading:
+    # the reading of one grid, meter, downbeat and key: tokens in C and in the heard key,
+    # the notes in beats, where the bars fall (confidence and ambiguity left to the caller)
+    meter, phase = layout["meter"], layout["phase"]
+    positions, lengths, triplets = layout["positions"], layout["lengths"], layout["triplets"]
+    bar = sixteenths(meter)
+    onsets = np.array([n.onset for n in notes], dtype=np.float64)
+    pitches = np.array([n.pitch for n in notes])
+    shift = _shift(pitches, tonic)
+    tokens = _tokens_in_c(pitches, layout, tonic=tonic, mode=mode)
+    heard_body = write_body(pitches, key=parse_key(f"{TONICS[tonic]}{mode}"), **layout)
     downbeat = grid.intercept + grid.sixteenth * (phase + bar * ((positions[-1] - phase) // bar))
     origin = phase - bar * -(-phase // bar)  # the bar line at or before the first note
     starts = [Fraction(int(at - origin), 4) for at in positions]
@@ -546,7 +571,7 @@ def _write(
         tonic=TONICS[tonic],
         mode=mode,
         shift=shift,
-        tokens=[meter, f"K:C{mode}", *body],
+        tokens=tokens,
         downbeat=float(downbeat),
         bar_seconds=bar * _mean_sixteenth(onsets, positions, grid.sixteenth),
         confidence={},
@@ -554,7 +579,7 @@ def _write(
         events=events,
         heard_body=heard_body,
         clock=(grid.intercept, grid.sixteenth),
-        end=int(positions[-1] + lengths[-1] + rests[-1]),
+        end=int(positions[-1] + lengths[-1] + layout["rests"][-1]),
         phase=int(phase),
         evidence=dict(evidence),
     )
