@@ -15,6 +15,7 @@ or more below both, are no note. Notes come out once they have ended, so a note 
 
 from __future__ import annotations
 
+import collections
 from typing import NamedTuple
 
 import numpy as np
@@ -90,7 +91,8 @@ class NoteTracker:
         self.last_sound = -1.0  # seconds: the centre of the last frame louder than the floor
         self._held: Note | None = None  # a short note waiting to merge into the next
         self._before = (-1, -10)  # the last note's pitch and the frame it ended before
-        self._recent: list[tuple[bool, float]] = []  # last frames' (in a note, middle level)
+        # the last frames' (in a note, middle level), the frame before this one's attack last
+        self._recent: collections.deque = collections.deque(maxlen=ATTACK_FRAMES + 1)
 
     @property
     def sounding(self) -> bool:
@@ -116,8 +118,6 @@ class NoteTracker:
             out += self._let_go()
             self._hear_level(float(rms))
             self._recent.append((self._note is not None, float(attack)))
-            if len(self._recent) > ATTACK_FRAMES + 1:
-                del self._recent[0]
             self._frame += 1
         return out
 

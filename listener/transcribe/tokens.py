@@ -389,8 +389,9 @@ def read_notes(
     meters = [_parse_meter(meter)] if meter is not None else list(METERS)
     fixed_key = _parse_key(key) if key is not None else None
     onsets = np.array([n.onset for n in notes], dtype=np.float64)
-    tonal = _Tonal(np.array([n.pitch for n in notes]) % 12, profiles)
-    intervals = interval_class(np.diff([n.pitch for n in notes]))
+    pitches = np.array([n.pitch for n in notes])
+    tonal = _Tonal(pitches % 12, profiles)
+    intervals = interval_class(np.diff(pitches))
     # every grid, meter and downbeat, scored by rhythm and by the pitches on its beats; grids
     # that place the onsets alike are scored once, with the best fit among them
     placements: dict[bytes, _Grid] = {}
@@ -452,7 +453,6 @@ def read_notes(
             tonic, mode_index = divmod(int(flat), len(MODES))
             if key_p.ravel()[flat] > 0:
                 candidates.append((m, tonic, MODES[mode_index], key_p.ravel()[flat]))
-    pitches = np.array([n.pitch for n in notes])
     chosen, weighed = 0, None
     if len(candidates) > 1:
         writings = [
@@ -470,7 +470,8 @@ def read_notes(
     if weighed is not None:
         evidence["likelihood"] = weighed
     reading = _write(
-        notes,
+        onsets,
+        pitches,
         best[chosen_meter][1],
         layout_of(chosen_meter),
         tonic=tonic,
@@ -545,14 +546,21 @@ def _tokens_in_c(pitches: np.ndarray, layout: dict, *, tonic: int, mode: str) ->
     return [layout["meter"], f"K:C{mode}", *body]
 
 
-def _write(notes, grid: _Grid, layout: dict, *, tonic: int, mode: str, evidence: dict) -> Reading:
+def _write(
+    onsets: np.ndarray,
+    pitches: np.ndarray,
+    grid: _Grid,
+    layout: dict,
+    *,
+    tonic: int,
+    mode: str,
+    evidence: dict,
+) -> Reading:
     # the reading of one grid, meter, downbeat and key: tokens in C and in the heard key,
     # the notes in beats, where the bars fall (confidence and ambiguity left to the caller)
     meter, phase = layout["meter"], layout["phase"]
     positions, lengths, triplets = layout["positions"], layout["lengths"], layout["triplets"]
     bar = sixteenths(meter)
-    onsets = np.array([n.onset for n in notes], dtype=np.float64)
-    pitches = np.array([n.pitch for n in notes])
     shift = _shift(pitches, tonic)
     tokens = _tokens_in_c(pitches, layout, tonic=tonic, mode=mode)
     heard_body = write_body(pitches, key=parse_key(f"{TONICS[tonic]}{mode}"), **layout)
@@ -591,7 +599,7 @@ def _mean_sixteenth(onsets: np.ndarray, positions: np.ndarray, local: float) -> 
     # the onsets to fit
     if positions[-1] - positions[0] < 8 or len(onsets) < 4:
         return local
-    return float(np.polyfit(positions, onsets, 1)[0])
+    return _line(positions, onsets)[0]
 
 
 def warm_up(profiles: MelodyProfiles) -> None:

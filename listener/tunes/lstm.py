@@ -102,7 +102,7 @@ class FolkLSTM:
         takes a batch, the lists are stepped ``BATCH`` at a time, the batches on two threads
         (six lists of 45 tokens: 14 ms, against 45 ms one by one); else one after another.
         """
-        lists = [[INDEX[token] for token in tokens] for tokens in tunes]
+        lists = [[INDEX[START], *(INDEX[token] for token in tokens)] for tokens in tunes]
         size = BATCH if self.batched else 1
         groups = [lists[i : i + size] for i in range(0, len(lists), size)]
         if len(groups) < 2:
@@ -111,14 +111,15 @@ class FolkLSTM:
             self._pool = ThreadPoolExecutor(2, thread_name_prefix="likelihood")
         return [x for out in self._pool.map(self._likelihood, groups) for x in out]
 
-    def _likelihood(self, group: list[list[int]]) -> list[float]:
-        # token lists stepped together from <s>, each one's log p summed while it lasts
+    def _likelihood(self, group: list[Sequence[int]]) -> list[float]:
+        # token lists stepped together, each from its first token: the log p of each later
+        # one, summed while the list lasts
         size, longest = len(group), max(len(x) for x in group)
         h = np.zeros((self.layers, size, self.hidden), dtype=np.float32)
         c = h.copy()
-        current = np.full(size, INDEX[START], dtype=np.int64)
+        current = np.array([x[0] for x in group], dtype=np.int64)
         totals = np.zeros(size)
-        for k in range(longest):
+        for k in range(1, longest):
             logits, h, c = self._session.run(None, {"token": current, "h": h, "c": c})
             z = logits.reshape(size, -1).astype(np.float64)
             top = z.max(axis=1, keepdims=True)
@@ -146,13 +147,8 @@ class FolkLSTM:
         """
         total, count = 0.0, 0
         for sequence in sequences:
-            h, c = self.initial_state()
-            for current, following in zip(sequence[:-1], sequence[1:], strict=True):
-                logits, h, c = self.step(int(current), h, c)
-                z = logits.astype(np.float64)
-                top = z.max()
-                total += top + np.log(np.exp(z - top).sum()) - z[int(following)]
-                count += 1
+            total -= self._likelihood([[int(t) for t in sequence]])[0]
+            count += len(sequence) - 1
         return total / max(count, 1), count
 
     def generate(
