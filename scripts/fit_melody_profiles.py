@@ -5,8 +5,10 @@
 The corpus is the data_v2 file the LSTM was trained on (``listener tunes corpus``). The profiles
 are counted on its training split (:func:`~listener.tunes.corpus.split_corpus`) less its last
 ``CALIBRATION`` tunes, on which the meter and key probabilities are then calibrated
-(temperature scaling); the reader is scored on the validation split's 4-bar phrases, from the
-notes as played (clean and humanised, no sound). The figures go into the model's provenance.
+(temperature scaling); the key head is fitted on the counted tunes' phrases, played humanised
+(:func:`~listener.transcribe.profiles.fit_key_head`); the reader is scored on the validation
+split's 4-bar phrases, from the notes as played (clean and humanised, no sound). The figures
+go into the model's provenance.
 """
 
 from __future__ import annotations
@@ -16,8 +18,13 @@ import datetime
 import sys
 from pathlib import Path
 
-from listener.transcribe.evaluate import calibrate, evaluate_reading, tunes_for_evaluation
-from listener.transcribe.profiles import fit_profiles
+from listener.transcribe.evaluate import (
+    calibrate,
+    evaluate_reading,
+    key_examples,
+    tunes_for_evaluation,
+)
+from listener.transcribe.profiles import fit_key_head, fit_profiles
 from listener.tunes.corpus import read_data_v2, split_corpus
 
 #: Training tunes kept out of the counts, to calibrate the probabilities on.
@@ -44,6 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     single = [t for t in held if not any(x.startswith(("M:", "K:")) for x in t.body)]
     profiles.provenance["calibration"] = {"tunes": len(single), **calibrate(single, profiles)}
+    print(f"calibrated: {profiles.provenance['calibration']}; fitting the key head", flush=True)
+    counted_single = [t for t in counted if not any(x.startswith(("M:", "K:")) for x in t.body)]
+    profiles.key_head = fit_key_head(*key_examples(counted_single, profiles))
+    print(f"key head: {profiles.key_head['fit']}", flush=True)
     valid = tunes_for_evaluation(args.corpus)
     profiles.provenance["reading_validation"] = {
         "tunes": len(valid),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import soundfile as sf
 from listener.config import SAMPLE_RATE
 from listener.transcribe import Note
 from listener.transcribe.evaluate import bars_of, perform, score_notes, score_phrases
-from listener.transcribe.profiles import METERS, MelodyProfiles, fit_profiles
+from listener.transcribe.profiles import METERS, MelodyProfiles, fit_profiles, key_features
 from listener.transcribe.tokens import ODD_SIXTEENTH, TONICS, place_on_grid, read_notes
 from listener.tunes.corpus import read_data_v2
 from listener.tunes.interpret import interpret
@@ -147,25 +148,73 @@ def test_meter_and_key_given_are_kept(profiles, tunes):
         read_notes(first_phrase(performance)[:1], profiles)
 
 
-def test_the_composers_judgement_joins_the_profiles(profiles, tunes):
-    # a slip jig in F major: its notes alone read likelier as G dorian (the same notes); the
-    # composer finds F major's writing much the likelier, and the reading says what it weighed
-    from listener.tunes.lstm import FolkLSTM
-
+def test_the_key_head_hears_where_the_phrase_rests(profiles, tunes):
+    # a slip jig in F major: counted note by note, its notes are likelier as G dorian (the
+    # same notes); the key head, which hears where the phrase starts and comes to rest and
+    # which notes are long and low, reads F major, bar for bar
+    assert (
+        profiles.key_head["fit"]["key_right_head"] > profiles.key_head["fit"]["key_right_profiles"]
+    )
     performance = perform(tunes[0], seed=0, voice="flute", synth="none", humanised=True)
     notes = first_phrase(performance)
+    counted = read_notes(notes, dataclasses.replace(profiles, key_head=None))
+    assert (counted.meter, counted.key) == ("M:9/8", "Gdor")
+    heard = read_notes(notes, profiles)
+    assert (heard.meter, heard.key) == ("M:9/8", "Fmaj")
+    assert heard.shift % 12 == performance.shift % 12 and heard.mode == performance.mode
+    assert bars_of(heard.tokens[2:])[:4] == performance.phrases[0][2][:4]
+
+
+def test_key_features_are_what_a_player_hears():
+    # C for a beat, E and G an eighth each, a low G to end: the time on each pitch class,
+    # the last, first, lowest and longest notes
+    features = key_features([60, 64, 67, 55], [0.0, 0.5, 0.75, 1.0], 1.25)
+    assert np.allclose(features[0][[0, 4, 7]], [0.4, 0.2, 0.4]) and np.isclose(features[0].sum(), 1)
+    assert [int(np.argmax(row)) for row in features[1:]] == [7, 0, 7, 0]
+    assert np.allclose(features[1:].sum(axis=1), 1.0)
+
+
+def test_the_composers_judgement_joins_the_profiles(profiles, tunes):
+    # a reel in C minor whose second phrase the profiles read likelier in 2/4; the composer
+    # finds the 4/4 writings likelier, and the reading says what it weighed and what it doubts
+    from listener.tunes.lstm import FolkLSTM
+
+    performance = perform(tunes[1], seed=1, voice="flute", synth="none", humanised=True)
+    start, end, _ = performance.phrases[1]
+    notes = [n for n in performance.notes if start - 0.05 <= n.onset < end - 0.05]
     alone = read_notes(notes, profiles)
-    assert (alone.meter, alone.key) == ("M:9/8", "Gdor") and "likelihood" not in alone.evidence
+    assert alone.meter == "M:2/4" and "likelihood" not in alone.evidence
     judged = read_notes(notes, profiles, likelihood=FolkLSTM().likelihood)
-    assert (judged.meter, judged.key) == ("M:9/8", "Fmaj")
-    assert judged.shift % 12 == performance.shift % 12 and judged.mode == performance.mode
+    assert judged.meter == performance.meter == "M:4/4"
     weighed = judged.evidence["likelihood"]
-    assert len(weighed) == 6 and {k.split()[0] for k in weighed} == {"9/8", "6/8"}
-    assert weighed["9/8 Fmaj"] == max(weighed.values())
-    # the profiles' doubt is still said: G dorian is the runner-up, F major's own probability
-    assert judged.ambiguity["key"]["runner_up"] == {"tonic": "G", "mode": "dor"}
-    assert judged.confidence["key"] < judged.ambiguity["key"]["probability"]
-    assert bars_of(judged.tokens[2:])[:4] == performance.phrases[0][2][:4]
+    assert len(weighed) == 6 and {k.split()[0] for k in weighed} == {"2/4", "4/4"}
+    by_meter = {m: max(v for k, v in weighed.items() if k.startswith(m)) for m in ("2/4", "4/4")}
+    assert by_meter["4/4"] > by_meter["2/4"] + 2.0
+    # the profiles' doubt is still said: 2/4 is the runner-up, likelier by the profiles alone
+    assert judged.ambiguity["meter"]["runner_up"] == "2/4"
+    assert judged.confidence["meter"] < judged.ambiguity["meter"]["probability"]
+    assert [len(bar) for bar in bars_of(judged.tokens[2:])] == [
+        len(bar) for bar in performance.phrases[1][2]
+    ]
+
+
+def test_notes_outside_the_key_are_spelled_as_the_corpus_spells_them(profiles):
+    # a G major phrase with an F natural (its flat seventh) and a C sharp: in C the corpus
+    # writes the flat seventh _B (794 times against ^A's 15) and the raised fourth ^F; heard
+    # in G, the same notes are =F and ^C
+    pitches = [67, 71, 74, 77, 76, 74, 73, 74, 71, 67, 69, 71]
+    notes = [Note(0.25 * i, 0.25 * i + 0.2, p, 1.0) for i, p in enumerate(pitches)]
+    reading = read_notes(notes, profiles, meter="4/4", key="G")
+    written = {t.upper().rstrip(",'") for t in reading.tokens[2:]}
+    assert "_B" in written and "^A" not in written
+    assert "^F" in written and "_G" not in written
+    assert "=f" in reading.heard_body and "^c" in reading.heard_body
+    # in C minor the flat second is _D (the corpus: 7 to ^C's 4), the raised fourth ^F
+    minor = [60, 63, 61, 60, 66, 67, 63, 60, 67, 68, 67, 60]
+    notes = [Note(0.25 * i, 0.25 * i + 0.2, p, 1.0) for i, p in enumerate(minor)]
+    reading = read_notes(notes, profiles, meter="4/4", key="Cmin")
+    written = {t.upper().rstrip(",'") for t in reading.tokens[2:]}
+    assert "_D" in written and "^F" in written and "^C" not in written
 
 
 def test_the_tokens_in_c_are_all_the_composers(profiles):

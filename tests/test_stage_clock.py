@@ -13,6 +13,7 @@ import pytest
 from listener.stage.clock import CLOCK, CONTINUE, PULSES_PER_QUARTER, START, STOP, ClockIn
 from tests.harness import need_module, need_program, wait_until
 from tests.harness.jack import dummy_jack
+from tests.harness.processes import as_from_a_terminal
 
 
 def _stop(program: subprocess.Popen) -> str:
@@ -78,7 +79,10 @@ def test_jack_midi_clock_at_120_is_heard_within_half_a_beat_a_minute():
     jack = need_module("jack")
     with dummy_jack(rate=48000, period=256):
         source = subprocess.Popen(
-            [program, "-b", "120", "-B"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            [program, "-b", "120", "-B"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=as_from_a_terminal,
         )
         transport = jack.Client("harness-transport", no_start_server=True)
         clock = None
@@ -107,7 +111,12 @@ def test_a_step_from_120_to_90_is_followed_within_a_bar():
     need_module("jack")
     with dummy_jack(rate=48000, period=256):
         master = TimebaseMaster(120.0)
-        source = subprocess.Popen([program], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        source = subprocess.Popen(
+            [program],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=as_from_a_terminal,
+        )
         clock = None
         try:
             wait_until(
@@ -148,7 +157,10 @@ def test_the_composers_notes_fall_on_the_clocks_beats():
     with dummy_jack(rate=48000, period=period):
         receiver = Receiver(timing=True)
         source = subprocess.Popen(
-            [program, "-b", "120", "-B"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            [program, "-b", "120", "-B"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=as_from_a_terminal,
         )
         transport = jack.Client("harness-transport", no_start_server=True)
         composer = sink = None
@@ -231,7 +243,11 @@ def test_clock_out_is_read_at_its_tempo_by_jack_mclk_dump(path):
     jack = need_module("jack")
     with dummy_jack(rate=48000, period=256):
         dump = subprocess.Popen(
-            [program], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            [program],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            preexec_fn=as_from_a_terminal,
         )
         probe = jack.Client("harness-probe", no_start_server=True)
         clock = None
@@ -280,10 +296,17 @@ def test_listen_follows_one_clock_and_sends_another(gtzan, tmp_path):
     with dummy_jack(rate=48000, period=256):
         receiver = Receiver()
         source = subprocess.Popen(
-            [clock_program, "-b", "120", "-B"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            [clock_program, "-b", "120", "-B"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=as_from_a_terminal,
         )
         dump = subprocess.Popen(
-            [dump_program], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            [dump_program],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            preexec_fn=as_from_a_terminal,
         )
         transport = jack.Client("harness-transport", no_start_server=True)
         try:

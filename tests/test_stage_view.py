@@ -196,6 +196,7 @@ def test_the_demo_shows_itself_in_the_view(tmp_path):
     import urllib.request
 
     from tests.harness.osc import free_udp_port
+    from tests.harness.processes import as_from_a_terminal
 
     port = free_udp_port()  # (a TCP port free too, as a rule, on loopback)
     demo = subprocess.Popen(
@@ -215,6 +216,7 @@ def test_the_demo_shows_itself_in_the_view(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=as_from_a_terminal,  # Ctrl-C stops it however pytest was started
     )
     lines: list[str] = []
     try:

@@ -392,6 +392,35 @@ def calibrate(tunes, profiles, *, seed: int = 1) -> dict:
     }
 
 
+def key_examples(tunes, profiles, *, seed: int = 2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Phrases to fit the key head on (:func:`~listener.transcribe.profiles.fit_key_head`).
+
+    Each tune is played humanised in a random key (the notes alone) and each phrase read;
+    returns the profiles' key scores, the phrases' key features and their true keys.
+    """
+    from listener.transcribe.profiles import MODES, key_features
+
+    scores, features, truths = [], [], []
+    for i, tune in enumerate(tunes):
+        performance = perform(
+            tune, seed=seed * 100_003 + i, voice="flute", synth="none", humanised=True
+        )
+        if performance.mode not in MODES:
+            continue
+        for (start, end, _), (_, reading) in zip(
+            performance.phrases, read_phrases(performance, performance.notes, profiles), strict=True
+        ):
+            if reading is None:
+                continue
+            notes = [n for n in performance.notes if start - 0.05 <= n.onset < end - 0.05]
+            scores.append(reading.evidence["key"])
+            features.append(
+                key_features([n.pitch for n in notes], [n.onset for n in notes], notes[-1].offset)
+            )
+            truths.append((performance.shift % 12) * len(MODES) + MODES.index(performance.mode))
+    return np.array(scores), np.array(features), np.array(truths)
+
+
 def evaluate(
     tunes, profiles, *, synths: list[str], seed: int = 0, progress=None, likelihood=None
 ) -> dict:

@@ -18,6 +18,12 @@ split, on which the reader is evaluated):
   are scored under each mode; since chord tones fall on the beats, the same profile also
   tells which notes are on the beats, and so helps choose the meter.
 
+Beside the counts, a **key head**: the profiles score each key as if every note were drawn on
+its own, and cannot see what a player hears at once (where the phrase comes to rest, which
+note is longest, which lowest). A log-linear layer over the profiles' key scores and a few
+such features of the phrase, its weights shared by the twelve tonics, is fitted on the
+training tunes' phrases to name their keys (:func:`fit_key_head`).
+
 Profiles are log probabilities with add-half smoothing, stored as JSON (``models/``), with the
 corpus and the counts that made them.
 """
@@ -49,6 +55,11 @@ LEVELS = 3
 #: Melodic intervals are counted exactly up to an octave either way; wider ones as an octave.
 INTERVALS = 12
 SMOOTHING = 0.5
+#: What the key head looks at beside the profiles' scores, each as pitch classes: the share of
+#: the phrase's time each sounds, and the phrase's last, first, lowest and longest notes.
+KEY_FEATURES = ("time", "last", "first", "lowest", "longest")
+#: The key head's L2 penalty on its degree weights (per weight, against the mean log loss).
+KEY_HEAD_L2 = 1e-3
 
 
 def ioi_class(sixteenths):
@@ -102,6 +113,10 @@ class MelodyProfiles:
         What the log scores of meters and of keys are divided by before they are turned into
         probabilities: the notes of a phrase are not independent, so the raw sums are
         over-confident. Fitted on tunes the counts did not see (:func:`calibrate`).
+    key_head : dict, optional
+        The key head (:func:`fit_key_head`): ``weight`` of the profiles' scores, ``mode_bias``
+        (4), ``degrees`` (features, modes, 12): each feature's weight on each degree above the
+        tonic. Without it, keys are scored by the profiles and ``key_temperature`` alone.
     """
 
     meter_prior: np.ndarray
@@ -114,6 +129,20 @@ class MelodyProfiles:
     provenance: dict
     meter_temperature: float = 1.0
     key_temperature: float = 1.0
+    key_head: dict | None = None
+
+    def key_log_odds(self, scores: np.ndarray, features: np.ndarray | None) -> np.ndarray:
+        """Log odds of every key, (tonics, modes), from the profiles' key scores of a phrase.
+
+        ``features``: the phrase's :func:`key_features`, for the key head; without the head
+        (or the features), the scores are tempered by ``key_temperature``.
+        """
+        scores = np.asarray(scores, dtype=np.float64)
+        if self.key_head is None or features is None:
+            return scores / self.key_temperature
+        head = self.key_head
+        weight, bias = head["weight"], np.asarray(head["mode_bias"])
+        return weight * (scores - scores.max()) + bias + _head_terms(features, head["degrees"])
 
     def save(self, path: str | Path) -> Path:
         """Write the profiles as JSON."""
@@ -130,6 +159,7 @@ class MelodyProfiles:
             "contour": {m: np.round(v, 6).tolist() for m, v in self.contour.items()},
             "meter_temperature": self.meter_temperature,
             "key_temperature": self.key_temperature,
+            "key_head": self.key_head,
             "provenance": self.provenance,
         }
         path.write_text(json.dumps(data, indent=1) + "\n")
@@ -150,6 +180,7 @@ class MelodyProfiles:
             data["provenance"],
             data.get("meter_temperature", 1.0),
             data.get("key_temperature", 1.0),
+            data.get("key_head"),
         )
 
 
@@ -248,3 +279,92 @@ def best_temperature(scores: list[np.ndarray], truths: list[int]) -> float:
         return total
 
     return float(max(candidates, key=log_likelihood))
+
+
+def key_features(pitches, onsets, end: float) -> np.ndarray:
+    """Return what the key head hears in a phrase (:data:`KEY_FEATURES`): (features, 12).
+
+    ``pitches`` (MIDI) and ``onsets`` (seconds) of its notes; ``end``: when the last one stops.
+    """
+    pitches = np.asarray(pitches)
+    classes = pitches % 12
+    spans = np.diff(np.append(np.asarray(onsets, dtype=np.float64), end))
+    spans = np.maximum(spans, 0.0)
+    features = np.zeros((len(KEY_FEATURES), 12))
+    np.add.at(features[0], classes, spans / max(spans.sum(), 1e-9))
+    for row, index in enumerate((-1, 0, int(np.argmin(pitches)), int(np.argmax(spans))), start=1):
+        features[row, classes[index]] = 1.0
+    return features
+
+
+def _head_terms(features: np.ndarray, degrees) -> np.ndarray:
+    # the head's feature terms for every key, (tonics, modes): each feature's pitch classes
+    # read as degrees above each tonic
+    rolled = features[..., _ROLL]  # (..., features, tonics, degrees)
+    return np.einsum("...ftd,fmd->...tm", rolled, np.asarray(degrees))
+
+
+_ROLL = (np.arange(12)[None, :] + np.arange(12)[:, None]) % 12  # [tonic, degree] -> class
+
+
+def fit_key_head(scores, features, truths, *, l2: float = KEY_HEAD_L2) -> dict:
+    """Fit the key head: softmax over the 48 keys of weight·scores + bias + feature terms.
+
+    Parameters
+    ----------
+    scores : array, (phrases, tonics, modes)
+        The profiles' key scores of each phrase (``Reading.evidence["key"]``).
+    features : array, (phrases, features, 12)
+        Each phrase's :func:`key_features`.
+    truths : array of int
+        Each phrase's key, ``tonic * 4 + mode``.
+
+    Returns the head as :attr:`MelodyProfiles.key_head` holds it, with its fit's figures.
+    """
+    from scipy.optimize import minimize
+
+    scores = np.asarray(scores, dtype=np.float64)
+    scores = scores - scores.max(axis=(1, 2), keepdims=True)
+    rolled = np.asarray(features, dtype=np.float64)[..., _ROLL]  # (n, features, tonics, 12)
+    truths = np.asarray(truths)
+    n, n_features = len(truths), rolled.shape[1]
+    shape = (n_features, len(MODES), 12)
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        weight, bias, degrees = theta[0], theta[1:5], theta[5:].reshape(shape)
+        logits = weight * scores + bias + np.einsum("nftd,fmd->ntm", rolled, degrees)
+        flat = logits.reshape(n, -1)
+        flat = flat - flat.max(axis=1, keepdims=True)
+        p = np.exp(flat)
+        p /= p.sum(axis=1, keepdims=True)
+        log_loss = -np.log(p[np.arange(n), truths]).mean()
+        g = p
+        g[np.arange(n), truths] -= 1.0
+        g = (g / n).reshape(n, 12, len(MODES))
+        grad = np.concatenate(
+            [
+                [(g * scores).sum()],
+                g.sum(axis=(0, 1)),
+                np.einsum("ntm,nftd->fmd", g, rolled).ravel() + 2 * l2 * theta[5:],
+            ]
+        )
+        return log_loss + l2 * float((theta[5:] ** 2).sum()), grad
+
+    start = np.zeros(5 + int(np.prod(shape)))
+    start[0] = 0.5
+    fitted = minimize(loss, start, jac=True, method="L-BFGS-B").x
+    head = {
+        "weight": round(float(fitted[0]), 6),
+        "mode_bias": np.round(fitted[1:5], 6).tolist(),
+        "degrees": np.round(fitted[5:].reshape(shape), 6).tolist(),
+        "features": list(KEY_FEATURES),
+    }
+    odds = head["weight"] * scores + np.asarray(head["mode_bias"])
+    odds = odds + _head_terms(np.asarray(features, dtype=np.float64), head["degrees"])
+    head["fit"] = {
+        "phrases": int(n),
+        "l2": l2,
+        "key_right_profiles": round(float(np.mean(scores.reshape(n, -1).argmax(1) == truths)), 4),
+        "key_right_head": round(float(np.mean(odds.reshape(n, -1).argmax(1) == truths)), 4),
+    }
+    return head

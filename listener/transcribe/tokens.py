@@ -13,8 +13,9 @@ in C, as the corpus writes tunes, so that the composer can continue what it hear
   notes are a walk through the bar, scored by the corpus's metrical profile
   (:mod:`~listener.transcribe.profiles`). The best reading of grid, meter and downbeat
   together wins; a pickup is written as a pickup.
-* **The key.** Tonic and mode (maj, min, dor, mix) by the corpus's tonal profile, notes
-  weighted by their length, downbeats by their own profile.
+* **The key.** Tonic and mode (maj, min, dor, mix) by the corpus's tonal profile (how
+  melodies move in each mode, which degrees fall on the beats), then the profiles' key head
+  (where the phrase starts and rests, its longest and lowest notes).
 * **Tokens.** The tune moved to C by the smaller move (as the corpus moves its tunes), pitches
   spelled in the mode of C with accidentals carried through the bar as ABC reads them, bar
   lines, dotted pairs written as broken rhythms (``>`` ``<``), triplets (``(3``) where thirds
@@ -40,6 +41,7 @@ from listener.transcribe.profiles import (
     MelodyProfiles,
     interval_class,
     ioi_class,
+    key_features,
     levels,
     sixteenths,
 )
@@ -99,6 +101,10 @@ AMBIGUOUS = 0.2
 TRIPLET_MARGIN = 0.005
 #: The tokens the phrase in C may be written with: the composer's.
 IN_VOCABULARY = frozenset(VOCAB)
+#: Degrees above the tonic, outside each mode, that data_v2 writes flat (counted on the corpus:
+#: in major the flat seventh is ``_B`` 794 times and ``^A`` 15; in minor ``_D`` 7 and ``^C`` 4;
+#: in dorian ``_A`` 10 and ``^G`` none; in mixolydian ``_E`` 7 and ``^D`` none); the others sharp.
+FLAT_SPELLED = {"maj": (10,), "min": (1,), "dor": (8,), "mix": (3,)}
 #: Tonic names, by pitch class, as a player would say them.
 TONICS = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 #: Sixteenths a note may last, written with a length token (or none, for an eighth).
@@ -406,6 +412,9 @@ def read_notes(
     # each meter's best grid and downbeat (with its keys' scores), and its evidence summed
     best: dict[str, tuple[float, _Grid, int, np.ndarray]] = {}
     by_meter = {m: -np.inf for m in meters}
+    carried_key = np.zeros((len(MODES), 12))  # the phrase before's key is CARRY_ODDS likelier
+    if carry is not None:
+        carried_key[MODES.index(carry.mode), TONICS.index(carry.tonic)] = np.log(CARRY_ODDS)
     fits = max(g.score for g in placements.values()) - TIMING_MARGIN
     for grid in placements.values():
         if grid.score < fits:
@@ -415,13 +424,13 @@ def read_notes(
             phases = np.arange(bar)
             level = levels(m, grid.positions[None, :] - phases[:, None])
             keys = tonal.scores(level)  # (downbeats, modes, tonics)
-            if carry is not None:
-                keys[:, MODES.index(carry.mode), TONICS.index(carry.tonic)] += np.log(CARRY_ODDS)
+            weighed = keys + carried_key
             if fixed_key is not None:
                 keys = keys[:, MODES.index(fixed_key[1]), fixed_key[0]][:, None, None]
+                weighed = keys
             totals = _meter_scores(grid.positions, intervals, profiles, m) + grid.score
             totals = totals + _tempo_score(grid.sixteenth, m, carry)
-            totals = totals + np.logaddexp.reduce(keys.reshape(bar, -1), axis=1)
+            totals = totals + np.logaddexp.reduce(weighed.reshape(bar, -1), axis=1)
             by_meter[m] = np.logaddexp(by_meter[m], np.logaddexp.reduce(totals))
             phase = int(np.argmax(totals))
             if m not in best or totals[phase] > best[m][0]:
@@ -430,12 +439,15 @@ def read_notes(
     posterior = _posterior(np.array(list(meter_scores.values())) / profiles.meter_temperature)
     meter_p = dict(zip(meters, posterior, strict=True))
 
+    features = key_features(pitches, onsets, notes[-1].offset)
+
     def key_posterior(m: str) -> np.ndarray:  # (tonics, modes), or the key given
         if fixed_key is not None:
             one = np.zeros((12, len(MODES)))
             one[fixed_key[0], MODES.index(fixed_key[1])] = 1.0
             return one
-        return _posterior(best[m][3].ravel() / profiles.key_temperature).reshape(12, len(MODES))
+        odds = profiles.key_log_odds(best[m][3], features) + carried_key.T
+        return _posterior(odds.ravel()).reshape(12, len(MODES))
 
     layouts: dict[str, dict] = {}
 
@@ -644,23 +656,33 @@ def _shift(pitches: np.ndarray, tonic: int) -> int:
     return tonic if abs(tonic) <= abs(tonic - 12) else tonic - 12
 
 
-def spell(midi: int, signature: dict[int, int], carried: dict[int, int], *, vocabulary=None) -> str:
+def spell(
+    midi: int,
+    signature: dict[int, int],
+    carried: dict[int, int],
+    *,
+    vocabulary=None,
+    flats: frozenset[int] = frozenset(),
+) -> str:
     """Write a MIDI pitch as ABC (a token, in C), with an accidental only where needed.
 
     ``signature``: each letter's alteration in the key; ``carried``: alterations written
-    earlier in the bar (updated here), which ABC carries to the bar line. With
-    ``vocabulary`` (a set of tokens), the spelling is one it holds: another spelling of the
-    pitch, else the pitch an octave toward the middle (data_v2 has no ``=a'``; the composer
-    refuses a token it does not know).
+    earlier in the bar (updated here), which ABC carries to the bar line. A note outside the
+    key is written sharp, or flat where its pitch class is in ``flats`` (:func:`flats_of`).
+    With ``vocabulary`` (a set of tokens), the spelling is one it holds: another spelling of
+    the pitch, else the pitch an octave toward the middle (data_v2 has no ``=a'``; the
+    composer refuses a token it does not know).
     """
     octave, pc = divmod(int(midi), 12)
     options = []
     for step in range(7):
         for alteration in (0, 1, -1):
             if (LETTER_SEMITONES[step] + alteration) % 12 == pc:
-                # the key's own spelling first, then naturals, then the smaller alteration
-                options.append((alteration != signature[step], abs(alteration), step, alteration))
-    for _, _, step, alteration in sorted(options):
+                # the key's own spelling first, then naturals, then sharps (flats in `flats`)
+                off_key = alteration != signature[step]
+                away = alteration != (-1 if pc in flats else 1)
+                options.append((off_key, abs(alteration), away, step, alteration))
+    for *_, step, alteration in sorted(options):
         written_octave = octave - 1 - (LETTER_SEMITONES[step] + alteration) // 12
         in_force = carried.get(step, signature[step])
         explicit = None if in_force == alteration else alteration
@@ -668,7 +690,14 @@ def spell(midi: int, signature: dict[int, int], carried: dict[int, int], *, voca
         if vocabulary is None or text in vocabulary:
             carried[step] = alteration
             return text
-    return spell(midi - 12 if midi > 72 else midi + 12, signature, carried, vocabulary=vocabulary)
+    nearer = midi - 12 if midi > 72 else midi + 12
+    return spell(nearer, signature, carried, vocabulary=vocabulary, flats=flats)
+
+
+def flats_of(key: Key) -> frozenset[int]:
+    """Pitch classes outside ``key`` that the corpus writes flat (:data:`FLAT_SPELLED`)."""
+    tonic = LETTER_SEMITONES[LETTERS.index(key.letter)] + key.alteration
+    return frozenset((tonic + degree) % 12 for degree in FLAT_SPELLED[key.mode])
 
 
 def length_tokens(sixteenths_long: int) -> list[str]:
@@ -751,6 +780,7 @@ def write_body(
     """
     bar = sixteenths(meter)
     signature = key.signature()
+    flats = flats_of(key)
     # the events as (pitch or None for a rest, start, length), split at bar lines; a triplet
     # is one piece of a quarter note whose pitch is the three notes'
     pieces: list[tuple] = []
@@ -771,6 +801,10 @@ def write_body(
                 at, span = at + piece, span - piece
     body: list[str] = []
     carried: dict[int, int] = {}
+
+    def written(pitch: int) -> str:  # spelled in the key, accidentals carried in the bar
+        return spell(pitch, signature, carried, vocabulary=vocabulary, flats=flats)
+
     i = 0
     while i < len(pieces):
         what, at, length = pieces[i]
@@ -778,7 +812,7 @@ def write_body(
             body.append("|")
             carried.clear()
         if isinstance(what, tuple):  # a triplet
-            body += ["(3", *(spell(p, signature, carried, vocabulary=vocabulary) for p in what)]
+            body += ["(3", *(written(p) for p in what)]
             i += 1
             continue
         pair = pieces[i + 1] if i + 1 < len(pieces) else None
@@ -790,14 +824,10 @@ def write_body(
             elif (length, pair[2]) == (1, 3):
                 broken = "<"
         if broken is not None and (pair[1] - phase) % bar != 0:
-            body += [
-                spell(what, signature, carried, vocabulary=vocabulary),
-                broken,
-                spell(pair[0], signature, carried, vocabulary=vocabulary),
-            ]
+            body += [written(what), broken, written(pair[0])]
             i += 2
             continue
-        body.append("z" if what is None else spell(what, signature, carried, vocabulary=vocabulary))
+        body.append("z" if what is None else written(what))
         body += length_tokens(length)
         i += 1
     end = pieces[-1][1] + pieces[-1][2]

@@ -15,10 +15,11 @@ from tests.harness.midi import Receiver
 def as_from_a_terminal() -> None:
     """Give a child process the stop signals' default actions, as a terminal's shell does.
 
-    A background job inherits SIGINT ignored and `nohup` SIGHUP ignored, and a program then
-    leaves them so (rightly): the tests that send them must not depend on how pytest was run.
+    A background job inherits SIGINT and SIGQUIT ignored and `nohup` SIGHUP ignored, and a
+    program then leaves them so (rightly): the tests that send them must not depend on how
+    pytest was run.
     """
-    for stop in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    for stop in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
         signal.signal(stop, signal.SIG_DFL)
 
 
