@@ -465,6 +465,7 @@ class Composer:
             key=key,
             carry=last,
             likelihood=self.model.likelihood,
+            bars=call.bars,
         )
 
     def _answer_one(self, t: float, call, clock_offset: float, seed: int | None) -> None:

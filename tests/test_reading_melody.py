@@ -198,6 +198,22 @@ def test_the_composers_judgement_joins_the_profiles(profiles, tunes):
     ]
 
 
+def test_trading_says_how_many_bars_a_phrase_is(profiles):
+    # the first four bars of a reel in the validation split: running eighths that the notes
+    # alone read as 6/8 (in groups of three); told the phrase is four bars (trading fours),
+    # the reader finds 4/4, bar for bar, and still says 6/8 was close
+    from listener.tunes.tune import Tune
+
+    body = "c 2 e c G c e c | d e f d e c c e | d c d e f e f d | A d d c B G A B |"
+    reel = Tune("M:4/4", "K:Cmaj", body.split())
+    performance = perform(reel, seed=0, voice="flute", synth="none", humanised=True)
+    notes = first_phrase(performance)
+    assert read_notes(notes, profiles).meter == "M:6/8"
+    told = read_notes(notes, profiles, bars=4)
+    assert told.meter == "M:4/4" and bars_of(told.tokens[2:]) == performance.phrases[0][2]
+    assert told.ambiguity["meter"]["runner_up"] == "6/8"
+
+
 def test_notes_outside_the_key_are_spelled_as_the_corpus_spells_them(profiles):
     # a G major phrase with an F natural (its flat seventh) and a C sharp: in C the corpus
     # writes the flat seventh _B (794 times against ^A's 15) and the raised fourth ^F; heard

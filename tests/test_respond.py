@@ -59,6 +59,7 @@ def test_trading_hands_the_phrase_over_before_its_last_bar_line():
     assert tracker.check(6.4 - LEAD - 0.01, sounding=True, current=sounding) is None
     call = tracker.check(6.4 - LEAD, sounding=True, current=sounding)
     assert call is not None and call.downbeat == pytest.approx(6.4)  # the answer's downbeat
+    assert call.bars == 2  # the player's word, for the reading to weigh
     assert call.notes == [*notes[:15], sounding]
     tracker.add(notes[15:])  # the 16th ends: it went with the phrase, the rest are the next's
     assert tracker.notes == notes[16:]

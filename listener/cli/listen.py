@@ -97,7 +97,11 @@ def register(commands) -> None:
         "(headphones, or a monitor away from it): the machine would hear itself.",
     )
     talk.add_argument("--respond", action="store_true", help="answer each phrase played")
-    talk.add_argument("--bars", type=int, help="trading: a phrase is N bars, answered on the beat")
+    talk.add_argument(
+        "--bars",
+        type=int,
+        help="trading: a phrase is N bars (the reading weighs it), answered on the next downbeat",
+    )
     talk.add_argument(
         "--gap", type=float, help="seconds of rest that end a phrase (default: a beat)"
     )

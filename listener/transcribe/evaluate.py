@@ -12,7 +12,8 @@ each 4-bar phrase through the reader (:func:`~listener.transcribe.tokens.read_no
 * the notes are scored with mir_eval (COnP: onset within 50 ms and pitch within 50 cents;
   COnPOff: the offset too, within 20% of the note);
 * each phrase's meter, key and mode (48 classes), and the share of its bars whose tokens equal
-  the tune's own (data_v2 in C), against the tune as written;
+  the tune's own (data_v2 in C), against the tune as written; the humanised phrases again as
+  in trading, the reader told each is four bars;
 * the humanised first phrases as calls (:func:`answer_timing`): when the answer would start,
   against the player's true beats and after the last note-off, and the work it took; and each
   whole performance, which is one phrase, for phrase ends heard where there were none.
@@ -329,28 +330,42 @@ def score_notes(truth: list[Note], heard: list[Note]) -> tuple[float, float]:
     return float(conp), float(score(ref, ref_hz, est, est_hz)[2])
 
 
-def read_phrases(performance: Performance, heard: list[Note], profiles, *, likelihood=None) -> list:
+def read_phrases(
+    performance: Performance, heard: list[Note], profiles, *, likelihood=None, trading=False
+) -> list:
     """Read each phrase of what was heard: (the phrase's bars as written, the reading or None).
 
     ``likelihood``: the composer's, for the reader to weigh its candidates by (see
     :func:`~listener.transcribe.tokens.read_notes`); the profiles alone without it.
+    ``trading``: the reader is told each phrase is ``PHRASE_BARS`` bars, as a player trading
+    fours says (``listen --respond --bars 4``).
     """
     from listener.transcribe.tokens import read_notes
 
+    told = PHRASE_BARS if trading else None
     out = []
     for start, end, bars in performance.phrases:
         notes = [n for n in heard if start - 0.05 <= n.onset < end - 0.05]
-        reading = read_notes(notes, profiles, likelihood=likelihood) if len(notes) > 1 else None
+        reading = (
+            read_notes(notes, profiles, likelihood=likelihood, bars=told)
+            if len(notes) > 1
+            else None
+        )
         out.append((bars, reading))
     return out
 
 
 def score_phrases(
-    performance: Performance, heard: list[Note], profiles, *, likelihood=None
+    performance: Performance, heard: list[Note], profiles, *, likelihood=None, trading=False
 ) -> list[dict]:
-    """Read each phrase of what was heard; say whether meter, key and bars are the tune's."""
+    """Read each phrase of what was heard; say whether meter, key and bars are the tune's.
+
+    ``trading``: as :func:`read_phrases`.
+    """
     out = []
-    for bars, reading in read_phrases(performance, heard, profiles, likelihood=likelihood):
+    for bars, reading in read_phrases(
+        performance, heard, profiles, likelihood=likelihood, trading=trading
+    ):
         if reading is None:
             out.append({"meter": False, "key": False, "bars": 0, "of": len(bars)})
             continue
@@ -472,6 +487,13 @@ def evaluate(
                     "conp": conp,
                     "conpoff": conpoff,
                     "phrases": score_phrases(performance, heard, profiles, likelihood=likelihood),
+                    "trading": (
+                        score_phrases(
+                            performance, heard, profiles, likelihood=likelihood, trading=True
+                        )
+                        if humanised
+                        else None
+                    ),
                     "false_ends": max(0, len(ends) - 1),
                     "seconds": performance.samples.shape[0] / SAMPLE_RATE,
                     "answer": (
@@ -490,6 +512,7 @@ def evaluate(
         for key in ("voice", "synth"):
             for value in sorted({r[key] for r in chosen}):
                 figures[name][f"{key}:{value}"] = _summary([r for r in chosen if r[key] == value])
+    figures["trading"] = _phrase_figures([p for r in rows if r["humanised"] for p in r["trading"]])
     figures["answers"] = _answer_summary([r for r in rows if r["humanised"]])
     figures["tunes"] = len(tunes)
     figures["synths"] = synths
@@ -533,17 +556,22 @@ def _answer_summary(rows: list[dict]) -> dict:
 def evaluate_reading(tunes, profiles, *, seed: int = 0, likelihood=None) -> dict:
     """Score the reader alone: each phrase read from the notes as played, not as heard.
 
-    ``likelihood``: the composer's, as in :func:`evaluate`.
+    ``likelihood``: the composer's, as in :func:`evaluate`. Clean, humanised, and humanised
+    in trading (each phrase said to be ``PHRASE_BARS`` bars).
     """
     figures = {}
-    for name, humanised in (("clean", False), ("humanised", True)):
+    for name, humanised, trading in (
+        ("clean", False, False),
+        ("humanised", True, False),
+        ("trading", True, True),
+    ):
         phrases = []
         for i, tune in enumerate(tunes):
             performance = perform(
                 tune, seed=seed * 100_003 + i, voice="flute", synth="none", humanised=humanised
             )
             phrases += score_phrases(
-                performance, performance.notes, profiles, likelihood=likelihood
+                performance, performance.notes, profiles, likelihood=likelihood, trading=trading
             )
         figures[name] = _phrase_figures(phrases)
     return figures

@@ -45,11 +45,14 @@ class Call(NamedTuple):
 
     ``ended`` is the time the tracker saw it end: a beat after the last note-off when by
     rest, the bar line when by bars. ``downbeat`` is that bar line (by bars), else None.
+    ``bars``: in trading, the bars the player said a phrase is (the first phrase too, which
+    ends by rest), for the reading to weigh; else None.
     """
 
     notes: list[Note]
     ended: float
     downbeat: float | None
+    bars: int | None = None
 
 
 class PhraseTracker:
@@ -136,4 +139,4 @@ class PhraseTracker:
         self.notes = [n for n in self.notes if n.onset >= before]
         if len(notes) < MIN_NOTES:
             return None
-        return Call(notes, ended, downbeat)
+        return Call(notes, ended, downbeat, self.bars)

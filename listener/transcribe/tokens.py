@@ -97,6 +97,9 @@ RERANK_METER_WEIGHT = 0.1
 RERANK_KEY_WEIGHT = 1.0
 #: A reading whose runner-up has at least this probability names it in ``ambiguity``.
 AMBIGUOUS = 0.2
+#: Trading (``read_notes(bars=N)``): a reading in which the phrase spans another number of
+#: whole bars than the player said is this many times as likely as one that spans N.
+BARS_MISS = 0.05
 #: Three notes are a triplet when thirds of a quarter fit their times this much better (s).
 TRIPLET_MARGIN = 0.005
 #: The tokens the phrase in C may be written with: the composer's.
@@ -367,6 +370,7 @@ def read_notes(
     key: str | None = None,
     carry: Reading | None = None,
     likelihood=None,
+    bars: int | None = None,
 ) -> Reading:
     """Write notes heard as folk-rnn tokens in C (see the module doc).
 
@@ -389,6 +393,9 @@ def read_notes(
         With it, the profiles' ``RERANK_METERS`` likeliest meters and ``RERANK_KEYS`` likeliest
         keys in each are written out, and the model's likelihood of each writing joins the
         profiles' scores (:func:`_rerank`).
+    bars : int, optional
+        The bars the player says the phrase is (trading, ``--bars N``): readings in which it
+        spans another number of whole bars are ``BARS_MISS`` times as likely.
     """
     if len(notes) < 2:
         raise ValueError(f"a phrase needs two notes or more to have a beat; got {len(notes)}")
@@ -415,6 +422,7 @@ def read_notes(
     carried_key = np.zeros((len(MODES), 12))  # the phrase before's key is CARRY_ODDS likelier
     if carry is not None:
         carried_key[MODES.index(carry.mode), TONICS.index(carry.tonic)] = np.log(CARRY_ODDS)
+    last_sounded = notes[-1].offset - notes[-1].onset
     fits = max(g.score for g in placements.values()) - TIMING_MARGIN
     for grid in placements.values():
         if grid.score < fits:
@@ -430,6 +438,10 @@ def read_notes(
                 weighed = keys
             totals = _meter_scores(grid.positions, intervals, profiles, m) + grid.score
             totals = totals + _tempo_score(grid.sixteenth, m, carry)
+            if bars is not None:  # the whole bars from the first downbeat to the last note's end
+                end = grid.positions[-1] + max(1.0, last_sounded / grid.sixteenth)
+                spans = np.round((end - phases) / bar)
+                totals = totals + np.where(spans == bars, 0.0, np.log(BARS_MISS))
             totals = totals + np.logaddexp.reduce(weighed.reshape(bar, -1), axis=1)
             by_meter[m] = np.logaddexp(by_meter[m], np.logaddexp.reduce(totals))
             phase = int(np.argmax(totals))
