@@ -99,7 +99,7 @@ RERANK_KEY_WEIGHT = 1.0
 AMBIGUOUS = 0.2
 #: Trading (``read_notes(bars=N)``): a reading in which the phrase spans another number of
 #: whole bars than the player said is this many times as likely as one that spans N.
-BARS_MISS = 0.05
+BARS_MISS = 0.01
 #: Three notes are a triplet when thirds of a quarter fit their times this much better (s).
 TRIPLET_MARGIN = 0.005
 #: The tokens the phrase in C may be written with: the composer's.
