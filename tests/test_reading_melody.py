@@ -214,6 +214,29 @@ def test_trading_says_how_many_bars_a_phrase_is(profiles):
     assert told.ambiguity["meter"]["runner_up"] == "6/8"
 
 
+def test_the_performer_rests_where_the_tune_rests():
+    # a written rest is played as a rest (the note before it stops at its written end), and a
+    # phrase end heard there is the tune's, not a false one
+    from listener.transcribe.evaluate import _at_a_rest
+    from listener.transcribe.phrases import Call
+    from listener.tunes.tune import Tune
+
+    tune = Tune("M:6/8", "K:Cmaj", "G 2 z E 2 z | C D E G 2 z | c 3 z 3 | G E C C 3 |".split())
+    performance = perform(tune, seed=0, voice="flute", synth="none", humanised=False)
+    eighth = 30.0 / performance.tempo
+    notes, rests = performance.notes, performance.rests
+    assert len(rests) == 4
+    for start, end in rests:
+        assert end - start == pytest.approx(eighth if end - start < 2 * eighth else 3 * eighth)
+        before = max((n for n in notes if n.onset < start), key=lambda n: n.onset)
+        assert before.offset <= start and start - before.offset < 0.03
+    # held notes still sound until the next starts (less the player's articulation)
+    assert notes[2].offset == pytest.approx(notes[3].onset - 0.02)
+    first_rest = rests[0][0]
+    assert _at_a_rest(Call(notes[:1], first_rest + 0.3, None), rests)
+    assert not _at_a_rest(Call(notes[:3], notes[3].onset + 0.3, None), rests)
+
+
 def test_notes_outside_the_key_are_spelled_as_the_corpus_spells_them(profiles):
     # a G major phrase with an F natural (its flat seventh) and a C sharp: in C the corpus
     # writes the flat seventh _B (794 times against ^A's 15) and the raised fourth ^F; heard

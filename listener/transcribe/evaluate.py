@@ -5,7 +5,7 @@ were fitted on) is played in a random key, near its dance's tempo, by one of fou
 fiddle, whistle, a voice-like "aah"), through fluidsynth and a General MIDI sound font when they
 are installed and through the built-in synthesiser, twice: clean, and humanised (onsets
 +-20 ms, tempo drifting up to 5%, swing in hornpipes, vibrato, breaths, room noise at 20 dB
-SNR). The recording goes through the engine's streaming path
+SNR; written rests are rests). The recording goes through the engine's streaming path
 (:func:`~listener.transcribe.notes.hear`),
 each 4-bar phrase through the reader (:func:`~listener.transcribe.tokens.read_notes`), and:
 
@@ -16,7 +16,8 @@ each 4-bar phrase through the reader (:func:`~listener.transcribe.tokens.read_no
   in trading, the reader told each is four bars;
 * the humanised first phrases as calls (:func:`answer_timing`): when the answer would start,
   against the player's true beats and after the last note-off, and the work it took; and each
-  whole performance, which is one phrase, for phrase ends heard where there were none.
+  whole performance, which is one phrase, for phrase ends heard where there were none (but
+  where the tune itself rests).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
@@ -64,7 +65,8 @@ class Performance:
 
     ``notes`` are the notes as played (seconds, MIDI pitches in the played key);
     ``phrases`` are each phrase's start and end (seconds) and its bars' tokens as written
-    (in C); ``shift`` is the semitones from C to the played key.
+    (in C); ``shift`` is the semitones from C to the played key; ``rests`` the written rests
+    as played (start and end, seconds), where the player stops as the tune says.
     """
 
     meter: str
@@ -79,6 +81,7 @@ class Performance:
     samples: np.ndarray
     beat_time: object = None  # beats (quarter notes from the first note) -> seconds
     first_bar: float = 0.0  # beats (quarter notes) from the first note to the first bar line
+    rests: list[tuple[float, float]] = field(default_factory=list)
 
 
 def fluidsynth_available() -> bool:
@@ -169,9 +172,13 @@ def perform(
     if phrase_edges[-1] != len(bars):
         phrase_edges.append(len(bars))
     breaths = {float(starts[i]) for i in phrase_edges[1:-1]}
-    notes = []
+    notes, rests = [], []
     for i, event in enumerate(melody):
-        end = onsets[i + 1] if i + 1 < len(melody) else seconds(float(event.end))
+        end = seconds(float(event.end))  # as written: a rest after it is a rest
+        if i + 1 < len(melody) and melody[i + 1].onset <= event.end:
+            end = onsets[i + 1]  # held until the next note starts
+        elif i + 1 < len(melody):
+            rests.append((end, onsets[i + 1]))
         again = i + 1 < len(melody) and melody[i + 1].pitch == event.pitch
         stop = end - min(REPEAT if again else ARTICULATION, 0.2 * (end - onsets[i]))
         if humanised and (float(event.end) in breaths or rng.random() < 0.1):
@@ -210,6 +217,7 @@ def perform(
         samples,
         seconds,
         float(starts[pickup]),
+        rests,
     )
 
 
@@ -476,8 +484,9 @@ def evaluate(
                 tune, seed=seed * 100_003 + i, voice=voice, synth=synth, humanised=humanised
             )
             # the whole performance is one phrase (breaths and all): every end before the
-            # last is a false one
+            # last is a false one, but where the tune itself rests
             heard, ends = hear(performance.samples, phrases=PhraseTracker())
+            false_ends = [c for c in ends[:-1] if not _at_a_rest(c, performance.rests)]
             conp, conpoff = score_notes(performance.notes, heard)
             rows.append(
                 {
@@ -494,7 +503,7 @@ def evaluate(
                         if humanised
                         else None
                     ),
-                    "false_ends": max(0, len(ends) - 1),
+                    "false_ends": len(false_ends),
                     "seconds": performance.samples.shape[0] / SAMPLE_RATE,
                     "answer": (
                         answer_timing(performance, profiles, likelihood=likelihood)
@@ -517,6 +526,13 @@ def evaluate(
     figures["tunes"] = len(tunes)
     figures["synths"] = synths
     return figures
+
+
+def _at_a_rest(call, rests: list[tuple[float, float]]) -> bool:
+    # the phrase ended where the tune rests: a written rest begins after its last note's onset
+    # and before the end was said
+    last = call.notes[-1].onset
+    return any(last < start < call.ended for start, _ in rests)
 
 
 def _answer_summary(rows: list[dict]) -> dict:
