@@ -34,7 +34,7 @@ ANSWER_ROOM = 2.0
 
 def _performance(seconds: float):
     # the phrases, each followed by room for its answer, as many as fit in `seconds`
-    from listener.transcribe.evaluate import fluidsynth_available, perform
+    from listener.transcribe.evaluate import fluidsynth_available, perform, phrase_notes
     from listener.tunes.reading import split_tunes, tune_from_abc
 
     text = TUNE_FILE.read_text()
@@ -50,7 +50,7 @@ def _performance(seconds: float):
         length = (phrase.shape[0] + room.shape[0]) / SAMPLE_RATE
         if calls and total + length > seconds:
             break
-        notes = [n for n in played.notes if start - 0.05 <= n.onset < end - 0.05]
+        notes = phrase_notes(played.notes, start, end)
         calls.append({"at": total, "bars": bars, "notes": notes, "from": begin})
         parts += [phrase, room]
         total += length

@@ -338,6 +338,15 @@ def score_notes(truth: list[Note], heard: list[Note]) -> tuple[float, float]:
     return float(conp), float(score(ref, ref_hz, est, est_hz)[2])
 
 
+def phrase_notes(notes: list[Note], start: float, end: float) -> list[Note]:
+    """Return the notes of a phrase played from ``start`` to ``end`` (seconds), for the reader.
+
+    A note begun up to 50 ms early (a humanised onset) is the phrase's; one begun within
+    50 ms of its end is the next's.
+    """
+    return [n for n in notes if start - 0.05 <= n.onset < end - 0.05]
+
+
 def read_phrases(
     performance: Performance, heard: list[Note], profiles, *, likelihood=None, trading=False
 ) -> list:
@@ -353,7 +362,7 @@ def read_phrases(
     told = PHRASE_BARS if trading else None
     out = []
     for start, end, bars in performance.phrases:
-        notes = [n for n in heard if start - 0.05 <= n.onset < end - 0.05]
+        notes = phrase_notes(heard, start, end)
         reading = (
             read_notes(notes, profiles, likelihood=likelihood, bars=told)
             if len(notes) > 1
@@ -435,7 +444,7 @@ def key_examples(tunes, profiles, *, seed: int = 2) -> tuple[np.ndarray, np.ndar
         ):
             if reading is None:
                 continue
-            notes = [n for n in performance.notes if start - 0.05 <= n.onset < end - 0.05]
+            notes = phrase_notes(performance.notes, start, end)
             scores.append(reading.evidence["key"])
             features.append(
                 key_features([n.pitch for n in notes], [n.onset for n in notes], notes[-1].offset)

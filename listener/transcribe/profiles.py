@@ -140,9 +140,7 @@ class MelodyProfiles:
         scores = np.asarray(scores, dtype=np.float64)
         if self.key_head is None or features is None:
             return scores / self.key_temperature
-        head = self.key_head
-        weight, bias = head["weight"], np.asarray(head["mode_bias"])
-        return weight * (scores - scores.max()) + bias + _head_terms(features, head["degrees"])
+        return _head_odds(self.key_head, scores, features)
 
     def save(self, path: str | Path) -> Path:
         """Write the profiles as JSON."""
@@ -297,6 +295,14 @@ def key_features(pitches, onsets, end: float) -> np.ndarray:
     return features
 
 
+def _head_odds(head: dict, scores: np.ndarray, features) -> np.ndarray:
+    # the key head's log odds, (..., tonics, modes), of each phrase's key scores and features
+    scores = scores - scores.max(axis=(-2, -1), keepdims=True)
+    features = np.asarray(features, dtype=np.float64)
+    terms = _head_terms(features, head["degrees"])
+    return head["weight"] * scores + np.asarray(head["mode_bias"]) + terms
+
+
 def _head_terms(features: np.ndarray, degrees) -> np.ndarray:
     # the head's feature terms for every key, (tonics, modes): each feature's pitch classes
     # read as degrees above each tonic
@@ -359,8 +365,7 @@ def fit_key_head(scores, features, truths, *, l2: float = KEY_HEAD_L2) -> dict:
         "degrees": np.round(fitted[5:].reshape(shape), 6).tolist(),
         "features": list(KEY_FEATURES),
     }
-    odds = head["weight"] * scores + np.asarray(head["mode_bias"])
-    odds = odds + _head_terms(np.asarray(features, dtype=np.float64), head["degrees"])
+    odds = _head_odds(head, scores, features)
     head["fit"] = {
         "phrases": int(n),
         "l2": l2,

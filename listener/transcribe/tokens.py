@@ -48,7 +48,6 @@ from listener.transcribe.profiles import (
 from listener.tunes.notation import (
     LENGTH_TOKENS,
     LETTER_SEMITONES,
-    LETTERS,
     AbcError,
     Key,
     Pitch,
@@ -358,8 +357,7 @@ def _parse_key(key: str) -> tuple[int, str]:
         parsed = parse_key(key)
     except AbcError as exc:
         raise ValueError(f"key {key!r}: {exc}; write it as D, Dmix, F#min or Bbdor") from None
-    tonic = (LETTER_SEMITONES[LETTERS.index(parsed.letter)] + parsed.alteration) % 12
-    return tonic, parsed.mode
+    return parsed.tonic_class, parsed.mode
 
 
 def read_notes(
@@ -432,17 +430,17 @@ def read_notes(
             phases = np.arange(bar)
             level = levels(m, grid.positions[None, :] - phases[:, None])
             keys = tonal.scores(level)  # (downbeats, modes, tonics)
-            weighed = keys + carried_key
+            with_carry = keys + carried_key
             if fixed_key is not None:
                 keys = keys[:, MODES.index(fixed_key[1]), fixed_key[0]][:, None, None]
-                weighed = keys
+                with_carry = keys
             totals = _meter_scores(grid.positions, intervals, profiles, m) + grid.score
             totals = totals + _tempo_score(grid.sixteenth, m, carry)
             if bars is not None:  # the whole bars from the first downbeat to the last note's end
                 end = grid.positions[-1] + max(1.0, last_sounded / grid.sixteenth)
                 spans = np.round((end - phases) / bar)
                 totals = totals + np.where(spans == bars, 0.0, np.log(BARS_MISS))
-            totals = totals + np.logaddexp.reduce(weighed.reshape(bar, -1), axis=1)
+            totals = totals + np.logaddexp.reduce(with_carry.reshape(bar, -1), axis=1)
             by_meter[m] = np.logaddexp(by_meter[m], np.logaddexp.reduce(totals))
             phase = int(np.argmax(totals))
             if m not in best or totals[phase] > best[m][0]:
@@ -708,8 +706,7 @@ def spell(
 
 def flats_of(key: Key) -> frozenset[int]:
     """Pitch classes outside ``key`` that the corpus writes flat (:data:`FLAT_SPELLED`)."""
-    tonic = LETTER_SEMITONES[LETTERS.index(key.letter)] + key.alteration
-    return frozenset((tonic + degree) % 12 for degree in FLAT_SPELLED[key.mode])
+    return frozenset((key.tonic_class + degree) % 12 for degree in FLAT_SPELLED[key.mode])
 
 
 def length_tokens(sixteenths_long: int) -> list[str]:

@@ -104,6 +104,11 @@ class Key:
     mode: str
 
     @property
+    def tonic_class(self) -> int:
+        """Pitch class of the tonic (0 for C)."""
+        return (LETTER_SEMITONES[LETTERS.index(self.letter)] + self.alteration) % 12
+
+    @property
     def fifths(self) -> int:
         """Sharps (positive) or flats (negative) of the signature."""
         return _LETTER_FIFTHS[self.letter] + 7 * self.alteration + _MODE_FIFTHS[self.mode]
