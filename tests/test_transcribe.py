@@ -182,3 +182,28 @@ def test_a_repeated_note_starts_where_its_level_turned_to_rise():
     first, second = transcribe(signal)
     assert first.pitch == second.pitch == 74
     assert abs(second.onset - (4000 + trough) / SAMPLE_RATE) < 0.02, second
+
+
+def test_a_short_note_that_settles_onto_its_pitch_is_one_note():
+    # a voice's short note after one a major third above: it comes in 0.7 semitone sharp for
+    # 60 ms, then settles onto its pitch over 40 ms (as the General MIDI voice does at speed);
+    # the sharp frames are the note settling, not a note a semitone above it
+    a6 = 440.0 * 2 ** (21 / 12)  # MIDI 90
+    sharp = np.concatenate(  # semitones above MIDI 90
+        [
+            np.full(int(0.06 * SAMPLE_RATE), 0.7),
+            np.linspace(0.7, 0.15, int(0.04 * SAMPLE_RATE)),
+            np.full(int(0.06 * SAMPLE_RATE), 0.15),
+        ]
+    )
+    signal = np.concatenate(
+        [
+            np.zeros(int(0.2 * SAMPLE_RATE)),
+            _tone(a6 * 2 ** (4 / 12), 0.15),
+            _tone(a6 * 2 ** (sharp / 12), sharp.size / SAMPLE_RATE),
+            _tone(a6 * 2 ** (-5 / 12), 0.2),
+            np.zeros(4000),
+        ]
+    )
+    heard = transcribe(signal)
+    assert [n.pitch for n in heard] == [94, 90, 85], heard

@@ -1,16 +1,16 @@
 """Notes from a pitch track, as it comes: where each note starts and stops, and its pitch.
 
-A note is a run of voiced frames (periodic enough, loud enough) around one semitone. It ends
-where the pitch moves to another semitone and stays there (two frames, 23 ms), where the sound
-stops being voiced (two frames), or where the level jumps up again (a repeated note tongued or
-bowed anew: onsets come from energy as well as from pitch). A note shorter than ``MIN_NOTE``
-seconds (a cut, a tap, a slide into the note) is an ornament: it merges into the note it leads
-to, since the vocabulary has no grace notes; one that leads into nothing is a note. A note
-begun from silence is dated from where its sound began to rise, not from its first sure pitch,
-which a slow-speaking pipe reaches 50 to 90 ms later; a note ends where its pitch begins to
-glide toward the next; and the two overlapping, which sound at the period they share, an octave
-or more below both, are no note. Notes come out once they have ended, so a note is final about
-35 ms after its last sound.
+A note is a run of voiced frames (periodic enough, loud enough) around one semitone (a young
+note's pitch may settle onto it from the note before). It ends where the pitch moves to another
+semitone and stays there (two frames, 23 ms), where the sound stops being voiced (two frames),
+or where the level jumps up again (a repeated note tongued or bowed anew: onsets come from
+energy as well as from pitch). A note shorter than ``MIN_NOTE`` seconds (a cut, a tap, a slide
+into the note) is an ornament: it merges into the note it leads to, since the vocabulary has no
+grace notes; one that leads into nothing is a note. A note begun from silence is dated from
+where its sound began to rise, not from its first sure pitch, which a slow-speaking pipe
+reaches 50 to 90 ms later; a note ends where its pitch begins to glide toward the next; and the
+two overlapping, which sound at the period they share, an octave or more below both, are no
+note. Notes come out once they have ended, so a note is final about 35 ms after its last sound.
 """
 
 from __future__ import annotations
@@ -56,6 +56,11 @@ GLIDE_KEEPS = 5
 ATTACK_FRAMES = 6
 ATTACK_SLACK = 1.1
 ATTACK_FLOOR = 1.5
+#: A young note's pitch may settle: in its first SETTLE_FRAMES (140 ms), a frame within a
+#: semitone of the note and within SETTLE_STEP of the frame before is the note still settling
+#: (a voice sliding onto its pitch from the note before), not a change of note.
+SETTLE_FRAMES = 12
+SETTLE_STEP = 0.25
 _FRAME_SECONDS = HOP / SAMPLE_RATE
 
 
@@ -153,6 +158,8 @@ class NoteTracker:
             return []
         semitone = round(float(np.median(note[1])))
         same = voiced and abs(pitch - semitone) < 0.6
+        if voiced and not same and len(note[1]) < SETTLE_FRAMES:
+            same = abs(pitch - semitone) < 1.0 and abs(pitch - note[1][-1]) < SETTLE_STEP
         reattack = same and len(note[1]) >= 4 and attack > REATTACK * max(trough, SILENCE)
         if reattack:  # the last note ended at the trough; the new one rose from it
             turn = max(trough_frame, note[0] + 1)
