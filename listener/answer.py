@@ -6,8 +6,10 @@ call had (or ``answer_bars``), moved back to the player's key and played at the 
 It starts on the first beat (of the meter: a dotted quarter in 6/8) at or after where the
 written phrase ends, on the grid that followed the player; the phrase is primed with the rest
 up to that beat, so that the answer keeps the player's bar. If that time is too close (the
-answer needs ``WORK_SECONDS`` to be read, sampled and sent), it starts as many whole beats
-later as it must. Trading (a phrase of N bars) starts it on the bar line that ended the call.
+answer needs ``SEND_SECONDS`` after the phrase's end and after its reading, which is done while
+the rest goes on when the phrase was read ahead, and ``WORK_SECONDS`` when the reading is
+not known), it starts as many whole beats later as it must. Trading (a phrase of N bars)
+starts it on the bar line that ended the call.
 """
 
 from __future__ import annotations
@@ -75,7 +77,9 @@ def plan_answer(
     """Plan the answer to a phrase read as ``reading``, that ended at stream time ``now``.
 
     ``read_at``: the stream time the reading was done, when known (the answer starts no
-    sooner than ``SEND_SECONDS`` after it, nor than ``WORK_SECONDS`` after ``now``).
+    sooner than ``SEND_SECONDS`` after it and after ``now``: a phrase read ahead, while the
+    rest went on, was read before it ended); without it, no sooner than ``WORK_SECONDS``
+    after ``now``.
     ``downbeat``: in trading, the bar line that ended the call (the answer starts there when
     it is still ahead; else on the next beat that is).
     """
@@ -89,9 +93,10 @@ def plan_answer(
             prime.append("|")
     start = reading.time_of(end) if downbeat is None else downbeat
     beat_seconds = reading.clock[1] * beat_positions
-    earliest = now + WORK_SECONDS
-    if read_at is not None:
-        earliest = max(earliest, read_at + SEND_SECONDS)
+    if read_at is None:
+        earliest = now + WORK_SECONDS
+    else:
+        earliest = max(now, read_at) + SEND_SECONDS
     if start < earliest:  # on a later beat of the same grid
         start += beat_seconds * math.ceil((earliest - start) / beat_seconds)
     return AnswerPlan(

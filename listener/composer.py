@@ -168,6 +168,7 @@ class Composer:
         self.readings: list = []  # every phrase heard, as read
         self.phrases = None  # a PhraseTracker told where bar lines fall (answers)
         self._profiles = None
+        self._ahead = None  # a phrase read ahead: what it was read from, the reading, when done
         self._answer = None  # the scheduler of the answer playing
         self._playing = None  # the scheduler of the tune or answer playing
         self.clock = None  # a ClockIn followed (settings.clock_in), open while started
@@ -226,6 +227,18 @@ class Composer:
             pass
         try:
             self._requests.put_nowait(request)
+        except queue.Full:
+            pass
+
+    def read_ahead(self, call, clock_offset: float) -> None:
+        """Read a phrase that may be over before it is; never waits.
+
+        ``call``: the phrase so far (:meth:`PhraseTracker.ahead
+        <listener.transcribe.phrases.PhraseTracker.ahead>`). It never takes a request's place;
+        the answer to the phrase, when it ends with these notes, starts from this reading.
+        """
+        try:
+            self._requests.put_nowait((call.ended, "ahead", (call, clock_offset)))
         except queue.Full:
             pass
 
@@ -293,6 +306,9 @@ class Composer:
                     return
                 continue
             try:
+                if reason == "ahead":
+                    self._read_ahead(*vector)
+                    continue
                 if reason == "phrase":
                     self._answer_one(t, *vector, seed)
                 else:
@@ -468,6 +484,15 @@ class Composer:
             bars=call.bars,
         )
 
+    def _read_key(self, call) -> tuple:
+        # what a reading depends on: the notes, the phrase before, the settings it takes
+        settings = self.settings
+        return (tuple(call.notes), len(self.readings), settings.meter, settings.key, call.bars)
+
+    def _read_ahead(self, call, clock_offset: float) -> None:
+        reading = self._read(call)
+        self._ahead = (self._read_key(call), reading, time.monotonic() - clock_offset)
+
     def _answer_one(self, t: float, call, clock_offset: float, seed: int | None) -> None:
         from listener.answer import plan_answer
         from listener.midi.scheduler import MidiScheduler
@@ -477,7 +502,13 @@ class Composer:
         from listener.tunes.tune import Tune
 
         settings = self.settings
-        reading = self._read(call)
+        ahead, self._ahead = self._ahead, None
+        read_ahead = ahead is not None and ahead[0] == self._read_key(call)
+        if read_ahead:
+            reading, read_at = ahead[1], ahead[2]  # read while the rest went on
+        else:
+            reading = self._read(call)
+            read_at = time.monotonic() - clock_offset
         self.readings.append(reading)
         t = round(t, 4)
         self.say(phrase_event(t, call, reading))
@@ -486,7 +517,7 @@ class Composer:
         plan = plan_answer(
             reading,
             now=call.ended,
-            read_at=time.monotonic() - clock_offset,
+            read_at=read_at,
             answer_bars=settings.answer_bars,
             downbeat=call.downbeat,
         )
@@ -508,6 +539,7 @@ class Composer:
                 "at": round(plan.start, 4),
                 "after_last_note": round(plan.start - last_off, 4),
                 "work_ms": round(1e3 * work, 2),
+                "read_ahead": read_ahead,
             }
         )
         scheduler = None

@@ -126,6 +126,8 @@ def _child(connection, model_path, settings, spec: SinkSpec | None, environment:
             composer.request(*message[1:])
         elif kind == "answer":
             composer.answer(message[1], message[2])
+        elif kind == "ahead":
+            composer.read_ahead(message[1], message[2])
         elif kind == "barge_in":
             composer.barge_in()
         elif kind == "hush":
@@ -280,6 +282,10 @@ class ComposerProcess:
     def answer(self, call, clock_offset: float, *, wait: bool = False) -> None:
         """Answer a phrase; never waits (a run at full speed keeps the composer in-process)."""
         self._post(("answer", call, clock_offset))
+
+    def read_ahead(self, call, clock_offset: float) -> None:
+        """Read a phrase that may be over before it is; never waits."""
+        self._post(("ahead", call, clock_offset))
 
     def barge_in(self) -> None:
         """Stop the answer now, every note released; never waits."""

@@ -259,7 +259,7 @@ class Engine:
         decision = None
         sounding = False  # a note of the musician's sounds now
         if self.phrases is not None:
-            self.phrases.notes = []
+            self.phrases.reset()
             self._last_sound = -1.0
         self._live = live
         started = last_audio = self._last_frame = time.monotonic()
@@ -432,6 +432,10 @@ class Engine:
         )
         if call is not None and composer is not None:
             composer.answer(call, time.monotonic() - t, wait=not self._live)
+        elif composer is not None and self._live:  # read while the rest goes on
+            early = self.phrases.ahead(t, sounding=sounding, last_sound=last_sound)
+            if early is not None:
+                composer.read_ahead(early, time.monotonic() - t)
         return sounding
 
     def control(self, name: str, value=None) -> None:

@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from listener.answer import WORK_SECONDS, plan_answer
+from listener.answer import SEND_SECONDS, WORK_SECONDS, plan_answer
 from listener.config import SAMPLE_RATE
 from listener.transcribe import Note
 from listener.transcribe.evaluate import perform
@@ -39,6 +39,25 @@ def test_a_breath_does_not_end_a_phrase_and_a_rest_does():
     call = tracker.check(last + 0.31, sounding=False)
     assert call is not None and call.notes == notes and call.downbeat is None
     assert tracker.notes == []
+
+
+def test_a_phrase_is_offered_to_be_read_ahead_halfway_through_its_rest():
+    tracker = PhraseTracker()
+    notes = eighths(8)  # a dotted eighth's rest (0.3 s) ends it: offered after 0.15 s
+    tracker.add(notes[:4])
+    early = notes[3].offset + 0.16
+    assert tracker.ahead(early, sounding=True) is None  # a note sounds
+    offered = tracker.ahead(early, sounding=False)
+    assert offered is not None and offered.notes == notes[:4]
+    assert tracker.ahead(early + 0.01, sounding=False) is None  # once for those notes
+    tracker.add(notes[4:])  # the player went on: that reading is of no use
+    last = notes[-1].offset
+    assert tracker.ahead(last + 0.14, sounding=False) is None
+    assert tracker.ahead(last + 0.16, sounding=False).notes == notes
+    call = tracker.check(last + 0.31, sounding=False)
+    assert call.notes == notes and call.ahead == pytest.approx(last + 0.16)
+    tracker.add(notes)  # a phrase never offered says so
+    assert tracker.check(last + 10.0, sounding=False).ahead is None
 
 
 def test_a_stray_sound_is_no_phrase_and_a_held_note_holds_it():
@@ -83,6 +102,12 @@ def test_the_answer_starts_on_a_beat_of_the_players_grid():
     assert plan.bars == len(bars) and plan.shift % 12 == performance.shift % 12
     trading = plan_answer(reading, now=heard[-1].offset, downbeat=heard[-1].offset + 0.3)
     assert trading.start == pytest.approx(heard[-1].offset + 0.3)
+    # read ahead, while the rest went on: the answer needs only to be sent after the end
+    now = heard[-1].offset + 0.3
+    ahead = plan_answer(reading, now=now, read_at=now - 0.1)
+    assert now + SEND_SECONDS <= ahead.start < now + SEND_SECONDS + beat
+    late = plan_answer(reading, now=now, read_at=now + 0.2)  # a reading slower than planned
+    assert now + 0.2 + SEND_SECONDS <= late.start < now + 0.2 + SEND_SECONDS + beat
 
 
 @pytest.fixture(scope="module")
@@ -194,6 +219,7 @@ def test_a_phrase_played_is_heard_and_answered_on_the_beat(jack_server, conversa
     offset = (first["at"] - phrases[0]["downbeat"]) / beat
     assert abs(offset - round(offset)) * beat < 0.03
     assert all(s["work_ms"] <= 150 for s in starts)  # generous: a shared machine
+    assert all(s["read_ahead"] for s in starts)  # read while the rest went on
     # in the player's key: the answer's notes in E flat major (the jig in C, played in E flat)
     pitches = [m.note for _, m in receiver.messages if m.type == "note_on" and m.velocity]
     scale = {(3 + d) % 12 for d in (0, 2, 4, 5, 7, 9, 11)}

@@ -210,8 +210,10 @@ def _evaluate(args: argparse.Namespace, profiles, likelihood) -> int:
             f"{after['p50']:.2f}, p95 {after['p95']:.2f} quarter notes "
             f"({100 * after['within_two']:.0f}% within two; "
             f"{100 * answers['after_beats']['within_two']:.0f}% within two of the meter's "
-            f"beats); work p50 {work['p50']:.0f} ms, "
-            f"p95 {work['p95']:.0f} ms"
+            f"beats); work after the phrase's end p50 {work['p50']:.0f} ms, "
+            f"p95 {work['p95']:.0f} ms (read ahead in {100 * answers['read_ahead']:.0f}%; "
+            f"the reading p50 {answers['read_ms']['p50']:.0f} ms, "
+            f"p95 {answers['read_ms']['p95']:.0f} ms)"
         )
         right = answers["beat_error_ms_meter_read_right"]
         if right["calls"]:

@@ -15,7 +15,8 @@ each 4-bar phrase through the reader (:func:`~listener.transcribe.tokens.read_no
   the tune's own (data_v2 in C), against the tune as written; the humanised phrases again as
   in trading, the reader told each is four bars;
 * the humanised first phrases as calls (:func:`answer_timing`): when the answer would start,
-  against the player's true beats and after the last note-off, and the work it took; and each
+  against the player's true beats and after the last note-off, the reading's time and the work
+  left after the phrase's end (none where it was read ahead, while the rest went on); and each
   whole performance, which is one phrase, for phrase ends heard where there were none (but
   where the tune itself rests).
 """
@@ -274,11 +275,11 @@ def answer_timing(performance: Performance, profiles, *, likelihood=None) -> dic
     """Answer the performance's first phrase as a call, timed as the engine would.
 
     The phrase's audio and a rest go through :func:`~listener.transcribe.notes.hear` with a
-    phrase tracker; the phrase,
-    once over, is read and its answer planned on this machine's clock. Returns the answer's
-    start against the nearest true beat of the meter (ms), after the last note-off (in quarter
-    notes, and in the meter's beats), the work from the phrase's end to the plan (ms) and
-    whether the meter was read right; None when no phrase was heard.
+    phrase tracker; the phrase is read (timed on this machine's clock) from when the tracker
+    offered it ahead, as the engine does, or from its end, and its answer planned. Returns the
+    answer's start against the nearest true beat of the meter (ms), after the last note-off
+    (in quarter notes, and in the meter's beats), the reading's time and the work left after
+    the phrase's end (ms), and whether the meter was read right; None when no phrase was heard.
     """
     from listener.answer import plan_answer
     from listener.transcribe.phrases import PhraseTracker
@@ -300,7 +301,8 @@ def answer_timing(performance: Performance, profiles, *, likelihood=None) -> dic
     began = time.perf_counter()
     reading = read_notes(call.notes, profiles, likelihood=likelihood)
     spent = time.perf_counter() - began
-    plan = plan_answer(reading, now=call.ended, read_at=call.ended + spent)
+    read_at = (call.ended if call.ahead is None else call.ahead) + spent
+    plan = plan_answer(reading, now=call.ended, read_at=read_at)
     beat = BEAT[performance.meter] / 4  # the meter's beat, in quarter notes
     grid = performance.first_bar + beat * np.arange(-4, 400)
     beats = np.array([performance.beat_time(b) for b in grid])
@@ -311,7 +313,8 @@ def answer_timing(performance: Performance, profiles, *, likelihood=None) -> dic
         "beat_error_ms": float(np.min(np.abs(beats - at))) * 1e3,
         "after_quarters": after,
         "after_beats": after / beat,
-        "work_ms": spent * 1e3,
+        "read_ms": spent * 1e3,
+        "work_ms": max(0.0, read_at - call.ended) * 1e3,
         "meter_right": reading.meter == performance.meter,
     }
 
@@ -571,7 +574,11 @@ def _answer_summary(rows: list[dict]) -> dict:
         },
         "after_quarters": {**spread("after_quarters"), "within_two": within_two("after_quarters")},
         "after_beats": {**spread("after_beats"), "within_two": within_two("after_beats")},
+        "read_ms": spread("read_ms"),
         "work_ms": spread("work_ms"),
+        "read_ahead": round(float(np.mean([a["work_ms"] == 0.0 for a in answers])), 3)
+        if answers
+        else None,
         "false_phrase_ends": false_ends,
         "minutes_played": round(minutes, 2),
         "false_ends_per_5_minutes": round(5 * false_ends / max(minutes, 1e-9), 3),

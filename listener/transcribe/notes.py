@@ -294,6 +294,8 @@ def hear(samples, *, block: int = 512, phrases=None) -> tuple[list[Note], list]:
             call = phrases.check(now, sounding=tracker.sounding, last_sound=tracker.last_sound)
             if call is not None:
                 calls.append(call)
+            else:  # as the engine asks, so that a call says when it was offered ahead
+                phrases.ahead(now, sounding=tracker.sounding, last_sound=tracker.last_sound)
     return found + tracker.flush(), calls
 
 

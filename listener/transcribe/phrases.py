@@ -14,6 +14,11 @@ asked, each block, whether the phrase is over:
   that the answer can start on that downbeat.
 
 A "phrase" of fewer than ``MIN_NOTES`` notes is a stray sound (a cough, a bump) and is dropped.
+
+**Reading ahead.** Once a rest has lasted ``READ_AHEAD`` of the rest that would end the phrase,
+:meth:`PhraseTracker.ahead` offers the phrase so far, once, to be read while the rest goes on;
+the phrase that then ends with the same notes says when it was offered (``Call.ahead``), and
+the answer need not wait for its reading.
 """
 
 from __future__ import annotations
@@ -38,6 +43,9 @@ EARLY = 0.06
 #: Trading: seconds before the bar line that ends a phrase at which it is handed over (the
 #: answer's work, and a margin).
 LEAD = 0.15
+#: The share of the rest that ends a phrase after which the phrase so far is offered to be
+#: read ahead: half leaves the reading (40 ms, 55 at most) done before the shortest rest ends.
+READ_AHEAD = 0.5
 
 
 class Call(NamedTuple):
@@ -46,13 +54,15 @@ class Call(NamedTuple):
     ``ended`` is the time the tracker saw it end: a beat after the last note-off when by
     rest, the bar line when by bars. ``downbeat`` is that bar line (by bars), else None.
     ``bars``: in trading, the bars the player said a phrase is (the first phrase too, which
-    ends by rest), for the reading to weigh; else None.
+    ends by rest), for the reading to weigh; else None. ``ahead``: when (stream seconds) the
+    same notes were offered to be read ahead (:meth:`PhraseTracker.ahead`); else None.
     """
 
     notes: list[Note]
     ended: float
     downbeat: float | None
     bars: int | None = None
+    ahead: float | None = None
 
 
 class PhraseTracker:
@@ -77,6 +87,11 @@ class PhraseTracker:
         self._handed = -math.inf  # notes that began before this went with a phrase already
         self._bar_line: float | None = None  # a bar line's time (stream seconds)
         self._bar_seconds: float | None = None
+        self._offered: tuple[int, float] | None = None  # notes offered ahead, and when
+
+    def reset(self) -> None:
+        """Forget the notes so far (a new stream); where bar lines fall is kept."""
+        self.notes, self._offered = [], None
 
     def keep_time(self, bar_line: float, bar_seconds: float) -> None:
         """Know where bar lines fall from now on: one at ``bar_line``, every ``bar_seconds``."""
@@ -119,6 +134,24 @@ class PhraseTracker:
             return None
         return self._take(now, None, before=math.inf)
 
+    def ahead(self, now: float, *, sounding: bool, last_sound: float = -1.0) -> Call | None:
+        """Offer the phrase so far to be read ahead, once for its notes; else None.
+
+        It is offered once a rest has lasted ``READ_AHEAD`` of the rest that ends it (never
+        in trading by bars, which hands a phrase over before its bar line).
+        """
+        if self.bars is not None and self._bar_seconds is not None:
+            return None
+        if len(self.notes) < MIN_NOTES or sounding:
+            return None
+        if self._offered is not None and self._offered[0] == len(self.notes):
+            return None
+        quiet_since = max(self.notes[-1].offset, last_sound)
+        if now - quiet_since < READ_AHEAD * self.rest_needed():
+            return None
+        self._offered = (len(self.notes), now)
+        return Call(list(self.notes), now, None, self.bars)
+
     def _by_bars(self, now: float, current: Note | None) -> Call | None:
         heard = self.notes + ([current] if current is not None else [])
         if not heard:
@@ -137,6 +170,8 @@ class PhraseTracker:
     def _take(self, ended: float, downbeat: float | None, *, before: float) -> Call | None:
         notes = [n for n in self.notes if n.onset < before]
         self.notes = [n for n in self.notes if n.onset >= before]
+        offered, self._offered = self._offered, None
         if len(notes) < MIN_NOTES:
             return None
-        return Call(notes, ended, downbeat, self.bars)
+        ahead = offered[1] if offered is not None and offered[0] == len(notes) else None
+        return Call(notes, ended, downbeat, self.bars, ahead)

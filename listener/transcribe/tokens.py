@@ -75,8 +75,12 @@ SIXTEENTHS = np.geomspace(60 / (4 * 280), 60 / (4 * 50), 90)
 #: Each meter's tunes are danced at about one tempo (a reel in 4/4 near 180 quarter notes a
 #: minute, a polka in 2/4 near 140: :data:`~listener.midi.scheduler.TEMPI`): a log-normal
 #: prior on the tempo about it, of this spread (natural log), keeps a reading from doubling or
-#: halving the tempo, and tells a polka's sixteenths from a jig's eighths.
-TEMPO_SPREAD = 0.2
+#: halving the tempo, and tells a polka's sixteenths from a jig's eighths. Players' tempos for
+#: a dance span about a fifth either side of its middle (session reels measured at 90 to 124
+#: half notes a minute): two spreads. The rhythm profiles alone favour writing running notes
+#: as 2/4's sixteenths (most of the corpus's 2/4 tunes are written so) over 4/4's eighths at
+#: twice the tempo; at twice this spread the prior let a reel be read so in one phrase of ten.
+TEMPO_SPREAD = 0.1
 #: In a conversation, the phrase before's meter and key are this many times likelier than
 #: each other one, and the tempo stays within this spread (natural log) of its tempo.
 CARRY_ODDS = 20.0
