@@ -26,9 +26,10 @@ evaluation (--evaluate): the composer's validation tunes (at least 200), each pl
   humanised by a flute, fiddle, whistle or voice (fluidsynth when installed, the built-in
   synthesiser too), heard, and scored: COnP, COnPOff (mir_eval), and per 4-bar phrase the meter,
   the key and the share of bars whose tokens equal the tune's (the humanised phrases also as
-  in trading, the reader told each is 4 bars); each humanised first phrase
-  answered as a call (the start against the player's beat, after the last note, the work);
-  phrase ends heard inside whole performances. About 3 minutes for the 209 tunes here.
+  in trading, the reader told each is 4 bars, and as a conversation, each read with the one
+  before carried); each humanised first phrase answered as a call (the start against the
+  player's beat, after the last note, the work); phrase ends heard inside whole performances.
+  About 4 minutes for the 209 tunes here.
 examples:
   listener transcribe reel.wav
   listener transcribe air.flac --meter 3/4 --key Dmix --format json
@@ -195,12 +196,15 @@ def _evaluate(args: argparse.Namespace, profiles, likelihood) -> int:
             f"{name + ' (all)':28} {whole['conp']:6.3f} {whole['conpoff']:8.3f} "
             f"{whole['phrases']:8d} {whole['meter']:6.3f} {whole['key']:6.3f} {whole['bars']:6.3f}"
         )
-    trading = figures["trading"]
-    print(
-        f"{'humanised, trading (4 bars)':28} {'':6} {'':8} "
-        f"{trading['phrases']:8d} {trading['meter']:6.3f} {trading['key']:6.3f} "
-        f"{trading['bars']:6.3f}"
-    )
+    for name, key in (
+        ("humanised, trading (4 bars)", "trading"),
+        ("humanised, a conversation", "conversation"),
+    ):
+        row = figures[key]
+        print(
+            f"{name:28} {'':6} {'':8} "
+            f"{row['phrases']:8d} {row['meter']:6.3f} {row['key']:6.3f} {row['bars']:6.3f}"
+        )
     answers = figures["answers"]
     if answers["answered"]:
         beat, after, work = answers["beat_error_ms"], answers["after_quarters"], answers["work_ms"]

@@ -13,7 +13,8 @@ each 4-bar phrase through the reader (:func:`~listener.transcribe.tokens.read_no
   COnPOff: the offset too, within 20% of the note);
 * each phrase's meter, key and mode (48 classes), and the share of its bars whose tokens equal
   the tune's own (data_v2 in C), against the tune as written; the humanised phrases again as
-  in trading, the reader told each is four bars;
+  in trading, the reader told each is four bars, and again as a conversation, each phrase
+  read with the one before carried (as phrase after phrase is, live);
 * the humanised first phrases as calls (:func:`answer_timing`): when the answer would start,
   against the player's true beats and after the last note-off, the reading's time and the work
   left after the phrase's end (none where it was read ahead, while the rest went on); and each
@@ -351,40 +352,62 @@ def phrase_notes(notes: list[Note], start: float, end: float) -> list[Note]:
 
 
 def read_phrases(
-    performance: Performance, heard: list[Note], profiles, *, likelihood=None, trading=False
+    performance: Performance,
+    heard: list[Note],
+    profiles,
+    *,
+    likelihood=None,
+    trading=False,
+    conversation=False,
 ) -> list:
     """Read each phrase of what was heard: (the phrase's bars as written, the reading or None).
 
     ``likelihood``: the composer's, for the reader to weigh its candidates by (see
     :func:`~listener.transcribe.tokens.read_notes`); the profiles alone without it.
     ``trading``: the reader is told each phrase is ``PHRASE_BARS`` bars, as a player trading
-    fours says (``listen --respond --bars 4``).
+    fours says (``listen --respond --bars 4``). ``conversation``: each phrase is read with the
+    one before carried (its meter, key and tempo likelier), as phrase after phrase of a
+    conversation is; else each is read alone.
     """
     from listener.transcribe.tokens import read_notes
 
     told = PHRASE_BARS if trading else None
     out = []
+    before = None
     for start, end, bars in performance.phrases:
         notes = phrase_notes(heard, start, end)
         reading = (
-            read_notes(notes, profiles, likelihood=likelihood, bars=told)
+            read_notes(notes, profiles, likelihood=likelihood, bars=told, carry=before)
             if len(notes) > 1
             else None
         )
+        if conversation:
+            before = reading
         out.append((bars, reading))
     return out
 
 
 def score_phrases(
-    performance: Performance, heard: list[Note], profiles, *, likelihood=None, trading=False
+    performance: Performance,
+    heard: list[Note],
+    profiles,
+    *,
+    likelihood=None,
+    trading=False,
+    conversation=False,
 ) -> list[dict]:
     """Read each phrase of what was heard; say whether meter, key and bars are the tune's.
 
-    ``trading``: as :func:`read_phrases`.
+    ``trading``, ``conversation``: as :func:`read_phrases`.
     """
     out = []
     for bars, reading in read_phrases(
-        performance, heard, profiles, likelihood=likelihood, trading=trading
+        performance,
+        heard,
+        profiles,
+        likelihood=likelihood,
+        trading=trading,
+        conversation=conversation,
     ):
         if reading is None:
             out.append({"meter": False, "key": False, "bars": 0, "of": len(bars)})
@@ -515,6 +538,13 @@ def evaluate(
                         if humanised
                         else None
                     ),
+                    "conversation": (
+                        score_phrases(
+                            performance, heard, profiles, likelihood=likelihood, conversation=True
+                        )
+                        if humanised
+                        else None
+                    ),
                     "false_ends": len(false_ends),
                     "seconds": performance.samples.shape[0] / SAMPLE_RATE,
                     "answer": (
@@ -533,7 +563,11 @@ def evaluate(
         for key in ("voice", "synth"):
             for value in sorted({r[key] for r in chosen}):
                 figures[name][f"{key}:{value}"] = _summary([r for r in chosen if r[key] == value])
-    figures["trading"] = _phrase_figures([p for r in rows if r["humanised"] for p in r["trading"]])
+    humanised_rows = [r for r in rows if r["humanised"]]
+    figures["trading"] = _phrase_figures([p for r in humanised_rows for p in r["trading"]])
+    figures["conversation"] = _phrase_figures(
+        [p for r in humanised_rows for p in r["conversation"]]
+    )
     figures["answers"] = _answer_summary([r for r in rows if r["humanised"]])
     figures["tunes"] = len(tunes)
     figures["synths"] = synths

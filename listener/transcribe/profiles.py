@@ -12,7 +12,11 @@ split, on which the reader is evaluated):
   like a folk tune (long notes on strong beats, pickups, dotted rhythms). Beside the rhythm,
   the melody's contour: how much likelier each interval to the next note is from each
   sixteenth of the bar than anywhere. In running eighths, where every reading has the same
-  rhythm, this tells a jig's groups of three from a reel's groups of four.
+  rhythm, this tells a jig's groups of three from a reel's groups of four. A meter whose tunes
+  are written in two ways (most of the corpus's 2/4 tunes run in sixteenths, its polkas in
+  eighths; most 4/4 tunes run in eighths, its hornpipes and marches in sixteenths) has these
+  counted per **style**, and a phrase's rhythm is scored as either: one table would make a
+  polka in eighths an unlikely 2/4 tune, and a likelier 4/4 one.
 * **Tonal**: for each mode of C, how often each pitch class starts a note on a downbeat, on
   another beat, and elsewhere. A phrase's pitch classes, moved to each of the twelve tonics,
   are scored under each mode; since chord tones fall on the beats, the same profile also
@@ -60,6 +64,11 @@ SMOOTHING = 0.5
 KEY_FEATURES = ("time", "last", "first", "lowest", "longest")
 #: The key head's L2 penalty on its degree weights (per weight, against the mean log loss).
 KEY_HEAD_L2 = 1e-3
+#: A tune's rhythmic style: "in sixteenths" when at least this share of its notes last a
+#: sixteenth (to the next note), else "in eighths". A meter's tunes are counted per style
+#: where each style has at least STYLE_TUNES tunes (2/4 and 4/4 in the corpus), else together.
+STYLE_SIXTEENTHS = 0.3
+STYLE_TUNES = 50
 
 
 def ioi_class(sixteenths):
@@ -92,21 +101,25 @@ class MelodyProfiles:
     ----------
     meter_prior : ndarray, shape (7,)
         Log share of the corpus's tunes in each meter of :data:`METERS`.
-    onsets : dict of str to ndarray, shape (sixteenths, 16)
-        For each meter, log P(inter-onset class | sixteenth of the bar the note starts on).
-    first : dict of str to ndarray, shape (sixteenths,)
-        For each meter, log P(sixteenth of the bar a tune's first note starts on).
+    style_prior : dict of str to ndarray, shape (styles,)
+        For each meter, the log share of its tunes in each style it is counted in (one, or
+        two: in eighths, in sixteenths; see :data:`STYLE_SIXTEENTHS`).
+    onsets : dict of str to ndarray, shape (styles, sixteenths, 16)
+        For each meter and style, log P(inter-onset class | sixteenth of the bar the note
+        starts on).
+    first : dict of str to ndarray, shape (styles, sixteenths)
+        For each meter and style, log P(sixteenth of the bar a tune's first note starts on).
     mode_prior : ndarray, shape (4,)
         Log share of tunes in each mode of :data:`MODES`.
     pitch : ndarray, shape (4, 3, 12)
         Log P(pitch class | mode, level), pitch classes above C, levels as :func:`levels`.
     steps : ndarray, shape (4, 12, 12)
         Log P(pitch class | mode, the pitch class before): how melodies move in each mode.
-    contour : dict of str to ndarray, shape (sixteenths, 25)
-        For each meter, how much likelier a melodic interval (to the next note, in
+    contour : dict of str to ndarray, shape (styles, sixteenths, 25)
+        For each meter and style, how much likelier a melodic interval (to the next note, in
         :func:`interval_class`) is from a note on each sixteenth of the bar than anywhere in
-        any tune (log ratio): where in the bar melodies leap, turn and repeat, which tells a
-        jig's groups of three eighths from a reel's groups of four.
+        the style's tunes (log ratio): where in the bar melodies leap, turn and repeat, which
+        tells a jig's groups of three eighths from a reel's groups of four.
     provenance : dict
         Corpus, tunes, notes: what they were fitted on.
     meter_temperature, key_temperature : float
@@ -120,6 +133,7 @@ class MelodyProfiles:
     """
 
     meter_prior: np.ndarray
+    style_prior: dict[str, np.ndarray]
     onsets: dict[str, np.ndarray]
     first: dict[str, np.ndarray]
     mode_prior: np.ndarray
@@ -149,6 +163,7 @@ class MelodyProfiles:
             "meters": list(METERS),
             "modes": list(MODES),
             "meter_prior": np.round(self.meter_prior, 6).tolist(),
+            "style_prior": {m: np.round(v, 6).tolist() for m, v in self.style_prior.items()},
             "onsets": {m: np.round(v, 6).tolist() for m, v in self.onsets.items()},
             "first": {m: np.round(v, 6).tolist() for m, v in self.first.items()},
             "mode_prior": np.round(self.mode_prior, 6).tolist(),
@@ -169,6 +184,7 @@ class MelodyProfiles:
         data = json.loads(Path(path).read_text())
         return cls(
             np.array(data["meter_prior"]),
+            {m: np.array(v) for m, v in data["style_prior"].items()},
             {m: np.array(v) for m, v in data["onsets"].items()},
             {m: np.array(v) for m, v in data["first"].items()},
             np.array(data["mode_prior"]),
@@ -191,17 +207,19 @@ def fit_profiles(tunes: Iterable, *, source: str = "") -> MelodyProfiles:
     """Count the profiles on tunes (data_v2 :class:`~listener.tunes.tune.Tune`, in C).
 
     A tune with a meter or key change inside it, or whose bars do not keep its meter, is left
-    out: it would count notes against the wrong downbeat.
+    out: it would count notes against the wrong downbeat. The rhythm is counted per style
+    (:data:`STYLE_SIXTEENTHS`) where a meter has enough tunes in each.
     """
     from listener.tunes.interpret import read_through
 
     meter_counts = np.zeros(len(METERS))
-    onset_counts = {m: np.zeros((sixteenths(m), IOI_CLASSES)) for m in METERS}
-    first_counts = {m: np.zeros(sixteenths(m)) for m in METERS}
+    style_counts = {m: np.zeros(2) for m in METERS}  # in eighths, in sixteenths
+    onset_counts = {m: np.zeros((2, sixteenths(m), IOI_CLASSES)) for m in METERS}
+    first_counts = {m: np.zeros((2, sixteenths(m))) for m in METERS}
     mode_counts = np.zeros(len(MODES))
     pitch_counts = np.zeros((len(MODES), LEVELS, 12))
     step_counts = np.zeros((len(MODES), 12, 12))
-    contour_counts = {m: np.zeros((sixteenths(m), 2 * INTERVALS + 1)) for m in METERS}
+    contour_counts = {m: np.zeros((2, sixteenths(m), 2 * INTERVALS + 1)) for m in METERS}
     used = skipped = notes_counted = 0
     for tune in tunes:
         mode = tune.key.removeprefix("K:C")
@@ -224,31 +242,40 @@ def fit_profiles(tunes: Iterable, *, source: str = "") -> MelodyProfiles:
             starts[at] = max(starts.get(at, 0), note.pitch)
         grid = sorted(starts)
         ends = [*grid[1:], round(notes[-1].end * 4)]
-        row = onset_counts[tune.meter]
+        style = int(np.mean(np.diff([*grid, ends[-1]]) == 1) >= STYLE_SIXTEENTHS)
+        style_counts[tune.meter][style] += 1
+        row = onset_counts[tune.meter][style]
         for at, nxt in zip(grid, ends, strict=True):
             ioi = max(nxt - at, 1)
             position = (at - pickup) % bar
             row[position, ioi_class(ioi)] += 1
             level = levels(tune.meter, position)
             pitch_counts[MODES.index(mode), level, starts[at] % 12] += 1
-        first_counts[tune.meter][(grid[0] - pickup) % bar] += 1
+        first_counts[tune.meter][style, (grid[0] - pickup) % bar] += 1
         melody = [starts[at] % 12 for at in grid]
         np.add.at(step_counts[MODES.index(mode)], (melody[:-1], melody[1:]), 1)
         heights = np.array([starts[at] for at in grid])
         where = (np.array(grid[:-1]) - pickup) % bar
-        np.add.at(contour_counts[tune.meter], (where, interval_class(np.diff(heights))), 1)
+        np.add.at(contour_counts[tune.meter][style], (where, interval_class(np.diff(heights))), 1)
         meter_counts[METERS.index(tune.meter)] += 1
         mode_counts[MODES.index(mode)] += 1
         used += 1
         notes_counted += len(grid)
+    split = {m: bool(np.all(style_counts[m] >= STYLE_TUNES)) for m in METERS}
+
+    def styled(counts: dict) -> dict:  # per style where the meter is split, else together
+        return {m: c if split[m] else c.sum(axis=0, keepdims=True) for m, c in counts.items()}
+
+    contour = styled(contour_counts)
     return MelodyProfiles(
         _normalised(meter_counts),
-        {m: _normalised(c) for m, c in onset_counts.items()},
-        {m: _normalised(c) for m, c in first_counts.items()},
+        {m: _normalised(c) for m, c in styled(style_counts).items()},
+        {m: _normalised(c) for m, c in styled(onset_counts).items()},
+        {m: _normalised(c) for m, c in styled(first_counts).items()},
         _normalised(mode_counts),
         _normalised(pitch_counts),
         _normalised(step_counts),
-        {m: _normalised(c) - _normalised(c.sum(axis=0)) for m, c in contour_counts.items()},
+        {m: _normalised(c) - _normalised(c.sum(axis=1, keepdims=True)) for m, c in contour.items()},
         {
             "source": source,
             "tunes": used,
@@ -256,6 +283,11 @@ def fit_profiles(tunes: Iterable, *, source: str = "") -> MelodyProfiles:
             "notes": notes_counted,
             "tunes_by_meter": dict(zip(METERS, meter_counts.astype(int).tolist(), strict=True)),
             "tunes_by_mode": dict(zip(MODES, mode_counts.astype(int).tolist(), strict=True)),
+            "tunes_by_style": {
+                m: dict(zip(("eighths", "sixteenths"), c.astype(int).tolist(), strict=True))
+                for m, c in style_counts.items()
+                if split[m]
+            },
             "smoothing": SMOOTHING,
         },
     )

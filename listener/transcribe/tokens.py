@@ -11,8 +11,8 @@ in C, as the corpus writes tunes, so that the composer can continue what it hear
   danced.
 * **The meter and its downbeat.** Under each of folk-rnn's seven meters and each downbeat, the
   notes are a walk through the bar, scored by the corpus's metrical profile
-  (:mod:`~listener.transcribe.profiles`). The best reading of grid, meter and downbeat
-  together wins; a pickup is written as a pickup.
+  (:mod:`~listener.transcribe.profiles`; in each of the meter's rhythmic styles). The best
+  reading of grid, meter and downbeat together wins; a pickup is written as a pickup.
 * **The key.** Tonic and mode (maj, min, dor, mix) by the corpus's tonal profile (how
   melodies move in each mode, which degrees fall on the beats), then the profiles' key head
   (where the phrase starts and rests, its longest and lowest notes).
@@ -294,17 +294,18 @@ def _meter_scores(
     positions: np.ndarray, intervals: np.ndarray, profiles: MelodyProfiles, meter: str
 ) -> np.ndarray:
     # log P(the walk | meter, downbeat) for every downbeat (sixteenths after the first onset),
-    # with where in the bar the melody moves as it does (interval classes to each next note)
+    # with where in the bar the melody moves as it does (interval classes to each next note),
+    # summed over the meter's rhythmic styles
     bar = sixteenths(meter)
     phases = np.arange(bar)
     where = (positions[None, :] - phases[:, None]) % bar  # (phases, notes)
-    table = profiles.onsets[meter]
-    scores = profiles.first[meter][where[:, 0]]
+    scores = profiles.first[meter][:, where[:, 0]]  # (styles, phases)
     if len(positions) > 1:
         classes = ioi_class(np.diff(positions))
-        scores = scores + table[where[:, :-1], classes[None, :]].sum(axis=1)
-        scores = scores + profiles.contour[meter][where[:, :-1], intervals[None, :]].sum(axis=1)
-    return scores + profiles.meter_prior[METERS.index(meter)]
+        scores = scores + profiles.onsets[meter][:, where[:, :-1], classes].sum(axis=2)
+        scores = scores + profiles.contour[meter][:, where[:, :-1], intervals].sum(axis=2)
+    by_style = scores + profiles.style_prior[meter][:, None]
+    return np.logaddexp.reduce(by_style, axis=0) + profiles.meter_prior[METERS.index(meter)]
 
 
 def _tempo_score(sixteenth: float, meter: str, carry=None) -> float:
