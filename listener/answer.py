@@ -5,11 +5,11 @@ prime folk-rnn, which continues them. The answer is the continuation, as many ba
 call had (or ``answer_bars``), moved back to the player's key and played at the player's tempo.
 It starts on the first beat (of the meter: a dotted quarter in 6/8) at or after where the
 written phrase ends, on the grid that followed the player; the phrase is primed with the rest
-up to that beat, so that the answer keeps the player's bar. If that time is too close (the
-answer needs ``SEND_SECONDS`` after the phrase's end and after its reading, which is done while
-the rest goes on when the phrase was read ahead, and ``WORK_SECONDS`` when the reading is
-not known), it starts as many whole beats later as it must. Trading (a phrase of N bars)
-starts it on the bar line that ended the call.
+up to that beat, so that the answer keeps the player's bar. If that time is too close, it
+starts as many whole beats later as it must: the answer needs ``SEND_SECONDS`` (priming, the
+first note) after both the phrase's end and its reading (a phrase read ahead was read while
+the rest went on), or ``WORK_SECONDS`` after the end where the reading's time is not known.
+Trading (a phrase of N bars) starts it on the bar line that ended the call.
 """
 
 from __future__ import annotations

@@ -387,28 +387,14 @@ def read_phrases(
     return out
 
 
-def score_phrases(
-    performance: Performance,
-    heard: list[Note],
-    profiles,
-    *,
-    likelihood=None,
-    trading=False,
-    conversation=False,
-) -> list[dict]:
+def score_phrases(performance: Performance, heard: list[Note], profiles, **options) -> list[dict]:
     """Read each phrase of what was heard; say whether meter, key and bars are the tune's.
 
-    ``trading``, ``conversation``: as :func:`read_phrases`.
+    ``options``: how to read, as :func:`read_phrases` takes them (``likelihood``,
+    ``trading``, ``conversation``).
     """
     out = []
-    for bars, reading in read_phrases(
-        performance,
-        heard,
-        profiles,
-        likelihood=likelihood,
-        trading=trading,
-        conversation=conversation,
-    ):
+    for bars, reading in read_phrases(performance, heard, profiles, **options):
         if reading is None:
             out.append({"meter": False, "key": False, "bars": 0, "of": len(bars)})
             continue
