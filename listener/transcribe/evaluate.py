@@ -38,6 +38,8 @@ from listener.config import SAMPLE_RATE
 from listener.transcribe.notes import Note, hear
 from listener.tunes.notation import BARS, bar_length
 
+#: The ways the humanised phrases are read again (:func:`read_phrases`' options).
+AGAIN = ("trading", "conversation")
 #: Bars a phrase holds, and the most bars of a tune played.
 PHRASE_BARS = 4
 MAX_BARS = 16
@@ -316,6 +318,7 @@ def answer_timing(performance: Performance, profiles, *, likelihood=None) -> dic
         "after_beats": after / beat,
         "read_ms": spent * 1e3,
         "work_ms": max(0.0, read_at - call.ended) * 1e3,
+        "read_ahead": call.ahead is not None,
         "meter_right": reading.meter == performance.meter,
     }
 
@@ -517,20 +520,14 @@ def evaluate(
                     "conp": conp,
                     "conpoff": conpoff,
                     "phrases": score_phrases(performance, heard, profiles, likelihood=likelihood),
-                    "trading": (
-                        score_phrases(
-                            performance, heard, profiles, likelihood=likelihood, trading=True
+                    **{  # the humanised phrases read again, as in trading and as a conversation
+                        way: score_phrases(
+                            performance, heard, profiles, likelihood=likelihood, **{way: True}
                         )
                         if humanised
                         else None
-                    ),
-                    "conversation": (
-                        score_phrases(
-                            performance, heard, profiles, likelihood=likelihood, conversation=True
-                        )
-                        if humanised
-                        else None
-                    ),
+                        for way in AGAIN
+                    },
                     "false_ends": len(false_ends),
                     "seconds": performance.samples.shape[0] / SAMPLE_RATE,
                     "answer": (
@@ -550,11 +547,9 @@ def evaluate(
             for value in sorted({r[key] for r in chosen}):
                 figures[name][f"{key}:{value}"] = _summary([r for r in chosen if r[key] == value])
     humanised_rows = [r for r in rows if r["humanised"]]
-    figures["trading"] = _phrase_figures([p for r in humanised_rows for p in r["trading"]])
-    figures["conversation"] = _phrase_figures(
-        [p for r in humanised_rows for p in r["conversation"]]
-    )
-    figures["answers"] = _answer_summary([r for r in rows if r["humanised"]])
+    for way in AGAIN:
+        figures[way] = _phrase_figures([p for r in humanised_rows for p in r[way]])
+    figures["answers"] = _answer_summary(humanised_rows)
     figures["tunes"] = len(tunes)
     figures["synths"] = synths
     return figures
@@ -596,7 +591,7 @@ def _answer_summary(rows: list[dict]) -> dict:
         "after_beats": {**spread("after_beats"), "within_two": within_two("after_beats")},
         "read_ms": spread("read_ms"),
         "work_ms": spread("work_ms"),
-        "read_ahead": round(float(np.mean([a["work_ms"] == 0.0 for a in answers])), 3)
+        "read_ahead": round(float(np.mean([a["read_ahead"] for a in answers])), 3)
         if answers
         else None,
         "false_phrase_ends": false_ends,

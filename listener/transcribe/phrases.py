@@ -125,12 +125,9 @@ class PhraseTracker:
         above the room's floor was last heard (a note the tracker could not name is no rest);
         ``current``: the note sounding, as far as it has (trading hands it over with it).
         """
-        if self.bars is not None and self._bar_seconds is not None:
+        if self._by_bar_lines:
             return self._by_bars(now, current)
-        if not self.notes:
-            return None
-        quiet_since = max(self.notes[-1].offset, last_sound)
-        if sounding or now - quiet_since < self.rest_needed():
+        if not self.notes or self._rest(now, sounding, last_sound) < self.rest_needed():
             return None
         return self._take(now, None, before=math.inf)
 
@@ -140,17 +137,25 @@ class PhraseTracker:
         It is offered once a rest has lasted ``READ_AHEAD`` of the rest that ends it (never
         in trading by bars, which hands a phrase over before its bar line).
         """
-        if self.bars is not None and self._bar_seconds is not None:
-            return None
-        if len(self.notes) < MIN_NOTES or sounding:
+        if self._by_bar_lines or len(self.notes) < MIN_NOTES:
             return None
         if self._offered is not None and self._offered[0] == len(self.notes):
             return None
-        quiet_since = max(self.notes[-1].offset, last_sound)
-        if now - quiet_since < READ_AHEAD * self.rest_needed():
+        if self._rest(now, sounding, last_sound) < READ_AHEAD * self.rest_needed():
             return None
         self._offered = (len(self.notes), now)
         return Call(list(self.notes), now, None, self.bars)
+
+    @property
+    def _by_bar_lines(self) -> bool:
+        # trading, once the bar lines are known: phrases end at them, not by rest
+        return self.bars is not None and self._bar_seconds is not None
+
+    def _rest(self, now: float, sounding: bool, last_sound: float) -> float:
+        # seconds since the last note or sound above the room's floor; 0 while a note sounds
+        if sounding:
+            return 0.0
+        return now - max(self.notes[-1].offset, last_sound)
 
     def _by_bars(self, now: float, current: Note | None) -> Call | None:
         heard = self.notes + ([current] if current is not None else [])

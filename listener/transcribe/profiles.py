@@ -242,11 +242,11 @@ def fit_profiles(tunes: Iterable, *, source: str = "") -> MelodyProfiles:
             starts[at] = max(starts.get(at, 0), note.pitch)
         grid = sorted(starts)
         ends = [*grid[1:], round(notes[-1].end * 4)]
-        style = int(np.mean(np.diff([*grid, ends[-1]]) == 1) >= STYLE_SIXTEENTHS)
+        iois = np.maximum(np.subtract(ends, grid), 1)
+        style = int(np.mean(iois == 1) >= STYLE_SIXTEENTHS)
         style_counts[tune.meter][style] += 1
         row = onset_counts[tune.meter][style]
-        for at, nxt in zip(grid, ends, strict=True):
-            ioi = max(nxt - at, 1)
+        for at, ioi in zip(grid, iois, strict=True):
             position = (at - pickup) % bar
             row[position, ioi_class(ioi)] += 1
             level = levels(tune.meter, position)
