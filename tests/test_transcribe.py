@@ -118,6 +118,42 @@ def test_a_note_that_speaks_slowly_is_dated_from_its_breath_not_its_pitch(rng):
     assert note.pitch == 69 and abs(note.onset - lead) < 0.02, note
 
 
+@pytest.mark.parametrize("delay", [0, 64, 128, 192])
+def test_a_pipe_attack_periodic_a_twelfth_below_is_the_note_it_starts(rng, delay):
+    # breath swelling for 50 ms, then 40 ms periodic at three times the note's period (a
+    # whistle's low notes speak so), then the note: one note at the note's pitch, from the
+    # breath (give or take an onset window), wherever the frames fall (``delay``: samples of
+    # silence before)
+    g4 = 392.0
+    breath, attack = int(0.05 * SAMPLE_RATE), int(0.04 * SAMPLE_RATE)
+    t = np.arange(attack) / SAMPLE_RATE
+    undertone = sum(np.sin(2 * np.pi * g4 * k / 3 * t) for k in (1, 2, 3)) / 3
+    sound = np.concatenate(
+        [
+            0.02 * rng.standard_normal(breath) * _ramp(breath),
+            (0.02 + 0.08 * _ramp(attack)) * undertone,
+            _tone(g4, 0.3),
+        ]
+    )
+    lead = 0.4 + delay / SAMPLE_RATE
+    signal = 1e-4 * rng.standard_normal(int(1.2 * SAMPLE_RATE))
+    at = int(lead * SAMPLE_RATE)
+    signal[at : at + sound.size] += sound
+    [note] = transcribe(signal)
+    assert note.pitch == 67 and abs(note.onset - lead) < 0.05, note  # mir_eval's onset window
+
+
+def test_two_ornaments_in_a_row_take_the_pitch_of_the_second():
+    # a cut (25 ms) into a note cut short (40 ms), then a rest: the cut leads into the
+    # note, which is heard at its own pitch from the cut's start
+    signal = np.zeros(int(1.0 * SAMPLE_RATE))
+    at = int(0.3 * SAMPLE_RATE)
+    sound = np.concatenate([_tone(587.33, 0.025), _tone(440.0, 0.04)])
+    signal[at : at + sound.size] = sound
+    [note] = transcribe(signal)
+    assert note.pitch == 69 and abs(note.onset - 0.3) < 0.02, note
+
+
 @pytest.mark.parametrize("above", [7, 4])
 def test_two_notes_overlapping_are_not_heard_as_an_octave_below(above):
     # the first note's release over the next one's attack (a fifth or a third above) repeats

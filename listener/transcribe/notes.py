@@ -10,7 +10,8 @@ grace notes; one that leads into nothing is a note. A note begun from silence is
 where its sound began to rise, not from its first sure pitch, which a slow-speaking pipe
 reaches 50 to 90 ms later; a note ends where its pitch begins to glide toward the next; and the
 two overlapping, which sound at the period they share, an octave or more below both, are no
-note. Notes come out once they have ended, so a note is final about 35 ms after its last sound.
+note, nor is a pipe's attack heard at a multiple of the period of the note it starts. Notes
+come out once they have ended, so a note is final about 35 ms after its last sound.
 """
 
 from __future__ import annotations
@@ -42,6 +43,10 @@ LONE_NOTE = 0.03
 #: harmonic interval above it (2 to 8 times its frequency) is the two overlapping, not a note.
 BLEND_FRAMES = 12
 HARMONICS = frozenset(int(round(12 * np.log2(k))) for k in range(2, 9))
+#: A note of at most UNDERTONE_FRAMES pitched frames (46 ms) leading into one a harmonic
+#: interval above it is that note's attack: a pipe's breathy onset, periodic at a multiple
+#: of the coming note's period before its tone is steady.
+UNDERTONE_FRAMES = 4
 #: A note ends where its pitch began to glide away (at most GLIDE_FRAMES before the change
 #: was sure): frames further from its pitch than GLIDE_SEMITONES, each further than the last,
 #: the note keeping GLIDE_KEEPS frames (58 ms: it stays a note, not an ornament). A flute's
@@ -240,9 +245,13 @@ class NoteTracker:
         self._before = (pitch, stop)
         held, self._held = self._held, None
         joined = held is not None and abs(held.offset - onset) < 2 * _FRAME_SECONDS
+        if joined and held.offset - held.onset >= MIN_NOTE and pitch - held.pitch not in HARMONICS:
+            joined = False  # a note of few pitched frames, not this one's attack
         out = self._lone(held) if held is not None and not joined else []
-        if offset - onset < MIN_NOTE:  # an ornament: it leads into the next note
-            self._held = held._replace(offset=offset) if joined else ended
+        if offset - onset < MIN_NOTE or len(note[1]) <= UNDERTONE_FRAMES:
+            # an ornament, or maybe the next note's attack: it leads into the next note;
+            # two in a row: the first led into the second, which leads on with its time
+            self._held = ended._replace(onset=held.onset) if joined else ended
             return out
         if joined:
             ended = ended._replace(onset=held.onset)  # the ornament's time is this note's
