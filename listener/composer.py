@@ -618,6 +618,7 @@ def phrase_event(t: float, call, reading) -> dict:
         "tempo": round(reading.tempo, 2),
         "meter": reading.meter[2:],
         "key": {"tonic": reading.tonic, "mode": reading.mode},
+        "swung": reading.swung,
         "downbeat": round(reading.downbeat, 4),
         "bar_seconds": round(reading.bar_seconds, 4),
         "tokens": " ".join(reading.tokens),

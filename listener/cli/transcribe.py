@@ -144,6 +144,7 @@ def describe(reading, notes, *, abc: str) -> dict:
         "tempo": round(reading.tempo, 2),
         "meter": reading.meter[2:],
         "key": {"tonic": reading.tonic, "mode": reading.mode},
+        "swung": reading.swung,
         "notes": as_json(notes),
         "tokens": " ".join(reading.tokens),
         "abc": abc,

@@ -37,7 +37,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -69,6 +69,12 @@ KEY_HEAD_L2 = 1e-3
 #: where each style has at least STYLE_TUNES tunes (2/4 and 4/4 in the corpus), else together.
 STYLE_SIXTEENTHS = 0.3
 STYLE_TUNES = 50
+#: Meters whose beats are quarter notes, which a player may swing (hornpipes): a tune in one
+#: of them is "in dotted pairs" when at least DOTTED_PAIRS of its notes are dotted pairs on
+#: the beat (three sixteenths and one); the share of such tunes is the prior on a swung
+#: reading (the reader's :data:`~listener.transcribe.tokens.SWING_WARP`).
+SWUNG_METERS = ("M:2/4", "M:3/4", "M:4/4", "M:3/2")
+DOTTED_PAIRS = 0.4
 
 
 def ioi_class(sixteenths):
@@ -126,6 +132,9 @@ class MelodyProfiles:
         What the log scores of meters and of keys are divided by before they are turned into
         probabilities: the notes of a phrase are not independent, so the raw sums are
         over-confident. Fitted on tunes the counts did not see (:func:`calibrate`).
+    swing_share : dict of str to float
+        For each meter of :data:`SWUNG_METERS`, the share of its tunes written in dotted pairs
+        (smoothed): how likely a phrase in it is to be played swung.
     key_head : dict, optional
         The key head (:func:`fit_key_head`): ``weight`` of the profiles' scores, ``mode_bias``
         (4), ``degrees`` (features, modes, 12): each feature's weight on each degree above the
@@ -144,6 +153,7 @@ class MelodyProfiles:
     meter_temperature: float = 1.0
     key_temperature: float = 1.0
     key_head: dict | None = None
+    swing_share: dict[str, float] = field(default_factory=dict)
 
     def key_log_odds(self, scores: np.ndarray, features: np.ndarray | None) -> np.ndarray:
         """Log odds of every key, (tonics, modes), from the profiles' key scores of a phrase.
@@ -173,6 +183,7 @@ class MelodyProfiles:
             "meter_temperature": self.meter_temperature,
             "key_temperature": self.key_temperature,
             "key_head": self.key_head,
+            "swing_share": {m: round(v, 6) for m, v in self.swing_share.items()},
             "provenance": self.provenance,
         }
         path.write_text(json.dumps(data, indent=1) + "\n")
@@ -195,6 +206,7 @@ class MelodyProfiles:
             data.get("meter_temperature", 1.0),
             data.get("key_temperature", 1.0),
             data.get("key_head"),
+            data.get("swing_share", {}),
         )
 
 
@@ -220,6 +232,7 @@ def fit_profiles(tunes: Iterable, *, source: str = "") -> MelodyProfiles:
     pitch_counts = np.zeros((len(MODES), LEVELS, 12))
     step_counts = np.zeros((len(MODES), 12, 12))
     contour_counts = {m: np.zeros((2, sixteenths(m), 2 * INTERVALS + 1)) for m in METERS}
+    swing_counts = {m: np.zeros(2) for m in SWUNG_METERS}  # tunes: not, and in dotted pairs
     used = skipped = notes_counted = 0
     for tune in tunes:
         mode = tune.key.removeprefix("K:C")
@@ -252,6 +265,10 @@ def fit_profiles(tunes: Iterable, *, source: str = "") -> MelodyProfiles:
             level = levels(tune.meter, position)
             pitch_counts[MODES.index(mode), level, starts[at] % 12] += 1
         first_counts[tune.meter][style, (grid[0] - pickup) % bar] += 1
+        if tune.meter in SWUNG_METERS:
+            on_beat = (np.array(grid[:-1]) - pickup) % 4 == 0
+            pairs = np.sum(on_beat & (iois[:-1] == 3) & (iois[1:] == 1))
+            swing_counts[tune.meter][int(2 * pairs >= DOTTED_PAIRS * len(grid))] += 1
         melody = [starts[at] % 12 for at in grid]
         np.add.at(step_counts[MODES.index(mode)], (melody[:-1], melody[1:]), 1)
         heights = np.array([starts[at] for at in grid])
@@ -288,7 +305,12 @@ def fit_profiles(tunes: Iterable, *, source: str = "") -> MelodyProfiles:
                 for m, c in style_counts.items()
                 if split[m]
             },
+            "tunes_in_dotted_pairs": {m: int(c[1]) for m, c in swing_counts.items()},
             "smoothing": SMOOTHING,
+        },
+        swing_share={
+            m: float((c[1] + SMOOTHING) / (c.sum() + 2 * SMOOTHING))
+            for m, c in swing_counts.items()
         },
     )
 

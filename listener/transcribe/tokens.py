@@ -5,10 +5,11 @@ in C, as the corpus writes tunes, so that the composer can continue what it hear
 
 * **The grid.** Each candidate length of a sixteenth (quarter notes at 50 to 280 a minute)
   places the onsets on a grid that follows the player's tempo as it drifts (each onset is
-  placed against a line fitted to the last few), once at the nearest points and once
-  preferring eighths to odd sixteenths. The onsets' distance from their grid points is scored
-  as a player's timing error (25 ms), and the tempo by how fast tunes of each meter are
-  danced.
+  placed against a line fitted to the last few), once at the nearest points, once
+  preferring eighths to odd sixteenths, and swung (a hornpipe's dotted pairs played near 2:1,
+  its plain eighths leaning late: :data:`SWING_WARP`; as likely as the corpus's tunes in
+  dotted pairs). The onsets' distance from their grid points is scored as a player's timing
+  error (25 ms), and the tempo by how fast tunes of each meter are danced.
 * **The meter and its downbeat.** Under each of folk-rnn's seven meters and each downbeat, the
   notes are a walk through the bar, scored by the corpus's metrical profile
   (:mod:`~listener.transcribe.profiles`; in each of the meter's rhythmic styles). The best
@@ -67,6 +68,14 @@ TIMING_SPREAD = 0.025
 #: nearest, or a polka's sixteenths would fit as a reel's eighths at twice its tempo.
 ODD_SIXTEENTH = 1.0
 ODD_FASTEST = 0.065
+#: A swung beat (hornpipes, and tunes played like them): where its sixteenths sound, in
+#: sixteenths from where a straight grid has them. Players take a dotted pair near 2:1 rather
+#: than as written, and swing plain eighths toward the same point: both off-beat points sound
+#: at two thirds of the beat, and a note there is written as a dotted pair's (the corpus's
+#: hornpipes write their pairs dotted nine times in ten).
+SWING_WARP = (0.0, 0.0, 2.0 / 3.0, -1.0 / 3.0)
+_SWUNG = np.array(SWING_WARP)
+_STRAIGHT = np.zeros(4)
 #: Placements whose timing scores this many nats below the best are not read further (none
 #: of them won on the validation phrases; the reading takes a third less time).
 TIMING_MARGIN = 40.0
@@ -153,7 +162,9 @@ class Reading(NamedTuple):
     clock : tuple of float
         Where the grid stands at the phrase's end: the time (seconds) of the first note's
         grid point and the sixteenth's length, on the line fitted to the last notes; a grid
-        position ``p`` (sixteenths from the first note) falls at ``clock[0] + clock[1] * p``.
+        position ``p`` (sixteenths from the first note) falls at ``clock[0] + clock[1] * p``
+        (on a swung grid, a beat's off-beat sixteenths sound where :data:`SWING_WARP` moves
+        them).
     end : int
         The grid position (sixteenths from the first note) where the written phrase ends.
     phase : int
@@ -164,6 +175,8 @@ class Reading(NamedTuple):
         downbeats) and ``key`` (12 tonics by 4 modes, at the chosen reading); the
         probabilities in :attr:`confidence` are these, tempered by the profiles' calibrated
         temperatures.
+    swung : bool
+        Whether the phrase was played swung (read on a swung grid; the tokens are as written).
     """
 
     tempo: float
@@ -182,6 +195,7 @@ class Reading(NamedTuple):
     end: int
     phase: int
     evidence: dict
+    swung: bool = False
 
     @property
     def key(self) -> str:
@@ -208,18 +222,31 @@ class _Grid(NamedTuple):
     score: float
     sixteenth: float
     intercept: float
+    swing: int = -1  # the first onset's sixteenth within its beat on a swung grid; -1: straight
 
 
 @nb.njit(cache=True)
-def _place(onsets, sixteenth, window, drift, odd):  # pragma: no cover - compiled
+def _place(onsets, sixteenth, window, drift, odd, warp, beat):  # pragma: no cover - compiled
+    # grid position k sounds at intercept + slope * (k + warp[(k + beat) % 4]): warp is zero
+    # on a straight grid, and moves a swung beat's off-beat sixteenths (beat: the first
+    # onset's sixteenth within its beat)
     n_notes = onsets.shape[0]
     positions = np.zeros(n_notes, dtype=np.int64)
+    swung = warp[1] != 0.0 or warp[2] != 0.0 or warp[3] != 0.0
     squared = 0.0
-    slope, intercept = sixteenth, onsets[0]
+    slope, intercept = sixteenth, onsets[0] - sixteenth * warp[beat % 4]
     for n in range(1, n_notes):
         at = (onsets[n] - intercept) / slope
-        k = max(positions[n - 1] + 1, int(np.round(at)))
-        if k % 2 == 1:  # an odd sixteenth only where it fits by more than `odd` (seconds²)
+        if swung:  # the grid point whose swung time is nearest
+            k = positions[n - 1] + 1
+            best = 1.0e9
+            for c in range(max(positions[n - 1] + 1, int(np.floor(at)) - 1), int(np.floor(at)) + 3):
+                miss = abs(c + warp[(c + beat) % 4] - at)
+                if miss <= best + 1e-9:  # a tie: the later point (a dotted pair's)
+                    best, k = miss, c
+        else:
+            k = max(positions[n - 1] + 1, int(np.round(at)))
+        if k % 2 == 1 and not swung:  # an odd sixteenth only where it fits by more than `odd`
             even = k - 1 if at < k else k + 1
             if even > positions[n - 1]:
                 miss = onsets[n] - (intercept + slope * k)
@@ -227,7 +254,7 @@ def _place(onsets, sixteenth, window, drift, odd):  # pragma: no cover - compile
                 if miss_even * miss_even < miss * miss + odd:
                     k = even
         positions[n] = k
-        error = onsets[n] - (intercept + slope * k)
+        error = onsets[n] - (intercept + slope * (k + warp[(k + beat) % 4]))
         squared += error * error
         first = max(0, n + 1 - window)
         if n - first >= 2:
@@ -235,41 +262,49 @@ def _place(onsets, sixteenth, window, drift, odd):  # pragma: no cover - compile
             mx = 0.0
             my = 0.0
             for i in range(first, n + 1):
-                mx += positions[i]
+                mx += positions[i] + warp[(positions[i] + beat) % 4]
                 my += onsets[i]
             mx /= n + 1 - first
             my /= n + 1 - first
             sxy = 0.0
             sxx = 0.0
             for i in range(first, n + 1):
-                sxy += (positions[i] - mx) * (onsets[i] - my)
-                sxx += (positions[i] - mx) ** 2
+                x = positions[i] + warp[(positions[i] + beat) % 4] - mx
+                sxy += x * (onsets[i] - my)
+                sxx += x**2
             slope = min(max(sxy / sxx, sixteenth * (1 - drift)), sixteenth * (1 + drift))
             intercept = my - slope * mx
         else:
-            intercept = onsets[n] - slope * k
+            intercept = onsets[n] - slope * (k + warp[(k + beat) % 4])
     return positions, squared, slope, intercept
 
 
-def place_on_grid(onsets: np.ndarray, sixteenth: float, *, odd: float = 0.0) -> _Grid:
+def place_on_grid(
+    onsets: np.ndarray, sixteenth: float, *, odd: float = 0.0, swing: int | None = None
+) -> _Grid:
     """Place onsets (seconds) on a grid of ``sixteenth`` seconds that follows tempo drift.
 
     Each onset goes to the grid point nearest a line fitted to the last ``TEMPO_NOTES``
     onsets (its slope within ``DRIFT`` of the grid's); with ``odd`` (nats), to an odd
-    sixteenth only where that fits by ``odd`` more than the eighth beside it. The score is the
-    log likelihood of the onsets' errors about the line. A first onset that fits badly (a
-    stray: the tail of a note before, a grace note alone) is placed on the line through the
-    ones after it instead, when that fits the whole better.
+    sixteenth only where that fits by ``odd`` more than the eighth beside it. With ``swing``
+    (the first onset's sixteenth within its quarter-note beat), the grid is swung: each
+    beat's off-beat points sound where :data:`SWING_WARP` puts them. The score is the log
+    likelihood of the onsets' errors about the line. A first onset that fits badly (a stray:
+    the tail of a note before, a grace note alone) is placed on the line through the ones
+    after it instead, when that fits the whole better (on a straight grid).
     """
     onsets = np.asarray(onsets, dtype=np.float64)
     odd = 2 * TIMING_SPREAD**2 * odd
-    positions, squared, slope, intercept = _place(onsets, float(sixteenth), TEMPO_NOTES, DRIFT, odd)
-    if onsets.shape[0] > 4:
+    warp, beat = (_STRAIGHT, 0) if swing is None else (_SWUNG, swing)
+    positions, squared, slope, intercept = _place(
+        onsets, float(sixteenth), TEMPO_NOTES, DRIFT, odd, warp, beat
+    )
+    if onsets.shape[0] > 4 and swing is None:
         # the first onset may be a stray (the tail of a note before, a grace note alone):
         # the grid anchored on the second, the first placed on the line through the next
         # few, wins when it fits better
         rest, rest_squared, rest_slope, rest_intercept = _place(
-            onsets[1:], float(sixteenth), TEMPO_NOTES, DRIFT, odd
+            onsets[1:], float(sixteenth), TEMPO_NOTES, DRIFT, odd, warp, 0
         )
         early = slice(0, min(TEMPO_NOTES, rest.shape[0]))
         line_slope, line_origin = _line(rest[early], onsets[1:][early])
@@ -280,7 +315,9 @@ def place_on_grid(onsets: np.ndarray, sixteenth: float, *, odd: float = 0.0) -> 
             squared = rest_squared + error * error
             slope, intercept = rest_slope, rest_intercept + rest_slope * first
     score = -0.5 * squared / TIMING_SPREAD**2
-    return _Grid(positions, float(score), float(slope), float(intercept))
+    return _Grid(
+        positions, float(score), float(slope), float(intercept), -1 if swing is None else swing
+    )
 
 
 def _line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -291,21 +328,34 @@ def _line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 
 
 def _meter_scores(
-    positions: np.ndarray, intervals: np.ndarray, profiles: MelodyProfiles, meter: str
+    positions: np.ndarray,
+    classes: np.ndarray,
+    intervals: np.ndarray,
+    profiles: MelodyProfiles,
+    *,
+    meter: str,
+    phases: np.ndarray,
 ) -> np.ndarray:
-    # log P(the walk | meter, downbeat) for every downbeat (sixteenths after the first onset),
-    # with where in the bar the melody moves as it does (interval classes to each next note),
-    # summed over the meter's rhythmic styles
+    # log P(the walk | meter, downbeat) for each downbeat (sixteenths after the first onset),
+    # with where in the bar the melody moves as it does (classes: of the inter-onset
+    # intervals; intervals: to each next note), summed over the meter's rhythmic styles
     bar = sixteenths(meter)
-    phases = np.arange(bar)
     where = (positions[None, :] - phases[:, None]) % bar  # (phases, notes)
     scores = profiles.first[meter][:, where[:, 0]]  # (styles, phases)
     if len(positions) > 1:
-        classes = ioi_class(np.diff(positions))
         scores = scores + profiles.onsets[meter][:, where[:, :-1], classes].sum(axis=2)
         scores = scores + profiles.contour[meter][:, where[:, :-1], intervals].sum(axis=2)
     by_style = scores + profiles.style_prior[meter][:, None]
     return np.logaddexp.reduce(by_style, axis=0) + profiles.meter_prior[METERS.index(meter)]
+
+
+def _swing_score(grid: _Grid, meter: str, profiles: MelodyProfiles) -> float | None:
+    # log prior of the grid's swing (or its straightness) in this meter; None where a swung
+    # grid has no place (a compound meter's beat is no quarter note)
+    share = profiles.swing_share.get(meter)
+    if share is None:
+        return None if grid.swing >= 0 else 0.0
+    return float(np.log(share) if grid.swing >= 0 else np.log1p(-share))
 
 
 def _tempo_score(sixteenth: float, meter: str, carry=None) -> float:
@@ -410,15 +460,17 @@ def read_notes(
     intervals = interval_class(np.diff(pitches))
     # every grid, meter and downbeat, scored by rhythm and by the pitches on its beats; grids
     # that place the onsets alike are scored once, with the best fit among them
-    placements: dict[bytes, _Grid] = {}
+    placements: dict[tuple[bytes, int], _Grid] = {}
     for sixteenth in SIXTEENTHS:
         grids = [place_on_grid(onsets, sixteenth)]
         if sixteenth >= ODD_FASTEST:
             grids.append(place_on_grid(onsets, sixteenth, odd=ODD_SIXTEENTH))
+        if profiles.swing_share:
+            grids += [place_on_grid(onsets, sixteenth, swing=beat) for beat in range(4)]
         for grid in grids:
-            seen = placements.get(grid.positions.tobytes())
+            seen = placements.get((grid.positions.tobytes(), grid.swing))
             if seen is None or grid.score > seen.score:
-                placements[grid.positions.tobytes()] = grid
+                placements[grid.positions.tobytes(), grid.swing] = grid
     # each meter's best grid and downbeat (with its keys' scores), and its evidence summed
     best: dict[str, tuple[float, _Grid, int, np.ndarray]] = {}
     by_meter = {m: -np.inf for m in meters}
@@ -430,26 +482,34 @@ def read_notes(
     for grid in placements.values():
         if grid.score < fits:
             continue
+        classes = ioi_class(np.diff(grid.positions))
         for m in meters:
+            swing = _swing_score(grid, m, profiles)
+            if swing is None:
+                continue
             bar = sixteenths(m)
-            phases = np.arange(bar)
+            # the downbeats: any; on a swung grid, those on its beats
+            phases = np.arange(bar) if grid.swing < 0 else np.arange(-grid.swing % 4, bar, 4)
             level = levels(m, grid.positions[None, :] - phases[:, None])
             keys = tonal.scores(level)  # (downbeats, modes, tonics)
             with_carry = keys + carried_key
             if fixed_key is not None:
                 keys = keys[:, MODES.index(fixed_key[1]), fixed_key[0]][:, None, None]
                 with_carry = keys
-            totals = _meter_scores(grid.positions, intervals, profiles, m) + grid.score
+            totals = grid.score + _meter_scores(
+                grid.positions, classes, intervals, profiles, meter=m, phases=phases
+            )
+            totals = totals + swing
             totals = totals + _tempo_score(grid.sixteenth, m, carry)
             if bars is not None:  # the whole bars from the first downbeat to the last note's end
                 end = grid.positions[-1] + max(1.0, last_sounded / grid.sixteenth)
                 spans = np.round((end - phases) / bar)
                 totals = totals + np.where(spans == bars, 0.0, np.log(BARS_MISS))
-            totals = totals + np.logaddexp.reduce(with_carry.reshape(bar, -1), axis=1)
+            totals = totals + np.logaddexp.reduce(with_carry.reshape(len(phases), -1), axis=1)
             by_meter[m] = np.logaddexp(by_meter[m], np.logaddexp.reduce(totals))
-            phase = int(np.argmax(totals))
-            if m not in best or totals[phase] > best[m][0]:
-                best[m] = (float(totals[phase]), grid, phase, keys[phase].T)
+            top = int(np.argmax(totals))
+            if m not in best or totals[top] > best[m][0]:
+                best[m] = (float(totals[top]), grid, int(phases[top]), keys[top].T)
     meter_scores = {m: float(by_meter[m]) for m in meters}
     posterior = _posterior(np.array(list(meter_scores.values())) / profiles.meter_temperature)
     meter_p = dict(zip(meters, posterior, strict=True))
@@ -617,6 +677,7 @@ def _write(
         end=int(positions[-1] + lengths[-1] + layout["rests"][-1]),
         phase=int(phase),
         evidence=dict(evidence),
+        swung=grid.swing >= 0,
     )
 
 
