@@ -3,12 +3,13 @@
 The phrase heard is read (:func:`~listener.transcribe.tokens.read_notes`); its tokens, in C,
 prime folk-rnn, which continues them. The answer is the continuation, as many bars as the
 call had (or ``answer_bars``), moved back to the player's key and played at the player's tempo.
-It starts on the first beat (of the meter: a dotted quarter in 6/8) at or after where the
-written phrase ends, on the grid that followed the player; the phrase is primed with the rest
-up to that beat, so that the answer keeps the player's bar. If that time is too close, it
-starts as many whole beats later as it must: the answer needs ``SEND_SECONDS`` (priming, the
-first note) after both the phrase's end and its reading (a phrase read ahead was read while
-the rest went on), or ``WORK_SECONDS`` after the end where the reading's time is not known.
+It starts on the first beat (of the meter: a dotted quarter in 6/8; every second one where
+the reading is faster than players take its dance) at or after where the written phrase
+ends, on the grid that followed the player; the phrase is primed with the rest up to that
+beat, so that the answer keeps the player's bar. If that time is too close, it starts as
+many whole beats later as it must: the answer needs ``SEND_SECONDS`` (priming, the first
+note) after both the phrase's end and its reading (a phrase read ahead was read while the
+rest went on), or ``WORK_SECONDS`` after the end where the reading's time is not known.
 Trading (a phrase of N bars) starts it on the bar line that ended the call.
 """
 
@@ -17,8 +18,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from listener.midi.scheduler import TEMPI
 from listener.transcribe.profiles import BEAT, sixteenths
-from listener.transcribe.tokens import length_tokens
+from listener.transcribe.tokens import TEMPO_SPREAD, length_tokens
 
 #: Seconds from the phrase's end the answer's first note needs at least: to read the phrase,
 #: prime the model and send the first note (measured: 35 to 55 ms, the reading most of it).
@@ -27,6 +29,10 @@ WORK_SECONDS = 0.08
 #: the answer's first note, sending it (measured: about 10 ms). A reading that took longer
 #: than planned pushes the start to a later beat by this.
 SEND_SECONDS = 0.04
+#: Players take a dance within about two spreads of the reader's tempo prior of its middle
+#: (:data:`~listener.transcribe.tokens.TEMPO_SPREAD`); a reading faster than that starts its
+#: answer on every second beat (:func:`answer_beat`).
+FAST_SPREADS = 2.0
 
 
 @dataclass
@@ -66,6 +72,20 @@ def call_bars(reading) -> int:
     return max(1, round(reading.end / sixteenths(reading.meter)))
 
 
+def answer_beat(reading) -> int:
+    """Sixteenths between the beats an answer to ``reading`` may start on.
+
+    A beat of the meter; but a reading faster than players take its dance (more than
+    ``FAST_SPREADS`` spreads of the tempo prior above it) may be a tune at half its tempo read
+    in halved note values (a polka's sixteenths as a reel's eighths: the corpus writes the same
+    rhythm both ways), so the answer starts on a beat of both readings: every second beat
+    from the bar line.
+    """
+    beat = BEAT[reading.meter]
+    fast = reading.tempo > TEMPI[reading.meter] * math.exp(FAST_SPREADS * TEMPO_SPREAD)
+    return 2 * beat if fast and sixteenths(reading.meter) % (2 * beat) == 0 else beat
+
+
 def plan_answer(
     reading,
     *,
@@ -83,7 +103,7 @@ def plan_answer(
     ``downbeat``: in trading, the bar line that ended the call (the answer starts there when
     it is still ahead; else on the next beat that is).
     """
-    beat_positions = BEAT[reading.meter]  # sixteenths a beat of the meter
+    beat_positions = answer_beat(reading)
     prime, end = list(reading.tokens), reading.end
     to_beat = -(end - reading.phase) % beat_positions
     if to_beat:  # a rest up to the beat, and the bar line when the beat is a downbeat

@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from listener.answer import SEND_SECONDS, WORK_SECONDS, plan_answer
+from listener.answer import SEND_SECONDS, WORK_SECONDS, answer_beat, plan_answer
 from listener.config import SAMPLE_RATE
 from listener.transcribe import Note
 from listener.transcribe.evaluate import perform
@@ -108,6 +108,31 @@ def test_the_answer_starts_on_a_beat_of_the_players_grid():
     assert now + SEND_SECONDS <= ahead.start < now + SEND_SECONDS + beat
     late = plan_answer(reading, now=now, read_at=now + 0.2)  # a reading slower than planned
     assert now + 0.2 + SEND_SECONDS <= late.start < now + 0.2 + SEND_SECONDS + beat
+
+
+def test_a_reading_faster_than_its_dance_answers_on_a_beat_of_half_its_tempo_too():
+    # a reel's phrase at 204 quarter notes a minute answers on any quarter note; played a
+    # fifth faster again (faster than players take a reel, as a polka written in sixteenths
+    # reads at twice its tempo), on every second quarter from the bar line: a beat of the
+    # reading at half the tempo too
+    profiles = MelodyProfiles.load(DEFAULT_PROFILES)
+    tune = read_data_v2(EXAMPLES / "data_v2-first-5-tunes.txt")[1]  # a reel
+    performance = perform(tune, seed=1, voice="flute", synth="none", humanised=False)
+    start, end, _ = performance.phrases[1]
+    heard = [n for n in performance.notes if start - 0.05 <= n.onset < end - 0.05]
+    usual = read_notes(heard, profiles, meter="M:4/4")
+    assert usual.tempo == pytest.approx(performance.tempo, rel=0.02) and answer_beat(usual) == 4
+    faster = [n._replace(onset=n.onset / 1.2, offset=n.offset / 1.2) for n in heard]
+    fast = read_notes(faster, profiles, meter="M:4/4")
+    assert fast.tempo == pytest.approx(1.2 * performance.tempo, rel=0.02)
+    assert answer_beat(fast) == 8
+    half_note = fast.clock[1] * 8
+    for wait in (0.0, 0.2, 0.4):
+        now = faster[-1].offset + wait
+        plan = plan_answer(fast, now=now)
+        halves = (plan.start - fast.time_of(fast.phase)) / half_note
+        assert abs(halves - round(halves)) < 1e-9
+        assert plan.start - now <= WORK_SECONDS + half_note
 
 
 @pytest.fixture(scope="module")
