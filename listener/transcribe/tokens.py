@@ -6,10 +6,10 @@ in C, as the corpus writes tunes, so that the composer can continue what it hear
 * **The grid.** Each candidate length of a sixteenth (quarter notes at 50 to 280 a minute)
   places the onsets on a grid that follows the player's tempo as it drifts (each onset is
   placed against a line fitted to the last few), once at the nearest points, once
-  preferring eighths to odd sixteenths, and swung (a hornpipe's dotted pairs played near 2:1,
-  its plain eighths leaning late: :data:`SWING_WARP`; as likely as the corpus's tunes in
-  dotted pairs). The onsets' distance from their grid points is scored as a player's timing
-  error (25 ms), and the tempo by how fast tunes of each meter are danced.
+  preferring eighths to odd sixteenths, and swung (a hornpipe's off-beats played near 2:1:
+  :data:`SWING_WARP`; as likely as the corpus's tunes in dotted pairs). The onsets' distance
+  from their grid points is scored as a player's timing error (25 ms), and the tempo by how
+  fast tunes of each meter are danced.
 * **The meter and its downbeat.** Under each of folk-rnn's seven meters and each downbeat, the
   notes are a walk through the bar, scored by the corpus's metrical profile
   (:mod:`~listener.transcribe.profiles`; in each of the meter's rhythmic styles). The best
@@ -176,7 +176,8 @@ class Reading(NamedTuple):
         probabilities in :attr:`confidence` are these, tempered by the profiles' calibrated
         temperatures.
     swung : bool
-        Whether the phrase was played swung (read on a swung grid; the tokens are as written).
+        Whether the phrase was played swung (read on a swung grid; its tokens write the swung
+        pairs as the corpus writes a hornpipe's, dotted).
     """
 
     tempo: float
