@@ -220,6 +220,20 @@ def test_a_repeated_note_starts_where_its_level_turned_to_rise():
     assert abs(second.onset - (4000 + trough) / SAMPLE_RATE) < 0.02, second
 
 
+@pytest.mark.parametrize("hz", [5.0, 6.0])
+def test_a_long_note_with_tremolo_is_one_note(hz):
+    # a sung long note whose level swings 3 dB either way five or six times a second (the
+    # tremolo a singer's vibrato carries): each swell takes longer to rise than a note
+    # tongued, bowed or sung anew; one note
+    t = np.arange(int(0.8 * SAMPLE_RATE)) / SAMPLE_RATE
+    tremolo = 1.0 + 0.35 * np.sin(2 * np.pi * hz * t)
+    signal = np.concatenate(
+        [np.zeros(int(0.2 * SAMPLE_RATE)), tremolo * _tone(440.0, 0.8), np.zeros(4000)]
+    )
+    heard = transcribe(signal)
+    assert [n.pitch for n in heard] == [69], heard
+
+
 def test_a_short_note_that_settles_onto_its_pitch_is_one_note():
     # a voice's short note after one a major third above: it comes in 0.7 semitone sharp for
     # 60 ms, then settles onto its pitch over 40 ms (as the General MIDI voice does at speed);

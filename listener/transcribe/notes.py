@@ -4,14 +4,15 @@ A note is a run of voiced frames (periodic enough, loud enough) around one semit
 note's pitch may settle onto it from the note before). It ends where the pitch moves to another
 semitone and stays there (two frames, 23 ms), where the sound stops being voiced (two frames),
 or where the level jumps up again (a repeated note tongued or bowed anew: onsets come from
-energy as well as from pitch). A note shorter than ``MIN_NOTE`` seconds (a cut, a tap, a slide
-into the note) is an ornament: it merges into the note it leads to, since the vocabulary has no
-grace notes; one that leads into nothing is a note. A note begun from silence is dated from
-where its sound began to rise, not from its first sure pitch, which a slow-speaking pipe
-reaches 50 to 90 ms later; a note ends where its pitch begins to glide toward the next; and the
-two overlapping, which sound at the period they share, an octave or more below both, are no
-note, nor is a pipe's attack heard at a multiple of the period of the note it starts. Notes
-come out once they have ended, so a note is final about 35 ms after its last sound.
+energy as well as from pitch; a tremolo's slower swells do not). A note shorter than
+``MIN_NOTE`` seconds (a cut, a tap, a slide into the note) is an ornament: it merges into the
+note it leads to, since the vocabulary has no grace notes; one that leads into nothing is a
+note. A note begun from silence is dated from where its sound began to rise, not from its
+first sure pitch, which a slow-speaking pipe reaches 50 to 90 ms later; a note ends where its
+pitch begins to glide toward the next; and the two overlapping, which sound at the period they
+share, an octave or more below both, are no note, nor is a pipe's attack heard at a multiple
+of the period of the note it starts. Notes come out once they have ended, so a note is final
+about 35 ms after its last sound.
 """
 
 from __future__ import annotations
@@ -30,8 +31,11 @@ SILENCE = 0.003
 #: Frames a change (of semitone, or to unvoiced) must last to end a note.
 CHANGE_FRAMES = 2
 #: A level this many times the lowest since the note's loudest starts a note again (a repeated
-#: note: its sound fell, then rose again; a note's own attack, rising all along, is no new note).
+#: note: its sound fell, then rose again; a note's own attack, rising all along, is no new note),
+#: when it rose from that lowest within RISE_FRAMES (46 ms), as a note tongued, bowed or sung
+#: anew does: a singer's tremolo (5-8 swells a second) rises more slowly.
 REATTACK = 1.8
+RISE_FRAMES = 4
 #: Sound is this many times the quietest frame of the last FLOOR_FRAMES (2.3 s): the room.
 FLOOR_RATIO = 3.0
 FLOOR_FRAMES = 200
@@ -165,7 +169,12 @@ class NoteTracker:
         same = voiced and abs(pitch - semitone) < 0.6
         if voiced and not same and len(note[1]) < SETTLE_FRAMES:
             same = abs(pitch - semitone) < 1.0 and abs(pitch - note[1][-1]) < SETTLE_STEP
-        reattack = same and len(note[1]) >= 4 and attack > REATTACK * max(trough, SILENCE)
+        reattack = (
+            same
+            and len(note[1]) >= 4
+            and attack > REATTACK * max(trough, SILENCE)
+            and self._frame - trough_frame <= RISE_FRAMES
+        )
         if reattack:  # the last note ended at the trough; the new one rose from it
             turn = max(trough_frame, note[0] + 1)
             out = self._end(turn)
