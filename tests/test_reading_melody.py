@@ -115,6 +115,11 @@ def test_a_hornpipe_played_swung_reads_in_its_meter_and_dotted_pairs(profiles):
     assert all(r.swung for _, r in readings)
     (bars, first), *_ = readings
     assert bars_of(first.tokens[2:]) == bars
+    # told it is a jig, it is read as one, straight: a swung grid's beats are quarter notes
+    start, end, _ = performance.phrases[0]
+    heard = [n for n in performance.notes if start - 0.05 <= n.onset < end - 0.05]
+    told = read_notes(heard, profiles, meter="6/8")
+    assert told.meter == "M:6/8" and not told.swung
 
 
 @pytest.mark.parametrize("index", range(5))
