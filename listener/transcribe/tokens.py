@@ -227,22 +227,28 @@ class _Grid(NamedTuple):
 
 
 @nb.njit(cache=True)
+def _sounds_at(k, warp, beat):  # pragma: no cover - compiled
+    # where grid position k sounds, in sixteenths on the line: k, moved on a swung grid
+    return k + warp[(k + beat) % 4]
+
+
+@nb.njit(cache=True)
 def _place(onsets, sixteenth, window, drift, odd, warp, beat):  # pragma: no cover - compiled
-    # grid position k sounds at intercept + slope * (k + warp[(k + beat) % 4]): warp is zero
-    # on a straight grid, and moves a swung beat's off-beat sixteenths (beat: the first
-    # onset's sixteenth within its beat)
+    # grid position k sounds at intercept + slope * _sounds_at(k): warp is zero on a straight
+    # grid, and moves a swung beat's off-beat sixteenths (beat: the first onset's sixteenth
+    # within its beat)
     n_notes = onsets.shape[0]
     positions = np.zeros(n_notes, dtype=np.int64)
-    swung = warp[1] != 0.0 or warp[2] != 0.0 or warp[3] != 0.0
+    swung = np.any(warp != 0.0)
     squared = 0.0
-    slope, intercept = sixteenth, onsets[0] - sixteenth * warp[beat % 4]
+    slope, intercept = sixteenth, onsets[0] - sixteenth * _sounds_at(0, warp, beat)
     for n in range(1, n_notes):
         at = (onsets[n] - intercept) / slope
         if swung:  # the grid point whose swung time is nearest
             k = positions[n - 1] + 1
             best = 1.0e9
             for c in range(max(positions[n - 1] + 1, int(np.floor(at)) - 1), int(np.floor(at)) + 3):
-                miss = abs(c + warp[(c + beat) % 4] - at)
+                miss = abs(_sounds_at(c, warp, beat) - at)
                 if miss <= best + 1e-9:  # a tie: the later point (a dotted pair's)
                     best, k = miss, c
         else:
@@ -255,7 +261,7 @@ def _place(onsets, sixteenth, window, drift, odd, warp, beat):  # pragma: no cov
                 if miss_even * miss_even < miss * miss + odd:
                     k = even
         positions[n] = k
-        error = onsets[n] - (intercept + slope * (k + warp[(k + beat) % 4]))
+        error = onsets[n] - (intercept + slope * _sounds_at(k, warp, beat))
         squared += error * error
         first = max(0, n + 1 - window)
         if n - first >= 2:
@@ -263,20 +269,20 @@ def _place(onsets, sixteenth, window, drift, odd, warp, beat):  # pragma: no cov
             mx = 0.0
             my = 0.0
             for i in range(first, n + 1):
-                mx += positions[i] + warp[(positions[i] + beat) % 4]
+                mx += _sounds_at(positions[i], warp, beat)
                 my += onsets[i]
             mx /= n + 1 - first
             my /= n + 1 - first
             sxy = 0.0
             sxx = 0.0
             for i in range(first, n + 1):
-                x = positions[i] + warp[(positions[i] + beat) % 4] - mx
+                x = _sounds_at(positions[i], warp, beat) - mx
                 sxy += x * (onsets[i] - my)
                 sxx += x**2
             slope = min(max(sxy / sxx, sixteenth * (1 - drift)), sixteenth * (1 + drift))
             intercept = my - slope * mx
         else:
-            intercept = onsets[n] - slope * (k + warp[(k + beat) % 4])
+            intercept = onsets[n] - slope * _sounds_at(k, warp, beat)
     return positions, squared, slope, intercept
 
 
