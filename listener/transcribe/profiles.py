@@ -16,7 +16,9 @@ split, on which the reader is evaluated):
   are written in two ways (most of the corpus's 2/4 tunes run in sixteenths, its polkas in
   eighths; most 4/4 tunes run in eighths, its hornpipes and marches in sixteenths) has these
   counted per **style**, and a phrase's rhythm is scored as either: one table would make a
-  polka in eighths an unlikely 2/4 tune, and a likelier 4/4 one.
+  polka in eighths an unlikely 2/4 tune, and a likelier 4/4 one. For the meters whose beat is
+  a quarter note, the share of tunes written in **dotted pairs** (hornpipes): how likely a
+  phrase in that meter is to be played swung.
 * **Tonal**: for each mode of C, how often each pitch class starts a note on a downbeat, on
   another beat, and elsewhere. A phrase's pitch classes, moved to each of the twelve tonics,
   are scored under each mode; since chord tones fall on the beats, the same profile also
