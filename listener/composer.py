@@ -166,7 +166,7 @@ class Composer:
         self.settings = settings or ComposeSettings()
         self.tunes: list[dict] = []  # every tune composed: tokens, abc, tempo, meter
         self.readings: list = []  # every phrase heard, as read
-        self.phrases = None  # a PhraseTracker told where bar lines fall (answers)
+        self.phrases = None  # a PhraseTracker told where bar lines and beats fall (answers)
         self._profiles = None
         self._ahead = None  # a phrase read ahead: what it was read from, the reading, when done
         self._answer = None  # the scheduler of the answer playing
@@ -474,6 +474,10 @@ class Composer:
         meter = None if self.settings.meter == "follow" else self.settings.meter
         key = self.settings.key
         last = self.readings[-1] if self.readings else None
+        if call.downbeat is not None and meter is None and last is not None:
+            # trading, cut at the bar lines the phrase before was read with: in its meter (a
+            # third of the reading's time, which must be done before the downbeat)
+            meter = last.meter
         return read_notes(
             call.notes,
             self._profiles,
@@ -491,7 +495,10 @@ class Composer:
 
     def _read_ahead(self, call, clock_offset: float) -> None:
         reading = self._read(call)
-        self._ahead = (self._read_key(call), reading, time.monotonic() - clock_offset)
+        read_at = time.monotonic() - clock_offset
+        self._ahead = (self._read_key(call), reading, read_at)
+        if self.phrases is not None:  # the rest that ends the phrase is then of its beat
+            self.phrases.keep_beat(reading.beat_seconds, known_at=read_at)
 
     def _answer_one(self, t: float, call, clock_offset: float, seed: int | None) -> None:
         from listener.answer import plan_answer
@@ -514,6 +521,7 @@ class Composer:
         self.say(phrase_event(t, call, reading))
         if self.phrases is not None:
             self.phrases.keep_time(reading.downbeat, reading.bar_seconds)
+            self.phrases.keep_beat(reading.beat_seconds, known_at=read_at)
         plan = plan_answer(
             reading,
             now=call.ended,

@@ -49,12 +49,16 @@ class SinkSpec(NamedTuple):
 
 
 class _Phrases:
-    # stands in the child for the engine's phrase tracker: where bar lines fall goes back
+    # stands in the child for the engine's phrase tracker: where bar lines and beats fall
+    # goes back
     def __init__(self, send) -> None:
         self._send = send
 
     def keep_time(self, bar_line: float, bar_seconds: float) -> None:
         self._send(("keep_time", bar_line, bar_seconds))
+
+    def keep_beat(self, beat_seconds: float, *, known_at: float) -> None:
+        self._send(("keep_beat", beat_seconds, known_at))
 
 
 def _child(connection, model_path, settings, spec: SinkSpec | None, environment: dict) -> None:
@@ -232,6 +236,8 @@ class ComposerProcess:
                 self.answering = message[1]
             elif kind == "keep_time" and self.phrases is not None:
                 self.phrases.keep_time(message[1], message[2])
+            elif kind == "keep_beat" and self.phrases is not None:
+                self.phrases.keep_beat(message[1], known_at=message[2])
             elif kind == "done":
                 self.tunes.extend(message[1])
                 self._ended.set()

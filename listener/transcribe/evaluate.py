@@ -279,7 +279,8 @@ def answer_timing(performance: Performance, profiles, *, likelihood=None) -> dic
 
     The phrase's audio and a rest go through :func:`~listener.transcribe.notes.hear` with a
     phrase tracker; the phrase is read (timed on this machine's clock) from when the tracker
-    offered it ahead, as the engine does, or from its end, and its answer planned. Returns the
+    offered it ahead, as the engine does (the tracker knowing its beat once read), or from its
+    end, and its answer planned. Returns the
     answer's start against the nearest true beat of the meter (ms), after the last note-off
     (in quarter notes, and in the meter's beats), the reading's time and the work left after
     the phrase's end (ms), and whether the meter was read right; None when no phrase was heard.
@@ -297,13 +298,24 @@ def answer_timing(performance: Performance, profiles, *, likelihood=None) -> dic
             np.zeros(3 * SAMPLE_RATE, dtype=np.float32),
         ]
     )
-    _, calls = hear(audio, phrases=PhraseTracker())
+    readings = {}  # the phrases offered ahead: their readings, and the time each took
+
+    def read_ahead(offered):
+        began = time.perf_counter()
+        reading = read_notes(offered.notes, profiles, likelihood=likelihood)
+        readings[tuple(offered.notes)] = reading, time.perf_counter() - began
+        return reading
+
+    _, calls = hear(audio, phrases=PhraseTracker(), read_ahead=read_ahead)
     if not calls:
         return None
     call = calls[0]
-    began = time.perf_counter()
-    reading = read_notes(call.notes, profiles, likelihood=likelihood)
-    spent = time.perf_counter() - began
+    if call.ahead is not None:
+        reading, spent = readings[tuple(call.notes)]
+    else:
+        began = time.perf_counter()
+        reading = read_notes(call.notes, profiles, likelihood=likelihood)
+        spent = time.perf_counter() - began
     read_at = (call.ended if call.ahead is None else call.ahead) + spent
     plan = plan_answer(reading, now=call.ended, read_at=read_at)
     beat = BEAT[performance.meter] / 4  # the meter's beat, in quarter notes
@@ -495,7 +507,7 @@ def evaluate(
         synthesiser: COnP, COnPOff, phrases, meter, key, bars.
     """
     from listener.transcribe.phrases import PhraseTracker
-    from listener.transcribe.tokens import warm_up
+    from listener.transcribe.tokens import read_notes, warm_up
 
     warm_up(profiles)  # the reader compiled before anything is timed
     voices = list(PROGRAMS)
@@ -508,8 +520,13 @@ def evaluate(
                 tune, seed=seed * 100_003 + i, voice=voice, synth=synth, humanised=humanised
             )
             # the whole performance is one phrase (breaths and all): every end before the
-            # last is a false one, but where the tune itself rests
-            heard, ends = hear(performance.samples, phrases=PhraseTracker())
+            # last is a false one, but where the tune itself rests; each phrase offered ahead
+            # is read, and the tracker told its beat, as live
+            heard, ends = hear(
+                performance.samples,
+                phrases=PhraseTracker(),
+                read_ahead=lambda call: read_notes(call.notes, profiles, likelihood=likelihood),
+            )
             false_ends = [c for c in ends[:-1] if not _at_a_rest(c, performance.rests)]
             conp, conpoff = score_notes(performance.notes, heard)
             rows.append(

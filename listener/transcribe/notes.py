@@ -18,6 +18,7 @@ about 35 ms after its last sound.
 from __future__ import annotations
 
 import collections
+import time
 from typing import NamedTuple
 
 import numpy as np
@@ -290,12 +291,14 @@ def as_json(notes) -> list[dict]:
     ]
 
 
-def hear(samples, *, block: int = 512, phrases=None) -> tuple[list[Note], list]:
+def hear(samples, *, block: int = 512, phrases=None, read_ahead=None) -> tuple[list[Note], list]:
     """Hear a whole signal (22050 Hz, mono) block by block, as the engine's analysis does.
 
     Returns its notes and, with ``phrases`` (a
     :class:`~listener.transcribe.phrases.PhraseTracker`, asked after each block as the engine
-    asks it), the phrases it ended.
+    asks it), the phrases it ended. ``read_ahead``: called with each phrase offered ahead, it
+    returns the phrase's reading, whose beat the tracker then knows from the time the reading
+    took on this machine's clock on, as the composer tells it live.
     """
     from listener.transcribe.pitch import PitchTracker
 
@@ -313,7 +316,13 @@ def hear(samples, *, block: int = 512, phrases=None) -> tuple[list[Note], list]:
             if call is not None:
                 calls.append(call)
             else:  # as the engine asks, so that a call says when it was offered ahead
-                phrases.ahead(now, sounding=tracker.sounding, last_sound=tracker.last_sound)
+                offered = phrases.ahead(
+                    now, sounding=tracker.sounding, last_sound=tracker.last_sound
+                )
+                if offered is not None and read_ahead is not None:
+                    began = time.perf_counter()
+                    beat = read_ahead(offered).beat_seconds
+                    phrases.keep_beat(beat, known_at=now + time.perf_counter() - began)
     return found + tracker.flush(), calls
 
 

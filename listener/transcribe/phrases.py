@@ -4,9 +4,12 @@ Notes come in as they end (:class:`~listener.transcribe.notes.NoteTracker`); the
 asked, each block, whether the phrase is over:
 
 * **By rest** (the default): no note sounds, and the last note or sound above the room's floor
-  ended three quarters of a beat ago: of the phrase's own beat (its running notes, the median
-  inter-onset interval, are eighths), or ``gap`` seconds when the player says. A breath or a
-  change of bow (tens of milliseconds) is far shorter, so it never ends a phrase.
+  ended three quarters of a beat ago, or ``gap`` seconds when the player says. Until a reading
+  has said where the beat is, the phrase's running notes (the median inter-onset interval)
+  stand for eighths; once one has (:meth:`PhraseTracker.keep_beat`: the phrase read ahead, or
+  the one before), the rest is no longer than three quarters of its beat, so that a tune in
+  quarter notes (a waltz) does not wait a beat and a half. A breath or a change of bow (tens
+  of milliseconds) is far shorter, so it never ends a phrase.
 * **By bars** (trading, ``bars=N``): once the machine knows the bar line's place and length
   (from the first phrase's reading, :meth:`PhraseTracker.keep_time`), a phrase is the N bars
   from the bar line at or before its first note, whether the player rests or not. It is
@@ -34,6 +37,9 @@ from listener.transcribe.notes import Note
 #: the eighths of folk tunes): a dotted eighth, three quarters of a beat. A breath or a bow
 #: change is a third of that or less.
 REST_EIGHTHS = 1.5
+#: Once a reading has said the beat (:meth:`PhraseTracker.keep_beat`), the rest that ends a
+#: phrase is at most this many of the meter's beats.
+REST_BEATS = 0.75
 #: Notes a phrase needs; fewer are dropped.
 MIN_NOTES = 4
 #: The beat by rest, in seconds, is held to this range (a phrase of long notes or fast ones).
@@ -88,27 +94,37 @@ class PhraseTracker:
         self._bar_line: float | None = None  # a bar line's time (stream seconds)
         self._bar_seconds: float | None = None
         self._offered: tuple[int, float] | None = None  # notes offered ahead, and when
+        self._beat: tuple[float, float] | None = None  # a reading's beat (s), and known since
 
     def reset(self) -> None:
-        """Forget the notes so far (a new stream); where bar lines fall is kept."""
+        """Forget the notes so far (a new stream); where bar lines and beats fall is kept."""
         self.notes, self._offered = [], None
 
     def keep_time(self, bar_line: float, bar_seconds: float) -> None:
         """Know where bar lines fall from now on: one at ``bar_line``, every ``bar_seconds``."""
         self._bar_line, self._bar_seconds = float(bar_line), float(bar_seconds)
 
+    def keep_beat(self, beat_seconds: float, *, known_at: float) -> None:
+        """Know the beat (seconds) from stream time ``known_at`` on (a reading's, done then).
+
+        The rest that ends a phrase is from then on at most ``REST_BEATS`` of it.
+        """
+        if not beat_seconds > 0:
+            raise ValueError(f"beat of {beat_seconds:g} s: above 0")
+        self._beat = (float(beat_seconds), float(known_at))
+
     def add(self, notes: list[Note]) -> None:
         """Take notes that have ended (but those of a phrase already handed over)."""
         self.notes += [n for n in notes if n.onset >= self._handed]
 
-    def rest_needed(self) -> float:
-        """Seconds of rest that end the phrase so far."""
+    def rest_needed(self, now: float = math.inf) -> float:
+        """Seconds of rest that end the phrase so far, as known at stream time ``now``."""
         if self.gap is not None:
             return self.gap
         onsets = [n.onset for n in self.notes]
-        if len(onsets) < 3:
-            return LONGEST_GAP
-        rest = REST_EIGHTHS * float(np.median(np.diff(onsets)))
+        rest = REST_EIGHTHS * float(np.median(np.diff(onsets))) if len(onsets) > 2 else math.inf
+        if self._beat is not None and now >= self._beat[1]:
+            rest = min(rest, REST_BEATS * self._beat[0])
         return min(max(rest, SHORTEST_GAP), LONGEST_GAP)
 
     def check(
@@ -127,7 +143,7 @@ class PhraseTracker:
         """
         if self._by_bar_lines:
             return self._by_bars(now, current)
-        if not self.notes or self._rest(now, sounding, last_sound) < self.rest_needed():
+        if not self.notes or self._rest(now, sounding, last_sound) < self.rest_needed(now):
             return None
         return self._take(now, None, before=math.inf)
 
@@ -141,7 +157,7 @@ class PhraseTracker:
             return None
         if self._offered is not None and self._offered[0] == len(self.notes):
             return None
-        if self._rest(now, sounding, last_sound) < READ_AHEAD * self.rest_needed():
+        if self._rest(now, sounding, last_sound) < READ_AHEAD * self.rest_needed(now):
             return None
         self._offered = (len(self.notes), now)
         return Call(list(self.notes), now, None, self.bars)

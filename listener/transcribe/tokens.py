@@ -37,6 +37,7 @@ import numpy as np
 
 from listener.midi.scheduler import TEMPI
 from listener.transcribe.profiles import (
+    BEAT,
     METERS,
     MODES,
     MelodyProfiles,
@@ -210,6 +211,11 @@ class Reading(NamedTuple):
     def time_of(self, position: float) -> float:
         """Seconds at which a grid position (sixteenths from the first note) falls."""
         return self.clock[0] + self.clock[1] * position
+
+    @property
+    def beat_seconds(self) -> float:
+        """Seconds a beat of the meter lasts (a dotted quarter in 6/8) at the phrase's end."""
+        return self.clock[1] * BEAT[self.meter]
 
     def heard_tune(self) -> Tune:
         """Return the phrase as a tune in the key it was played in (for ABC)."""
