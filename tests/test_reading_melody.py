@@ -27,6 +27,7 @@ from listener.transcribe.profiles import (
     MelodyProfiles,
     fit_profiles,
     key_features,
+    sixteenths,
 )
 from listener.transcribe.tokens import ODD_SIXTEENTH, TONICS, place_on_grid, read_notes
 from listener.tunes.corpus import read_data_v2
@@ -262,18 +263,36 @@ def test_the_composers_judgement_joins_the_profiles(profiles, tunes):
 
 
 def test_trading_says_how_many_bars_a_phrase_is(profiles):
-    # the first four bars of a reel in the validation split: running eighths and a triplet
-    # that the notes alone read as 6/8; told the phrase is four bars (trading fours), the
+    # the first four bars of a folk-rnn reel, running eighths that the notes alone read as
+    # 2/4's sixteenths at half the tempo; told the phrase is four bars (trading fours), the
     # reader finds 4/4, bar for bar
-    from listener.tunes.tune import Tune
-
-    body = "e g g ^f a c' g c' | (3 a b c' g c' b d' b g | e g g ^f a c' g c' | f d B G e c c 2 |"
-    reel = Tune("M:4/4", "K:Cmaj", body.split())
+    reel = read_data_v2(EXAMPLES / "folkrnn-v2-generated-64-tunes.txt")[5]
     performance = perform(reel, seed=0, voice="flute", synth="none", humanised=True)
     notes = first_phrase(performance)
-    assert read_notes(notes, profiles).meter == "M:6/8"
+    assert performance.meter == "M:4/4" and read_notes(notes, profiles).meter == "M:2/4"
     told = read_notes(notes, profiles, bars=4)
     assert told.meter == "M:4/4" and bars_of(told.tokens[2:]) == performance.phrases[0][2]
+
+
+def test_a_phrase_is_read_in_the_meter_whose_bar_it_ends_with(profiles):
+    # two folk-rnn tunes whose 4-bar phrases the rhythm alone reads in another compound meter:
+    # a jig's third phrase as 9/8 (two bars and two thirds), a slip jig's second and third as
+    # 6/8 (three bars and a half); where each phrase ends says which meter it is in
+    from listener.transcribe import tokens
+
+    tunes = read_data_v2(EXAMPLES / "folkrnn-v2-generated-64-tunes.txt")
+    cases = ((11, 2, "M:6/8", "M:9/8"), (42, 1, "M:9/8", "M:6/8"), (42, 2, "M:9/8", "M:6/8"))
+    for index, phrase, meter, otherwise in cases:
+        performance = perform(tunes[index], seed=1, voice="flute", synth="none", humanised=True)
+        assert performance.meter == meter
+        start, end, _ = performance.phrases[phrase]
+        notes = [n for n in performance.notes if start - 0.05 <= n.onset < end - 0.05]
+        reading = read_notes(notes, profiles)
+        assert reading.meter == meter
+        assert (reading.end - reading.phase) % sixteenths(meter) == 0  # on a bar line
+        with pytest.MonkeyPatch.context() as patch:  # where it ends left out
+            patch.setattr(tokens, "END_AT_BAR", 0.0)
+            assert read_notes(notes, profiles).meter == otherwise
 
 
 def test_the_performer_rests_where_the_tune_rests():

@@ -29,6 +29,7 @@ says so in ``ambiguity``; ``meter=`` and ``key=`` fix them when the player knows
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 from typing import NamedTuple
 
@@ -113,6 +114,14 @@ AMBIGUOUS = 0.2
 #: Trading (``read_notes(bars=N)``): a reading in which the phrase spans another number of
 #: whole bars than the player said is this many times as likely as one that spans N.
 BARS_MISS = 0.01
+#: A phrase ends where a bar does: its last note sounds up to a bar line, or stops short of
+#: one as players stop a note. Readings in which it does are likelier: this share of phrases
+#: is taken to end so, the rest anywhere in the bar (a player may stop inside a bar).
+END_AT_BAR = 0.7
+#: The bar line counts as reached by a last note that sounds past it by up to ``END_PAST``
+#: sixteenths, or stops short of it by up to ``END_SHORT`` sixteenths or ``END_SHORT_SHARE``
+#: of its sounded length, whichever is more (a long last note let go early).
+END_PAST, END_SHORT, END_SHORT_SHARE = 0.5, 2.0, 0.5
 #: Three notes are a triplet when thirds of a quarter fit their times this much better (s).
 TRIPLET_MARGIN = 0.005
 #: The tokens the phrase in C may be written with: the composer's.
@@ -362,6 +371,18 @@ def _meter_scores(
     return np.logaddexp.reduce(by_style, axis=0) + profiles.meter_prior[METERS.index(meter)]
 
 
+def _end_score(last: float, sounded: float, phases: np.ndarray, bar: int) -> np.ndarray:
+    # log P(where the phrase ends | meter, downbeat) for each downbeat: the last note's onset
+    # (grid position) and sounded length (sixteenths); at a bar line (within a window of
+    # width w) with probability END_AT_BAR, else anywhere in the bar
+    width = END_PAST + max(END_SHORT, END_SHORT_SHARE * sounded)
+    first = math.ceil(last + sounded - END_PAST)  # the bar lines (grid points) in the window
+    span = math.floor(last + sounded - END_PAST + width) - first
+    anywhere = (1.0 - END_AT_BAR) / bar
+    at_bar = (phases - first) % bar <= span
+    return np.where(at_bar, math.log(END_AT_BAR / width + anywhere), math.log(anywhere))
+
+
 def _swing_score(grid: _Grid, meter: str, profiles: MelodyProfiles) -> float | None:
     # log prior of the grid's swing (or its straightness) in this meter; None where a swung
     # grid has no place (a compound meter's beat is no quarter note)
@@ -515,6 +536,9 @@ def read_notes(
             )
             totals = totals + swing
             totals = totals + _tempo_score(grid.sixteenth, m, carry)
+            totals = totals + _end_score(
+                grid.positions[-1], last_sounded / grid.sixteenth, phases, bar
+            )
             if bars is not None:  # the whole bars from the first downbeat to the last note's end
                 end = grid.positions[-1] + max(1.0, last_sounded / grid.sixteenth)
                 spans = np.round((end - phases) / bar)
