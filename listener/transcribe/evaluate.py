@@ -280,10 +280,10 @@ def answer_timing(performance: Performance, profiles, *, likelihood=None) -> dic
     The phrase's audio and a rest go through :func:`~listener.transcribe.notes.hear` with a
     phrase tracker; the phrase is read (timed on this machine's clock) from when the tracker
     offered it ahead, as the engine does (the tracker knowing its beat once read), or from its
-    end, and its answer planned. Returns the
-    answer's start against the nearest true beat of the meter (ms), after the last note-off
-    (in quarter notes, and in the meter's beats), the reading's time and the work left after
-    the phrase's end (ms), and whether the meter was read right; None when no phrase was heard.
+    end, and its answer planned. Returns the answer's start against the nearest true beat of
+    the meter (ms), after the last note-off (in quarter notes, and in the meter's beats), the
+    reading's time and the work left after the phrase's end (ms), and whether the meter was
+    read right; None when no phrase was heard.
     """
     from listener.answer import plan_answer
     from listener.transcribe.phrases import PhraseTracker

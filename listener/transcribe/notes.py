@@ -297,8 +297,8 @@ def hear(samples, *, block: int = 512, phrases=None, read_ahead=None) -> tuple[l
     Returns its notes and, with ``phrases`` (a
     :class:`~listener.transcribe.phrases.PhraseTracker`, asked after each block as the engine
     asks it), the phrases it ended. ``read_ahead``: called with each phrase offered ahead, it
-    returns the phrase's reading, whose beat the tracker then knows from the time the reading
-    took on this machine's clock on, as the composer tells it live.
+    returns the phrase's reading; the tracker knows its beat once the reading is done (timed
+    on this machine's clock), as the composer tells it live.
     """
     from listener.transcribe.pitch import PitchTracker
 

@@ -12,8 +12,9 @@ in C, as the corpus writes tunes, so that the composer can continue what it hear
   fast tunes of each meter are danced.
 * **The meter and its downbeat.** Under each of folk-rnn's seven meters and each downbeat, the
   notes are a walk through the bar, scored by the corpus's metrical profile
-  (:mod:`~listener.transcribe.profiles`; in each of the meter's rhythmic styles). The best
-  reading of grid, meter and downbeat together wins; a pickup is written as a pickup.
+  (:mod:`~listener.transcribe.profiles`; in each of the meter's rhythmic styles), and by where
+  the phrase ends (most phrases end at a bar line: :data:`END_AT_BAR`). The best reading of
+  grid, meter and downbeat together wins; a pickup is written as a pickup.
 * **The key.** Tonic and mode (maj, min, dor, mix) by the corpus's tonal profile (how
   melodies move in each mode, which degrees fall on the beats), then the profiles' key head
   (where the phrase starts and rests, its longest and lowest notes).
@@ -373,8 +374,8 @@ def _meter_scores(
 
 def _end_score(last: float, sounded: float, phases: np.ndarray, bar: int) -> np.ndarray:
     # log P(where the phrase ends | meter, downbeat) for each downbeat: the last note's onset
-    # (grid position) and sounded length (sixteenths); at a bar line (within a window of
-    # width w) with probability END_AT_BAR, else anywhere in the bar
+    # (grid position) and sounded length (sixteenths); at a bar line (within a window
+    # `width` sixteenths wide) with probability END_AT_BAR, else anywhere in the bar
     width = END_PAST + max(END_SHORT, END_SHORT_SHARE * sounded)
     first = math.ceil(last + sounded - END_PAST)  # the bar lines (grid points) in the window
     span = math.floor(last + sounded - END_PAST + width) - first
