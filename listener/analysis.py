@@ -80,6 +80,10 @@ class Analysis:
         self.features = GenreFeatures()
         self.online = OnlineGenre(model, window=window, decay=decay, gate_db=gate_db)
         self.melody = (PitchTracker(), NoteTracker()) if notes else None
+        # a moment of silence now, so that every compiled step is compiled (or loaded from
+        # numba's cache) before a stream's first block, not while it waits
+        self.reset()
+        self.process(np.zeros(4096, dtype=np.float32))
         self.reset()
 
     @property

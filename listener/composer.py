@@ -189,6 +189,11 @@ class Composer:
             from listener.stage.clock import ClockIn
 
             self.clock = ClockIn.open(self.settings.clock_in, api=self.settings.clock_api)
+        if self.settings.when == "respond":
+            # here, before the engine's audio starts: compiling the reader (the first time on
+            # a machine) holds the interpreter's lock for long stretches, which the analysis
+            # would wait on
+            self._warm_up()
         self._stopping.clear()
         self._finishing.clear()
         self.tunes = []
@@ -296,8 +301,6 @@ class Composer:
         except (AttributeError, OSError):
             pass
         seed = self.settings.seed
-        if self.settings.when == "respond":
-            self._warm_up()
         while not self._stopping.is_set():
             try:
                 t, reason, vector = self._requests.get(timeout=0.05)

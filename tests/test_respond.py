@@ -115,6 +115,21 @@ def test_a_waltz_in_quarter_notes_is_answered_within_two_beats():
     assert ended > 1.0 and start > 2.0
 
 
+def test_the_reader_is_compiled_before_the_audio_starts():
+    # compiling the reader (the first time on a machine) holds the interpreter's lock for long
+    # stretches: a composer that answers does it as it starts, before the engine's audio
+    # starts, not on its own thread while the analysis runs
+    from listener.composer import Composer, ComposeSettings
+    from listener.tunes.lstm import FolkLSTM
+
+    composer = Composer(FolkLSTM(), [].append, settings=ComposeSettings(when="respond"))
+    composer.start()
+    try:
+        assert composer._profiles is not None
+    finally:
+        composer.stop()
+
+
 def test_a_stray_sound_is_no_phrase_and_a_held_note_holds_it():
     tracker = PhraseTracker(gap=0.5)
     tracker.add(eighths(MIN_NOTES - 1))
