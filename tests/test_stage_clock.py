@@ -277,10 +277,12 @@ def test_clock_out_is_read_at_its_tempo_by_jack_mclk_dump(path):
     if path == "frames":  # each pulse at its frame: the set tempo, read as jack_mclk_dump reads
         # each interval within a frame or two of the tempo's (one frame of a pulse's 976 at
         # 123 is 0.13), but a pulse a stalled machine let slip to the next cycle (its two
-        # intervals, one short and one long, leave the tempo over the beats as it was)
+        # intervals, one short and one long, a period off either way: left out, since the
+        # beats' edge may cut the pair)
         for values, tempo in ((cur[: 4 * beat - 1], 123.0), (cur[-8 * beat :], 90.0)):
-            assert np.mean(np.abs(np.array(values) - tempo) <= 0.13) >= 0.9, values
-            assert over(values) == pytest.approx(tempo, abs=0.02)
+            on_time = np.abs(np.array(values) - tempo) <= 0.13
+            assert np.mean(on_time) >= 0.9, values
+            assert over(np.array(values)[on_time]) == pytest.approx(tempo, abs=0.02)
     # the thread's pulses go out at JACK's cycles here (each up to 5.3 ms late)
     assert over(cur[: 3 * beat]) == pytest.approx(123.0, abs=0.5)
     assert over(cur[-8 * beat :]) == pytest.approx(90.0, abs=0.5)
