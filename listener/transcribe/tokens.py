@@ -519,6 +519,7 @@ def read_notes(
         if grid.score < fits:
             continue
         classes = ioi_class(np.diff(grid.positions))
+        sounded = last_sounded / grid.sixteenth  # the last note, in this grid's sixteenths
         for m in meters:
             swing = _swing_score(grid, m, profiles)
             if swing is None:
@@ -537,11 +538,9 @@ def read_notes(
             )
             totals = totals + swing
             totals = totals + _tempo_score(grid.sixteenth, m, carry)
-            totals = totals + _end_score(
-                grid.positions[-1], last_sounded / grid.sixteenth, phases, bar
-            )
+            totals = totals + _end_score(grid.positions[-1], sounded, phases, bar)
             if bars is not None:  # the whole bars from the first downbeat to the last note's end
-                end = grid.positions[-1] + max(1.0, last_sounded / grid.sixteenth)
+                end = grid.positions[-1] + max(1.0, sounded)
                 spans = np.round((end - phases) / bar)
                 totals = totals + np.where(spans == bars, 0.0, np.log(BARS_MISS))
             totals = totals + np.logaddexp.reduce(with_carry.reshape(len(phases), -1), axis=1)
