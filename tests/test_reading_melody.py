@@ -253,13 +253,36 @@ def test_the_composers_judgement_joins_the_profiles(profiles, tunes):
     judged = read_notes(notes, profiles, likelihood=FolkLSTM().likelihood)
     assert judged.meter == performance.meter == "M:6/8"
     weighed = judged.evidence["likelihood"]
-    assert len(weighed) == 6 and {k.split()[0] for k in weighed} == {"2/4", "6/8"}
+    # three keys in each of two meters, and each meter's next placing in its best key
+    assert len(weighed) == 8 and {k.split()[0] for k in weighed} == {"2/4", "6/8"}
+    assert sum(k.endswith("#1") for k in weighed) == 2
     by_meter = {m: max(v for k, v in weighed.items() if k.startswith(m)) for m in ("2/4", "6/8")}
     assert by_meter["6/8"] > by_meter["2/4"] + 2.0
     # the profiles' doubt is still said: 2/4 is the runner-up, likelier by the profiles alone
     assert judged.ambiguity["meter"]["runner_up"] == "2/4"
     assert judged.confidence["meter"] < judged.ambiguity["meter"]["probability"]
     assert bars_of(judged.tokens[2:]) == bars
+
+
+def test_the_composer_judges_where_the_bar_lines_fall(profiles):
+    # a folk-rnn reel's second phrase, running eighths whose bar lines the profiles place a
+    # beat off (no bar of the four right); the composer finds the next placing's writing
+    # likelier, and every bar is right
+    from listener.transcribe import tokens
+    from listener.tunes.lstm import FolkLSTM
+
+    reel = read_data_v2(EXAMPLES / "folkrnn-v2-generated-64-tunes.txt")[26]
+    performance = perform(reel, seed=1, voice="flute", synth="none", humanised=True)
+    start, end, bars = performance.phrases[1]
+    notes = [n for n in performance.notes if start - 0.05 <= n.onset < end - 0.05]
+    likelihood = FolkLSTM().likelihood
+    judged = read_notes(notes, profiles, likelihood=likelihood)
+    assert judged.meter == performance.meter == "M:4/4" and bars_of(judged.tokens[2:]) == bars
+    with pytest.MonkeyPatch.context() as patch:  # the profiles' best placing alone
+        patch.setattr(tokens, "RERANK_PLACINGS", 1)
+        first = read_notes(notes, profiles, likelihood=likelihood)
+    assert first.meter == "M:4/4" and first.phase != judged.phase
+    assert not any(a == b for a, b in zip(bars_of(first.tokens[2:]), bars, strict=False))
 
 
 def test_trading_says_how_many_bars_a_phrase_is(profiles):
