@@ -285,6 +285,26 @@ def test_the_composer_judges_where_the_bar_lines_fall(profiles):
     assert not any(a == b for a, b in zip(bars_of(first.tokens[2:]), bars, strict=False))
 
 
+def test_the_composer_judges_a_triplet_in_doubt(profiles):
+    # a folk-rnn reel's fourth phrase, humanised: the jitter fits one of its two triplets to
+    # the sixteenth grid a little better (written e/2 f g/2); the composer finds the triplet
+    # likelier, and every bar is right
+    from listener.transcribe import tokens
+    from listener.tunes.lstm import FolkLSTM
+
+    reel = read_data_v2(EXAMPLES / "folkrnn-v2-generated-64-tunes.txt")[12]
+    performance = perform(reel, seed=0, voice="flute", synth="none", humanised=True)
+    start, end, bars = performance.phrases[3]
+    notes = [n for n in performance.notes if start - 0.05 <= n.onset < end - 0.05]
+    likelihood = FolkLSTM().likelihood
+    judged = read_notes(notes, profiles, likelihood=likelihood)
+    assert bars_of(judged.tokens[2:]) == bars and bars[2].count("(3") == 2
+    with pytest.MonkeyPatch.context() as patch:  # no triplet in doubt: the closer fit alone
+        patch.setattr(tokens, "TRIPLET_DOUBT", -tokens.TRIPLET_MARGIN)
+        closer = read_notes(notes, profiles, likelihood=likelihood)
+    assert bars_of(closer.tokens[2:])[2].count("(3") == 1
+
+
 def test_trading_says_how_many_bars_a_phrase_is(profiles):
     # the first four bars of a folk-rnn reel, running eighths that the notes alone read as
     # 2/4's sixteenths at half the tempo; told the phrase is four bars (trading fours), the

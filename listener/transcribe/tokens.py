@@ -22,7 +22,8 @@ in C, as the corpus writes tunes, so that the composer can continue what it hear
 * **Tokens.** The tune moved to C by the smaller move (as the corpus moves its tunes), pitches
   spelled in the mode of C with accidentals carried through the bar as ABC reads them, bar
   lines, dotted pairs written as broken rhythms (``>`` ``<``), triplets (``(3``) where thirds
-  of a quarter note fit three onsets better than the grid does (:func:`find_triplets`), a note
+  of a quarter note fit three onsets better than the grid does (:func:`find_triplets`; where
+  they fit a little worse, the composer's likelihood, with the timing, decides), a note
   that crosses a bar line written as two (the vocabulary has no ties).
 
 Where another meter or key scored close to the chosen one (the data say little), the reading
@@ -136,6 +137,11 @@ END_AT_BAR = 0.7
 END_PAST, END_SHORT, END_SHORT_SHARE = 0.5, 2.0, 0.5
 #: Three notes are a triplet when thirds of a quarter fit their times this much better (s).
 TRIPLET_MARGIN = 0.005
+#: With the composer's likelihood, triplets that fit up to TRIPLET_DOUBT seconds worse than the
+#: grid (root mean square) are written out too, and the composer judges which writing is
+#: likelier, with the two fits' likelihood as timing (a reel's ``(3 GAG`` is common, its
+#: ``G/2 A G/2`` rare; 20 ms of jitter on 110 ms notes may hide either).
+TRIPLET_DOUBT = 0.010
 #: The tokens the phrase in C may be written with: the composer's.
 IN_VOCABULARY = frozenset(VOCAB)
 #: Degrees above the tonic, outside each mode, that data_v2 writes flat (counted on the corpus:
@@ -614,6 +620,25 @@ def read_notes(
         }
     chosen_meter, tonic, mode, _, chosen_placing, _ = candidates[chosen]
     placing = placings[chosen_meter][chosen_placing]
+    layout = layout_of(chosen_meter, chosen_placing)
+    if likelihood is not None:  # triplets in doubt, written out and judged
+        positions = placing[1].positions
+        doubtful = find_triplets(
+            onsets, positions, meter=chosen_meter, phase=placing[2], margin=-TRIPLET_DOUBT
+        )
+        if doubtful != layout["triplets"]:
+            other = _layout(
+                notes, onsets, placing[1], meter=chosen_meter, phase=placing[2], triplets=doubtful
+            )
+            writings = [
+                _tokens_in_c(pitches, each, tonic=tonic, mode=mode) for each in (layout, other)
+            ]
+            judged = np.asarray(likelihood(writings), dtype=np.float64)
+            judged += [
+                _triplet_timing(onsets, positions, each["triplets"]) for each in (layout, other)
+            ]
+            if judged[1] > judged[0]:
+                layout = other
     evidence = {"meter": meter_scores, "key": placing[3]}
     if weighed is not None:
         evidence["likelihood"] = weighed
@@ -621,7 +646,7 @@ def read_notes(
         onsets,
         pitches,
         placing[1],
-        layout_of(chosen_meter, chosen_placing),
+        layout,
         tonic=tonic,
         mode=mode,
         evidence=evidence,
@@ -667,14 +692,16 @@ def _rerank(candidates, meter_p: dict, scores) -> int:
     )
 
 
-def _layout(notes, onsets, grid: _Grid, *, meter: str, phase: int) -> dict:
+def _layout(notes, onsets, grid: _Grid, *, meter: str, phase: int, triplets=None) -> dict:
     # where the notes fall on one grid, meter and downbeat, whatever the key: positions,
-    # lengths and rests (sixteenths), triplets; what write_body takes besides the pitches
+    # lengths and rests (sixteenths), triplets (found, or given); what write_body takes
+    # besides the pitches
     positions = grid.positions
     last = _last_length(notes[-1], positions[-1] - phase, grid.sixteenth)
     iois = np.append(np.diff(positions), last)
     lengths, rests = _lengths_and_rests(notes, positions, iois, grid.sixteenth)
-    triplets = find_triplets(onsets, positions, meter=meter, phase=phase)
+    if triplets is None:
+        triplets = find_triplets(onsets, positions, meter=meter, phase=phase)
     for first in triplets:  # three notes in the time of two eighths, rests and all
         lengths[first : first + 3], rests[first : first + 3] = 0, 0
     return {
@@ -849,13 +876,34 @@ def length_tokens(sixteenths_long: int) -> list[str]:
     return [] if n == 2 else [LENGTH_TOKENS[Fraction(n, 2)]]
 
 
-def find_triplets(onsets, positions, *, meter: str, phase: int) -> list[int]:
+def _triplet_misfits(onsets, positions, first: int) -> tuple[float, float]:
+    # the squared distances (s^2) of three onsets from the sixteenth grid and from thirds of
+    # the quarter from the first to the fourth
+    span = onsets[first + 3] - onsets[first]
+    times = onsets[first : first + 3] - onsets[first]
+    grid = (positions[first : first + 3] - positions[first]) * span / 4
+    thirds = np.arange(3) * span / 3
+    return float(np.sum((times - grid) ** 2)), float(np.sum((times - thirds) ** 2))
+
+
+def _triplet_timing(onsets, positions, triplets) -> float:
+    # log-likelihood of the onsets' times with these triplets, against none (TIMING_SPREAD)
+    total = 0.0
+    for first in triplets:
+        on_grid, in_thirds = _triplet_misfits(onsets, positions, first)
+        total += (on_grid - in_thirds) / (2 * TIMING_SPREAD**2)
+    return total
+
+
+def find_triplets(
+    onsets, positions, *, meter: str, phase: int, margin: float = TRIPLET_MARGIN
+) -> list[int]:
     """Find the notes that begin triplets: three notes in the time of two eighths.
 
     Where exactly three onsets fall in a quarter note that starts on an eighth and stays in
     its bar, and the next onset comes a quarter after the first, the three are a triplet when
-    thirds of that quarter fit their times better than the sixteenth grid does (by
-    ``TRIPLET_MARGIN`` seconds, root mean square).
+    thirds of that quarter fit their times better than the sixteenth grid does (by ``margin``
+    seconds, root mean square; negative: worse by up to that).
     """
     bar = sixteenths(meter)
     found: list[int] = []
@@ -870,13 +918,8 @@ def find_triplets(onsets, positions, *, meter: str, phase: int) -> list[int]:
             and (p - phase) % bar + 4 <= bar
         )
         if ok:
-            span = onsets[i + 3] - onsets[i]
-            times = onsets[i : i + 3] - onsets[i]
-            grid = (positions[i : i + 3] - p) * span / 4
-            thirds = np.arange(3) * span / 3
-            on_grid = np.sqrt(np.mean((times - grid) ** 2))
-            in_thirds = np.sqrt(np.mean((times - thirds) ** 2))
-            if in_thirds + TRIPLET_MARGIN < on_grid:
+            on_grid, in_thirds = _triplet_misfits(onsets, positions, i)
+            if np.sqrt(in_thirds / 3) + margin < np.sqrt(on_grid / 3):
                 found.append(i)
                 i += 3
                 continue
