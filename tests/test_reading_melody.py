@@ -305,6 +305,26 @@ def test_the_composer_judges_a_triplet_in_doubt(profiles):
     assert bars_of(closer.tokens[2:])[2].count("(3") == 1
 
 
+def test_a_conversation_keeps_each_dances_tempo(profiles):
+    # a folk-rnn reel (4/4) whose second phrase the notes alone read as 3/4: read after the
+    # first, its meter and tempo carried, it is 4/4. The dance's tempo still counts in a
+    # conversation: a reel's phrase read as 2/4 at the reel's tempo is as far from a polka's
+    # as it is alone
+    from listener.transcribe import tokens
+
+    reel = read_data_v2(EXAMPLES / "folkrnn-v2-generated-64-tunes.txt")[40]
+    performance = perform(reel, seed=0, voice="flute", synth="none", humanised=True)
+    alone = [r.meter for _, r in read_phrases(performance, performance.notes, profiles)]
+    talked = read_phrases(performance, performance.notes, profiles, conversation=True)
+    assert performance.meter == "M:4/4" and alone[:2] == ["M:4/4", "M:3/4"]
+    assert [r.meter for _, r in talked[:2]] == ["M:4/4", "M:4/4"]
+    first = talked[0][1]
+    sixteenth = 60.0 / (4 * first.tempo)
+    as_polka = tokens._tempo_score(sixteenth, "M:2/4", first)
+    assert as_polka == pytest.approx(tokens._tempo_score(sixteenth, "M:2/4"))
+    assert as_polka < tokens._tempo_score(sixteenth, "M:4/4", first) - np.log(tokens.CARRY_ODDS)
+
+
 def test_trading_says_how_many_bars_a_phrase_is(profiles):
     # the first four bars of a folk-rnn reel, running eighths that the notes alone read as
     # 2/4's sixteenths at half the tempo; told the phrase is four bars (trading fours), the
