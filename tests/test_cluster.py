@@ -37,6 +37,12 @@ def test_features_on_the_cluster_equal_local_ones_bit_for_bit(cluster, clips, tm
         assert ours.dtype == theirs.dtype and np.array_equal(ours, theirs)
 
 
+def entries(cache):
+    """The cache's finished entries: not a killed writer's temporary file (``.KEY.PID.tmp.npz``),
+    which a kill between writing and renaming leaves behind."""
+    return [p for p in cache.glob("*.npz") if not p.name.startswith(".")]
+
+
 def test_a_run_killed_midway_recomputes_nothing_it_had_finished(clips, tmp_path):
     # a run on a Dask cluster of its own, killed once some clips are cached, and run again
     need_module("distributed")
@@ -52,18 +58,18 @@ def test_a_run_killed_midway_recomputes_nothing_it_had_finished(clips, tmp_path)
     paths = [str(c.path) for c in clips]
     run = subprocess.Popen([sys.executable, "-c", script, str(cache), *paths])
     deadline = time.monotonic() + 60
-    while len(list(cache.glob("*.npz"))) < 4:
+    while len(entries(cache)) < 4:
         assert run.poll() is None, "the run ended before it could be killed"
         assert time.monotonic() < deadline, "no clip cached in 60 s"
         time.sleep(0.02)
     run.kill()
     run.wait()
-    before = {p.name: p.stat().st_mtime_ns for p in cache.glob("*.npz")}
+    before = {p.name: p.stat().st_mtime_ns for p in entries(cache)}
     assert 4 <= len(before) < len(clips)
     again = FeatureCache(cache)
     with open_executor("dask", workers=2) as pool:
         vectors = extract_collection(clips, again, progress=False, executor=pool)
-    after = {p.name: p.stat().st_mtime_ns for p in cache.glob("*.npz")}
+    after = {p.name: p.stat().st_mtime_ns for p in entries(cache)}
     assert all(after[name] == stamp for name, stamp in before.items())  # none recomputed
     assert len(after) == len(clips)
     local = extract_collection(clips, FeatureCache(enabled=False), progress=False)

@@ -55,6 +55,16 @@ def first_phrase(performance) -> list[Note]:
     return [n for n in performance.notes if start - 0.05 <= n.onset < end - 0.05]
 
 
+def generated_phrase(index: int, *, seed: int, phrase: int):
+    """A folk-rnn generated tune played humanised (the notes): its meter, a phrase's notes
+    and its bars as written."""
+    tune = read_data_v2(EXAMPLES / "folkrnn-v2-generated-64-tunes.txt")[index]
+    performance = perform(tune, seed=seed, voice="flute", synth="none", humanised=True)
+    start, end, bars = performance.phrases[phrase]
+    notes = [n for n in performance.notes if start - 0.05 <= n.onset < end - 0.05]
+    return performance.meter, notes, bars
+
+
 def test_profiles_are_distributions_and_survive_saving(tunes, tmp_path):
     fitted = fit_profiles(tunes * 3, source="five tunes")
     made = fitted.provenance
@@ -271,13 +281,10 @@ def test_the_composer_judges_where_the_bar_lines_fall(profiles):
     from listener.transcribe import tokens
     from listener.tunes.lstm import FolkLSTM
 
-    reel = read_data_v2(EXAMPLES / "folkrnn-v2-generated-64-tunes.txt")[26]
-    performance = perform(reel, seed=1, voice="flute", synth="none", humanised=True)
-    start, end, bars = performance.phrases[1]
-    notes = [n for n in performance.notes if start - 0.05 <= n.onset < end - 0.05]
+    meter, notes, bars = generated_phrase(26, seed=1, phrase=1)
     likelihood = FolkLSTM().likelihood
     judged = read_notes(notes, profiles, likelihood=likelihood)
-    assert judged.meter == performance.meter == "M:4/4" and bars_of(judged.tokens[2:]) == bars
+    assert judged.meter == meter == "M:4/4" and bars_of(judged.tokens[2:]) == bars
     with pytest.MonkeyPatch.context() as patch:  # the profiles' best placing alone
         patch.setattr(tokens, "RERANK_PLACINGS", 1)
         first = read_notes(notes, profiles, likelihood=likelihood)
@@ -292,10 +299,7 @@ def test_the_composer_judges_a_triplet_in_doubt(profiles):
     from listener.transcribe import tokens
     from listener.tunes.lstm import FolkLSTM
 
-    reel = read_data_v2(EXAMPLES / "folkrnn-v2-generated-64-tunes.txt")[12]
-    performance = perform(reel, seed=0, voice="flute", synth="none", humanised=True)
-    start, end, bars = performance.phrases[3]
-    notes = [n for n in performance.notes if start - 0.05 <= n.onset < end - 0.05]
+    _, notes, bars = generated_phrase(12, seed=0, phrase=3)
     likelihood = FolkLSTM().likelihood
     judged = read_notes(notes, profiles, likelihood=likelihood)
     assert bars_of(judged.tokens[2:]) == bars and bars[2].count("(3") == 2

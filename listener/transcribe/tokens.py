@@ -623,16 +623,21 @@ def read_notes(
             for (m, tonic, mode, _, placing, _), x in zip(candidates, scores, strict=True)
         }
     chosen_meter, tonic, mode, _, chosen_placing, _ = candidates[chosen]
-    placing = placings[chosen_meter][chosen_placing]
+    _, chosen_grid, chosen_phase, chosen_keys = placings[chosen_meter][chosen_placing]
     layout = layout_of(chosen_meter, chosen_placing)
     if likelihood is not None:  # triplets in doubt, written out and judged
-        positions = placing[1].positions
+        positions = chosen_grid.positions
         doubtful = find_triplets(
-            onsets, positions, meter=chosen_meter, phase=placing[2], margin=-TRIPLET_DOUBT
+            onsets, positions, meter=chosen_meter, phase=chosen_phase, margin=-TRIPLET_DOUBT
         )
         if doubtful != layout["triplets"]:
             other = _layout(
-                notes, onsets, placing[1], meter=chosen_meter, phase=placing[2], triplets=doubtful
+                notes,
+                onsets,
+                chosen_grid,
+                meter=chosen_meter,
+                phase=chosen_phase,
+                triplets=doubtful,
             )
             writings = [
                 _tokens_in_c(pitches, each, tonic=tonic, mode=mode) for each in (layout, other)
@@ -643,13 +648,13 @@ def read_notes(
             ]
             if judged[1] > judged[0]:
                 layout = other
-    evidence = {"meter": meter_scores, "key": placing[3]}
+    evidence = {"meter": meter_scores, "key": chosen_keys}
     if weighed is not None:
         evidence["likelihood"] = weighed
     reading = _write(
         onsets,
         pitches,
-        placing[1],
+        chosen_grid,
         layout,
         tonic=tonic,
         mode=mode,
