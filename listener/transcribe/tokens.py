@@ -594,60 +594,43 @@ def read_notes(
         return layouts[m, placing]
 
     ranked_meters = sorted(meters, key=lambda m: -meter_p[m])
-    candidates = []  # (meter, tonic, mode, the key's probability, placing, its log odds)
+    candidates: list[_Candidate] = []
     for m in ranked_meters[: RERANK_METERS if likelihood is not None else 1]:
         key_p = key_posterior(m)
         for flat in np.argsort(-key_p.ravel())[: RERANK_KEYS if likelihood is not None else 1]:
             tonic, mode_index = divmod(int(flat), len(MODES))
             if key_p.ravel()[flat] > 0:
-                candidates.append((m, tonic, MODES[mode_index], key_p.ravel()[flat], 0, 0.0))
+                candidates.append(_Candidate(m, tonic, MODES[mode_index], key_p.ravel()[flat]))
         if likelihood is None:
             continue
         for placing in range(1, len(placings[m])):  # the next placings, in their best key
             key_p = key_posterior(m, placing)
             tonic, mode_index = divmod(int(np.argmax(key_p)), len(MODES))
             odds = placings[m][placing][0] - placings[m][0][0]
-            candidates.append((m, tonic, MODES[mode_index], key_p.max(), placing, odds))
+            candidates.append(_Candidate(m, tonic, MODES[mode_index], key_p.max(), placing, odds))
     chosen, weighed = 0, None
     if len(candidates) > 1:
         writings = [
-            _tokens_in_c(pitches, layout_of(m, placing), tonic=tonic, mode=mode)
-            for m, tonic, mode, _, placing, _ in candidates
+            _tokens_in_c(pitches, layout_of(c.meter, c.placing), tonic=c.tonic, mode=c.mode)
+            for c in candidates
         ]
         scores = likelihood(writings)
         chosen = _rerank(candidates, meter_p, scores)
-        weighed = {
-            f"{m[2:]} {TONICS[tonic]}{mode}" + (f" #{placing}" if placing else ""): round(
-                float(x), 2
-            )
-            for (m, tonic, mode, _, placing, _), x in zip(candidates, scores, strict=True)
-        }
+        weighed = {c.label: round(float(x), 2) for c, x in zip(candidates, scores, strict=True)}
     chosen_meter, tonic, mode, _, chosen_placing, _ = candidates[chosen]
-    _, chosen_grid, chosen_phase, chosen_keys = placings[chosen_meter][chosen_placing]
+    _, chosen_grid, _, chosen_keys = placings[chosen_meter][chosen_placing]
     layout = layout_of(chosen_meter, chosen_placing)
-    if likelihood is not None:  # triplets in doubt, written out and judged
-        positions = chosen_grid.positions
-        doubtful = find_triplets(
-            onsets, positions, meter=chosen_meter, phase=chosen_phase, margin=-TRIPLET_DOUBT
+    if likelihood is not None:
+        layout = _judge_triplets(
+            notes,
+            onsets,
+            pitches,
+            chosen_grid,
+            layout,
+            tonic=tonic,
+            mode=mode,
+            likelihood=likelihood,
         )
-        if doubtful != layout["triplets"]:
-            other = _layout(
-                notes,
-                onsets,
-                chosen_grid,
-                meter=chosen_meter,
-                phase=chosen_phase,
-                triplets=doubtful,
-            )
-            writings = [
-                _tokens_in_c(pitches, each, tonic=tonic, mode=mode) for each in (layout, other)
-            ]
-            judged = np.asarray(likelihood(writings), dtype=np.float64)
-            judged += [
-                _triplet_timing(onsets, positions, each["triplets"]) for each in (layout, other)
-            ]
-            if judged[1] > judged[0]:
-                layout = other
     evidence = {"meter": meter_scores, "key": chosen_keys}
     if weighed is not None:
         evidence["likelihood"] = weighed
@@ -682,22 +665,59 @@ def read_notes(
     return reading._replace(confidence=confidence, ambiguity=ambiguity)
 
 
+class _Candidate(NamedTuple):
+    # a writing for the composer to judge: meter, key (and its probability), and which of
+    # the meter's placings (its log odds against the best)
+    meter: str
+    tonic: int
+    mode: str
+    key_p: float
+    placing: int = 0
+    odds: float = 0.0
+
+    @property
+    def label(self) -> str:  # as the reading's evidence names it: "6/8 Dmix", "6/8 Dmix #1"
+        name = f"{self.meter[2:]} {TONICS[self.tonic]}{self.mode}"
+        return name + (f" #{self.placing}" if self.placing else "")
+
+
+def _judge_triplets(
+    notes, onsets, pitches, grid: _Grid, layout: dict, *, tonic: int, mode: str, likelihood
+) -> dict:
+    # the layout with the triplets in doubt (fitting up to TRIPLET_DOUBT worse than the grid)
+    # where the composer finds its writing likelier, timing and all; else the layout as found
+    meter, phase = layout["meter"], layout["phase"]
+    doubtful = find_triplets(
+        onsets, grid.positions, meter=meter, phase=phase, margin=-TRIPLET_DOUBT
+    )
+    if doubtful == layout["triplets"]:
+        return layout
+    other = _layout(notes, onsets, grid, meter=meter, phase=phase, triplets=doubtful)
+    both = (layout, other)
+    judged = np.asarray(
+        likelihood([_tokens_in_c(pitches, each, tonic=tonic, mode=mode) for each in both]),
+        dtype=np.float64,
+    )
+    judged += [_triplet_timing(onsets, grid.positions, each["triplets"]) for each in both]
+    return other if judged[1] > judged[0] else layout
+
+
 def _rerank(candidates, meter_p: dict, scores) -> int:
     # the meter by its profiles' probability times the model's likelihood of its writings
     # (summed over its keys and placings), tempered by RERANK_METER_WEIGHT; then, in that
     # meter, the placing and key by their probabilities times the model's likelihood
     # (RERANK_KEY_WEIGHT)
     scores = np.asarray(scores, dtype=np.float64)
-    key_log_p = np.log([c[3] for c in candidates])
+    key_log_p = np.log([c.key_p for c in candidates])
     joint = key_log_p + RERANK_METER_WEIGHT * scores
     by_meter: dict[str, float] = {}
-    for (m, *_, odds), x in zip(candidates, joint, strict=True):
-        by_meter[m] = float(np.logaddexp(by_meter.get(m, -np.inf), x + odds))
+    for c, x in zip(candidates, joint, strict=True):
+        by_meter[c.meter] = float(np.logaddexp(by_meter.get(c.meter, -np.inf), x + c.odds))
     meter = max(by_meter, key=lambda m: np.log(meter_p[m]) + by_meter[m])
-    inside = [i for i, c in enumerate(candidates) if c[0] == meter]
+    inside = [i for i, c in enumerate(candidates) if c.meter == meter]
     return max(
         inside,
-        key=lambda i: candidates[i][5] + key_log_p[i] + RERANK_KEY_WEIGHT * scores[i],
+        key=lambda i: candidates[i].odds + key_log_p[i] + RERANK_KEY_WEIGHT * scores[i],
     )
 
 
