@@ -1,7 +1,9 @@
 """Notes from a pitch track, as it comes: where each note starts and stops, and its pitch.
 
 A note is a run of voiced frames (periodic enough, loud enough) around one semitone (a young
-note's pitch may settle onto it from the note before). It ends where the pitch moves to another
+note's pitch may settle onto it from the note before), semitones counted from the player's
+own tuning, which is followed as the notes come (a player a quarter tone from A440 is heard in
+one tuning, not in two). It ends where the pitch moves to another
 semitone and stays there (two frames, 23 ms), where the sound stops being voiced (two frames),
 or where the level jumps up again (a repeated note tongued or bowed anew: onsets come from
 energy as well as from pitch; a tremolo's slower swells do not). A note shorter than
@@ -71,6 +73,15 @@ ATTACK_FLOOR = 1.5
 #: (a voice sliding onto its pitch from the note before), not a change of note.
 SETTLE_FRAMES = 12
 SETTLE_STEP = 0.25
+#: The player's tuning (semitones from A440's equal temperament, within half of one: a flute
+#: at A=435, a fiddle tuned sharp, a sound font's samples) is followed note by note: each
+#: note of at least TUNING_FRAMES frames moves it toward where that note sat between its
+#: semitones, by one part in the notes heard so far (at most TUNING_NOTES) and TUNING_PRIOR
+#: more, as if that many notes had sat in tune. Pitches are named against it, so that a note
+#: played 40 cents sharp with vibrato is not read a semitone up half the time.
+TUNING_FRAMES = 4
+TUNING_NOTES = 16
+TUNING_PRIOR = 4
 _FRAME_SECONDS = HOP / SAMPLE_RATE
 
 
@@ -108,6 +119,8 @@ class NoteTracker:
         self._before = (-1, -10)  # the last note's pitch and the frame it ended before
         # the last frames' (in a note, middle level), the frame before this one's attack last
         self._recent: collections.deque = collections.deque(maxlen=ATTACK_FRAMES + 1)
+        self.tuning = 0.0  # semitones the player sits above A440's semitones
+        self._tuned_notes = 0  # notes the tuning has followed
 
     @property
     def sounding(self) -> bool:
@@ -154,7 +167,7 @@ class NoteTracker:
 
     def _take(self, f0: float, dip: float, rms: float, attack: float) -> list[Note]:
         voiced = f0 > 0.0 and dip < VOICED_DIP and rms > SILENCE
-        pitch = 69.0 + 12.0 * np.log2(f0 / 440.0) if voiced else None
+        pitch = 69.0 + 12.0 * np.log2(f0 / 440.0) - self.tuning if voiced else None
         trough, trough_frame = self._trough, self._trough_frame
         if attack > self._peak:
             self._peak = self._trough = attack
@@ -249,9 +262,12 @@ class NoteTracker:
             return []
         onset = _frame_time(note[0]) - _FRAME_SECONDS
         offset = _frame_time(stop) - _FRAME_SECONDS
-        pitch = int(round(float(np.median(note[1]))))
+        middle = float(np.median(note[1]))
+        pitch = int(round(middle))
         confidence = float(np.clip(1.0 - np.median(note[2]) / VOICED_DIP, 0.0, 1.0))
         ended = Note(onset, offset, pitch, confidence)
+        if len(note[1]) >= TUNING_FRAMES:
+            self._follow_tuning(middle - pitch)
         self._before = (pitch, stop)
         held, self._held = self._held, None
         joined = held is not None and abs(held.offset - onset) < 2 * _FRAME_SECONDS
@@ -266,6 +282,12 @@ class NoteTracker:
         if joined:
             ended = ended._replace(onset=held.onset)  # the ornament's time is this note's
         return [*out, ended]
+
+    def _follow_tuning(self, off: float) -> None:
+        # a note sat `off` semitones above its name: the tuning moves toward it
+        self._tuned_notes = min(self._tuned_notes + 1, TUNING_NOTES)
+        moved = self.tuning + off / (self._tuned_notes + TUNING_PRIOR)
+        self.tuning = min(max(moved, -0.5), 0.5)
 
     def _let_go(self) -> list[Note]:
         # a short note held as an ornament that no note followed: it was a note of its own
