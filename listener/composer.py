@@ -534,6 +534,7 @@ class Composer:
         )
         work = time.monotonic() - (clock_offset + t)  # from the phrase's end to a plan
         last_off = call.notes[-1].offset
+        tuning = call.notes[-1].tuning  # the player's, as the last note was named
         self.say(
             {
                 "type": "tune",
@@ -547,6 +548,7 @@ class Composer:
                 "seed": seed,
                 "bars": plan.bars,
                 "shift": plan.shift,
+                "tuning_cents": round(100 * tuning, 1),
                 "at": round(plan.start, 4),
                 "after_last_note": round(plan.start - last_off, 4),
                 "work_ms": round(1e3 * work, 2),
@@ -555,6 +557,7 @@ class Composer:
         )
         scheduler = None
         if self.sink is not None:
+            self.sink.tune(tuning)  # the answer in tune with the player
             beat0 = plan.start + clock_offset - plan.call_beats * plan.seconds_per_beat
             scheduler = MidiScheduler(
                 self.sink, tempo=reading.tempo, report=self._reporter()
@@ -630,6 +633,7 @@ def phrase_event(t: float, call, reading) -> dict:
         "meter": reading.meter[2:],
         "key": {"tonic": reading.tonic, "mode": reading.mode},
         "swung": reading.swung,
+        "tuning_cents": round(100 * call.notes[-1].tuning, 1),
         "downbeat": round(reading.downbeat, 4),
         "bar_seconds": round(reading.bar_seconds, 4),
         "tokens": " ".join(reading.tokens),

@@ -68,6 +68,38 @@ def test_notes_arrive_in_order_and_on_time(receiver):
     assert [m.program for m in programs] == [73]
 
 
+def test_notes_sound_in_the_tuning_asked_for_after_every_reset(receiver):
+    # an answer in tune with a player 30 cents sharp: a pitch bend of 0.3 semitones on a range
+    # of two (RPN 0 set with it), before the first note; a release resets the controllers,
+    # so the next note bends again
+    sink = MidiSink.open("harness:sink", api="jack")
+    sink.tune(0.3)
+    sink.note_on(69)
+    sink.note_off(69)
+    sink.release_all()
+    sink.note_on(69)
+    sink.note_off(69)
+    sink.close()
+    wait_for_delivery(receiver, sink.sent)
+    kinds = [m for _, m in receiver.messages if m.type != "control_change" or m.control < 120]
+    bend = [
+        ("control_change", 101, 0),
+        ("control_change", 100, 0),
+        ("control_change", 6, 2),
+        ("control_change", 38, 0),
+        ("control_change", 101, 127),
+        ("control_change", 100, 127),
+        ("pitchwheel", round(0.3 / 2 * 8192)),
+    ]
+
+    def said(m):
+        if m.type == "control_change":
+            return (m.type, m.control, m.value)
+        return (m.type, m.pitch) if m.type == "pitchwheel" else (m.type, m.note)
+
+    assert [said(m) for m in kinds] == 2 * [*bend, ("note_on", 69), ("note_off", 69)]
+
+
 def test_stop_leaves_no_note_sounding(receiver):
     sink = MidiSink.open("harness:sink", api="jack")
     scheduler = MidiScheduler(sink, tempo=120.0).start()

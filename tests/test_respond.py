@@ -323,6 +323,30 @@ def test_a_phrase_played_is_heard_and_answered_on_the_beat(jack_server, conversa
     assert_every_note_released(receiver, run["sent"])
 
 
+def test_a_player_tuned_sharp_is_answered_in_their_tuning(jack_server, conversation):
+    # the jig's first phrase played 40 cents sharp (a flute pushed in too far): heard in its
+    # key, and answered in tune with it, a pitch bend of 0.4 semitones before the first note
+    from listener.audio.synth import render_melody
+    from listener.transcribe.evaluate import VIBRATO_CENTS
+
+    need_module("mido")
+    _, performance = conversation
+    start, end, _ = performance.phrases[0]
+    notes = [n for n in performance.notes if start - 0.05 <= n.onset < end - 0.05]
+    sharp = [(n.onset - start + 0.3, n.offset - start + 0.3, n.pitch + 0.4) for n in notes]
+    samples = render_melody(sharp, voice="flute", vibrato_cents=VIBRATO_CENTS, seed=4)
+    run = _respond(np.concatenate([samples, np.zeros(3 * SAMPLE_RATE, dtype=np.float32)]))
+    events, receiver = run["events"], run["receiver"]
+    (phrase,) = [e for e in events if e["type"] == "phrase"]
+    (start_event,) = [e for e in events if e["type"] == "tune" and e["event"] == "start"]
+    assert phrase["key"] == {"tonic": "Eb", "mode": "maj"}, phrase["key"]
+    assert 30 <= phrase["tuning_cents"] <= 50 and start_event["tuning_cents"] > 30
+    said = [m for _, m in receiver.messages if m.type in ("pitchwheel", "note_on")]
+    assert said and said[0].type == "pitchwheel", said[:3]
+    assert abs(said[0].pitch / 8192 * 2 - phrase["tuning_cents"] / 100) < 0.01
+    assert_every_note_released(receiver, run["sent"])
+
+
 @pytest.mark.parametrize("separate", [False, True], ids=["thread", "process"])
 def test_playing_again_stops_the_answer_at_once(jack_server, conversation, separate):
     # the musician starts the second phrase while the first answer plays (a 1.5 s rest)

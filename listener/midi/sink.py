@@ -24,6 +24,9 @@ APIS = {"alsa": "LINUX_ALSA", "jack": "UNIX_JACK"}
 WATCH_SECONDS = 0.5
 #: What the watcher's reports are: fault events of the MIDI output.
 FAULT = {"type": "fault", "part": "midi output"}
+#: Semitones a full pitch bend moves a note (General MIDI's default), set on the channel (RPN
+#: 0) with each bend, since a synthesiser may have been told another range.
+BEND_RANGE = 2
 
 
 def midi_backend(api: str):
@@ -110,6 +113,8 @@ class MidiSink:
         # sent with the first note, not now: a JACK connection made at open is not yet in
         # the graph, and what is sent before it is lost
         self._program = self._first_program = program
+        self._tuning = 0.0  # semitones the notes are to sound from A440's (tune())
+        self._bend = 0  # the pitch bend the channel has (0 after a reset)
 
     @classmethod
     def open(
@@ -177,6 +182,7 @@ class MidiSink:
             if self._reset_pending:  # a port found again: all notes off before anything
                 self._reset_pending = False
                 self.port.reset()
+                self._bend = 0
             self.port.send(mido.Message(kind, channel=self.channel, **fields))
             self.sent += kind in ("note_on", "note_off")
 
@@ -185,11 +191,31 @@ class MidiSink:
         """Notes sounding now."""
         return sum(self._sounding.values())
 
+    def tune(self, semitones: float) -> None:
+        """Sound the notes from now on ``semitones`` (within half of one) from A440's.
+
+        The player's tuning, for an answer in tune with them: a pitch bend of the channel,
+        sent with the next note (as the program is), with its range (:data:`BEND_RANGE`).
+        """
+        self._tuning = min(max(float(semitones), -0.5), 0.5)
+
+    def _send_bend(self) -> None:
+        bend = min(round(self._tuning / BEND_RANGE * 8192), 8191)
+        if bend == self._bend:
+            return
+        # RPN 0 (the bend's range) selected, set, and deselected (RPN 127/127: none)
+        rpn = ((101, 0), (100, 0), (6, BEND_RANGE), (38, 0), (101, 127), (100, 127))
+        for control, value in rpn:
+            self._send("control_change", control=control, value=value)
+        self._send("pitchwheel", pitch=bend)
+        self._bend = bend
+
     def note_on(self, pitch: int, velocity: int = 80) -> None:
         """Strike ``pitch`` (struck again if it sounds already)."""
         if self._program is not None:
             self._send("program_change", program=self._program)
             self._program = None
+        self._send_bend()
         if self._sounding[pitch]:
             self._send("note_off", note=pitch, velocity=0)
         self._sounding[pitch] += 1
@@ -223,6 +249,7 @@ class MidiSink:
                     self.port.send(message)
                     self.sent += 1
                 self.port.reset()
+                self._bend = 0  # reset all controllers: the bend too
             except Exception as exc:  # rtmidi's own errors: the port is gone
                 self.error = self.error or exc
                 return exc
@@ -246,6 +273,7 @@ class MidiSink:
             for pitch in range(128):
                 self.port.send(mido.Message("note_off", channel=self.channel, note=pitch))
             self.port.reset()
+            self._bend = 0
 
     @property
     def watchable(self) -> bool:

@@ -77,21 +77,28 @@ SETTLE_STEP = 0.25
 #: at A=435, a fiddle tuned sharp, a sound font's samples) is followed note by note: each
 #: note of at least TUNING_FRAMES frames moves it toward where that note sat between its
 #: semitones, by one part in the notes heard so far (at most TUNING_NOTES) and TUNING_PRIOR
-#: more, as if that many notes had sat in tune. Pitches are named against it, so that a note
-#: played 40 cents sharp with vibrato is not read a semitone up half the time.
+#: more, as if that many notes had sat in tune; a note that sat near halfway (which might as
+#: well have had the other name) counts for less, down to nothing at halfway. Pitches are
+#: named against it, so that a note played 40 cents sharp with vibrato is not read a
+#: semitone up half the time.
 TUNING_FRAMES = 4
 TUNING_NOTES = 16
-TUNING_PRIOR = 4
+TUNING_PRIOR = 1
 _FRAME_SECONDS = HOP / SAMPLE_RATE
 
 
 class Note(NamedTuple):
-    """A note heard: onset and offset in seconds, MIDI pitch, and how sure (0 to 1)."""
+    """A note heard: onset and offset in seconds, MIDI pitch, and how sure (0 to 1).
+
+    ``tuning``: semitones the player's tuning sat from A440's when the note was named (within
+    half of one; 0 for notes that came as MIDI), for an answer in the same tuning.
+    """
 
     onset: float
     offset: float
     pitch: int
     confidence: float
+    tuning: float = 0.0
 
 
 def _frame_time(k: int) -> float:
@@ -120,7 +127,7 @@ class NoteTracker:
         # the last frames' (in a note, middle level), the frame before this one's attack last
         self._recent: collections.deque = collections.deque(maxlen=ATTACK_FRAMES + 1)
         self.tuning = 0.0  # semitones the player sits above A440's semitones
-        self._tuned_notes = 0  # notes the tuning has followed
+        self._tuned_notes = 0.0  # notes the tuning has followed (weighed)
 
     @property
     def sounding(self) -> bool:
@@ -135,7 +142,7 @@ class NoteTracker:
         onset = _frame_time(note[0]) - _FRAME_SECONDS
         offset = _frame_time(self._frame) - _FRAME_SECONDS
         pitch = int(round(float(np.median(note[1]))))
-        return Note(onset, max(offset, onset), pitch, 1.0)
+        return Note(onset, max(offset, onset), pitch, 1.0, self.tuning)
 
     def process(self, frames: PitchFrames) -> list[Note]:
         """Take the next frames; return the notes that have ended."""
@@ -265,9 +272,9 @@ class NoteTracker:
         middle = float(np.median(note[1]))
         pitch = int(round(middle))
         confidence = float(np.clip(1.0 - np.median(note[2]) / VOICED_DIP, 0.0, 1.0))
-        ended = Note(onset, offset, pitch, confidence)
         if len(note[1]) >= TUNING_FRAMES:
             self._follow_tuning(middle - pitch)
+        ended = Note(onset, offset, pitch, confidence, self.tuning)
         self._before = (pitch, stop)
         held, self._held = self._held, None
         joined = held is not None and abs(held.offset - onset) < 2 * _FRAME_SECONDS
@@ -284,9 +291,11 @@ class NoteTracker:
         return [*out, ended]
 
     def _follow_tuning(self, off: float) -> None:
-        # a note sat `off` semitones above its name: the tuning moves toward it
-        self._tuned_notes = min(self._tuned_notes + 1, TUNING_NOTES)
-        moved = self.tuning + off / (self._tuned_notes + TUNING_PRIOR)
+        # a note sat `off` semitones above its name: the tuning moves toward it, the less the
+        # nearer the note sat to halfway, where it might as well have had the other name
+        weight = 1.0 - (2.0 * off) ** 2
+        self._tuned_notes = min(self._tuned_notes + weight, TUNING_NOTES)
+        moved = self.tuning + weight * off / (self._tuned_notes + TUNING_PRIOR)
         self.tuning = min(max(moved, -0.5), 0.5)
 
     def _let_go(self) -> list[Note]:
