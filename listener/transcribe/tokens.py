@@ -346,7 +346,8 @@ def place_on_grid(
 
     Each onset goes to the grid point nearest a line fitted to the last ``TEMPO_NOTES``
     onsets (its slope within ``DRIFT`` of the grid's); with ``odd`` (nats), to an odd
-    sixteenth only where that fits by ``odd`` more than the eighth beside it. With ``swing``
+    sixteenth only where that fits by ``odd`` more than the eighth beside it (``FIRST_ODD``
+    times that for the second onset, placed before any line is fitted). With ``swing``
     (the first onset's sixteenth within its quarter-note beat), the grid is swung: each
     beat's off-beat points sound where :data:`SWING_WARP` puts them. The score is the log
     likelihood of the onsets' errors about the line. A first onset that fits badly (a stray:
