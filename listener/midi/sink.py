@@ -113,7 +113,7 @@ class MidiSink:
         # sent with the first note, not now: a JACK connection made at open is not yet in
         # the graph, and what is sent before it is lost
         self._program = self._first_program = program
-        self._tuning = 0.0  # semitones the notes are to sound from A440's (tune())
+        self._bend_wanted = 0  # the pitch bend the notes are to sound with (tune())
         self._bend = 0  # the pitch bend the channel has (0 after a reset)
 
     @classmethod
@@ -197,10 +197,11 @@ class MidiSink:
         The player's tuning, for an answer in tune with them: a pitch bend of the channel,
         sent with the next note (as the program is), with its range (:data:`BEND_RANGE`).
         """
-        self._tuning = min(max(float(semitones), -0.5), 0.5)
+        tuning = min(max(float(semitones), -0.5), 0.5)
+        self._bend_wanted = min(round(tuning / BEND_RANGE * 8192), 8191)
 
     def _send_bend(self) -> None:
-        bend = min(round(self._tuning / BEND_RANGE * 8192), 8191)
+        bend = self._bend_wanted
         if bend == self._bend:
             return
         # RPN 0 (the bend's range) selected, set, and deselected (RPN 127/127: none)
