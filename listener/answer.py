@@ -10,6 +10,10 @@ beat, so that the answer keeps the player's bar. If that time is too close, it s
 many whole beats later as it must: the answer needs ``SEND_SECONDS`` (priming, the first
 note) after both the phrase's end and its reading (a phrase read ahead was read while the
 rest went on), or ``WORK_SECONDS`` after the end where the reading's time is not known.
+A reading slower than players take its dance may be a tune at twice its tempo read in
+doubled note values (a reel as a 2/4 tune in sixteenths); where its beat would come more
+than two of the faster reading's beats after the last note, the answer starts on a half
+beat, so that it is never later than two beats after the last note either way.
 Trading (a phrase of N bars) starts it on the bar line that ended the call.
 """
 
@@ -17,10 +21,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from fractions import Fraction
 
-from listener.midi.scheduler import TEMPI
 from listener.transcribe.profiles import BEAT, sixteenths
-from listener.transcribe.tokens import TEMPO_SPREAD, length_tokens
+from listener.transcribe.tokens import length_tokens
+from listener.tunes.notation import LENGTH_TOKENS
 
 #: Seconds from the phrase's end the answer's first note needs at least: to read the phrase,
 #: prime the model and send the first note (measured: 35 to 55 ms, the reading most of it).
@@ -29,10 +34,9 @@ WORK_SECONDS = 0.08
 #: the answer's first note, sending it (measured: about 10 ms). A reading that took longer
 #: than planned pushes the start to a later beat by this.
 SEND_SECONDS = 0.04
-#: Players take a dance within about two spreads of the reader's tempo prior of its middle
-#: (:data:`~listener.transcribe.tokens.TEMPO_SPREAD`); a reading faster than that starts its
-#: answer on every second beat (:func:`answer_beat`).
-FAST_SPREADS = 2.0
+#: The latest an answer starts, in beats after the call's last note-off (of the faster reading
+#: where a slow one may be a tune at twice its tempo).
+LATEST_BEATS = 2.0
 
 
 @dataclass
@@ -75,15 +79,13 @@ def call_bars(reading) -> int:
 def answer_beat(reading) -> int:
     """Sixteenths between the beats an answer to ``reading`` may start on.
 
-    A beat of the meter; but a reading faster than players take its dance (more than
-    ``FAST_SPREADS`` spreads of the tempo prior above it) may be a tune at half its tempo read
-    in halved note values (a polka's sixteenths as a reel's eighths: the corpus writes the same
-    rhythm both ways), so the answer starts on a beat of both readings: every second beat
+    A beat of the meter; but a reading faster than players take its dance
+    (:attr:`~listener.transcribe.tokens.Reading.pace`) may be a tune at half its tempo read in
+    halved note values, so the answer starts on a beat of both readings: every second beat
     from the bar line.
     """
     beat = BEAT[reading.meter]
-    fast = reading.tempo > TEMPI[reading.meter] * math.exp(FAST_SPREADS * TEMPO_SPREAD)
-    return 2 * beat if fast and sixteenths(reading.meter) % (2 * beat) == 0 else beat
+    return 2 * beat if reading.pace > 0 and sixteenths(reading.meter) % (2 * beat) == 0 else beat
 
 
 def plan_answer(
@@ -93,6 +95,7 @@ def plan_answer(
     read_at: float | None = None,
     answer_bars: int | None = None,
     downbeat: float | None = None,
+    last_off: float | None = None,
 ) -> AnswerPlan:
     """Plan the answer to a phrase read as ``reading``, that ended at stream time ``now``.
 
@@ -102,23 +105,18 @@ def plan_answer(
     after ``now``.
     ``downbeat``: in trading, the bar line that ended the call (the answer starts there when
     it is still ahead; else on the next beat that is).
+    ``last_off``: when the call's last note ended (stream seconds); with it, a slow reading's
+    answer may start on a half beat (see the module doc).
     """
-    beat_positions = answer_beat(reading)
-    prime, end = list(reading.tokens), reading.end
-    to_beat = -(end - reading.phase) % beat_positions
-    if to_beat:  # a rest up to the beat, and the bar line when the beat is a downbeat
-        prime += ["z", *length_tokens(to_beat)]
-        end += to_beat
-        if (end - reading.phase) % sixteenths(reading.meter) == 0:
-            prime.append("|")
-    start = reading.time_of(end) if downbeat is None else downbeat
-    beat_seconds = reading.clock[1] * beat_positions
     if read_at is None:
         earliest = now + WORK_SECONDS
     else:
         earliest = max(now, read_at) + SEND_SECONDS
-    if start < earliest:  # on a later beat of the same grid
-        start += beat_seconds * math.ceil((earliest - start) / beat_seconds)
+    prime, end, start = _start_on(answer_beat(reading), reading, earliest, downbeat)
+    least = round(reading.rest_beat_seconds / reading.clock[1])  # a slow reading's half beat
+    if downbeat is None and last_off is not None and least < BEAT[reading.meter]:
+        if start > last_off + LATEST_BEATS * reading.rest_beat_seconds:
+            prime, end, start = _start_on(least, reading, earliest, None)
     return AnswerPlan(
         prime=prime,
         call_beats=end / 4.0,
@@ -128,3 +126,44 @@ def plan_answer(
         seconds_per_beat=60.0 / reading.tempo,
         shift=reading.shift,
     )
+
+
+def _start_on(beat_positions: int, reading, earliest: float, downbeat: float | None) -> tuple:
+    # the prime, its end (sixteenths) and the start (seconds) on the first beat of the grid
+    # every `beat_positions` from the bar line, at or after the written phrase's end and at
+    # or after `earliest` (or at the trading downbeat while it is ahead); the prime rests up
+    # to that beat, so that the answer's bar lines fall on the player's
+    end = reading.end
+    at = end + -(end - reading.phase) % beat_positions  # the first beat at or after the end
+    start = reading.time_of(at) if downbeat is None else downbeat
+    beat_seconds = reading.clock[1] * beat_positions
+    if start < earliest:  # on a later beat of the same grid
+        later = math.ceil((earliest - start) / beat_seconds)
+        start += beat_seconds * later
+        at += beat_positions * later
+    return [*reading.tokens, *_rests(end, at, reading)], at, start
+
+
+def _rests(begin: int, end: int, reading) -> list[str]:
+    # rest tokens from grid position `begin` to `end` (sixteenths), with the bar lines between:
+    # a rest to the next beat, then whole beats to each bar line (one token where the
+    # vocabulary writes their length, else one a beat)
+    bar, beat = sixteenths(reading.meter), BEAT[reading.meter]
+    tokens = []
+    while begin < end:
+        to_beat = -(begin - reading.phase) % beat
+        step = min(end - begin, to_beat or -(begin - reading.phase) % bar or bar)
+        whole = _writable(step) and step % beat == 0
+        lengths = [step] if to_beat or whole else [beat] * (step // beat)
+        lengths += [step - sum(lengths)] if sum(lengths) < step else []
+        for length in lengths:
+            tokens += ["z", *length_tokens(length)]
+        begin += step
+        if (begin - reading.phase) % bar == 0:
+            tokens.append("|")
+    return tokens
+
+
+def _writable(sixteenths_long: int) -> bool:
+    # whether the vocabulary has a length token for it (or needs none: an eighth)
+    return sixteenths_long == 2 or Fraction(sixteenths_long, 2) in LENGTH_TOKENS

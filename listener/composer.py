@@ -501,7 +501,7 @@ class Composer:
         read_at = time.monotonic() - clock_offset
         self._ahead = (self._read_key(call), reading, read_at)
         if self.phrases is not None:  # the rest that ends the phrase is then of its beat
-            self.phrases.keep_beat(reading.beat_seconds, known_at=read_at)
+            self.phrases.keep_beat(reading.rest_beat_seconds, known_at=read_at)
 
     def _answer_one(self, t: float, call, clock_offset: float, seed: int | None) -> None:
         from listener.answer import plan_answer
@@ -524,13 +524,14 @@ class Composer:
         self.say(phrase_event(t, call, reading))
         if self.phrases is not None:
             self.phrases.keep_time(reading.downbeat, reading.bar_seconds)
-            self.phrases.keep_beat(reading.beat_seconds, known_at=read_at)
+            self.phrases.keep_beat(reading.rest_beat_seconds, known_at=read_at)
         plan = plan_answer(
             reading,
             now=call.ended,
             read_at=read_at,
             answer_bars=settings.answer_bars,
             downbeat=call.downbeat,
+            last_off=call.notes[-1].offset,
         )
         work = time.monotonic() - (clock_offset + t)  # from the phrase's end to a plan
         last_off = call.notes[-1].offset

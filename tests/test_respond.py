@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
+from fractions import Fraction
 
 import numpy as np
 import pytest
 
-from listener.answer import SEND_SECONDS, WORK_SECONDS, answer_beat, plan_answer
+from listener.answer import LATEST_BEATS, SEND_SECONDS, WORK_SECONDS, answer_beat, plan_answer
 from listener.config import SAMPLE_RATE
 from listener.transcribe import Note
 from listener.transcribe.evaluate import perform
@@ -15,6 +16,7 @@ from listener.transcribe.phrases import LEAD, MIN_NOTES, PhraseTracker
 from listener.transcribe.profiles import DEFAULT_PROFILES, MelodyProfiles
 from listener.transcribe.tokens import read_notes
 from listener.tunes.corpus import read_data_v2
+from listener.tunes.interpret import TuneInterpreter
 from tests.harness import EXAMPLES, need_module
 from tests.harness.midi import Receiver, assert_every_note_released, wait_for_delivery
 
@@ -169,6 +171,9 @@ def test_the_answer_starts_on_a_beat_of_the_players_grid():
         beats = (plan.start - reading.time_of(reading.phase)) / beat
         assert abs(beats - round(beats)) < 1e-9  # whole beats after a bar line
         assert plan.start - now <= WORK_SECONDS + beat
+        # the prime rests up to that beat, so that the answer's bar lines are the player's
+        assert plan.start == pytest.approx(reading.time_of(4 * plan.call_beats))
+        assert _beats_of(plan.prime) == plan.call_beats
     assert plan.bars == len(bars) and plan.shift % 12 == performance.shift % 12
     trading = plan_answer(reading, now=heard[-1].offset, downbeat=heard[-1].offset + 0.3)
     assert trading.start == pytest.approx(heard[-1].offset + 0.3)
@@ -178,6 +183,41 @@ def test_the_answer_starts_on_a_beat_of_the_players_grid():
     assert now + SEND_SECONDS <= ahead.start < now + SEND_SECONDS + beat
     late = plan_answer(reading, now=now, read_at=now + 0.2)  # a reading slower than planned
     assert now + 0.2 + SEND_SECONDS <= late.start < now + 0.2 + SEND_SECONDS + beat
+
+
+def _beats_of(tokens) -> Fraction:
+    interpreter = TuneInterpreter()
+    for token in tokens:
+        interpreter.process(token)
+    interpreter.flush()
+    return interpreter.beats
+
+
+def test_a_reading_slower_than_its_dance_answers_within_two_of_its_half_beats():
+    # a reel's phrase read as 2/4 in sixteenths, at half the reel's tempo (as the corpus writes
+    # some reels): the rest that ends it and the answer's start are of half its beat, so that
+    # the answer is never later than two of the player's beats after the last note
+    profiles = MelodyProfiles.load(DEFAULT_PROFILES)
+    tune = read_data_v2(EXAMPLES / "data_v2-first-5-tunes.txt")[1]  # a reel
+    performance = perform(tune, seed=1, voice="flute", synth="none", humanised=True)
+    start, end, _ = performance.phrases[1]
+    heard = [n for n in performance.notes if start - 0.05 <= n.onset < end - 0.05]
+    slow = read_notes(heard, profiles, meter="M:2/4")
+    assert slow.tempo == pytest.approx(performance.tempo / 2, rel=0.05)
+    assert slow.pace == -1 and slow.rest_beat_seconds == pytest.approx(slow.beat_seconds / 2)
+    half = slow.clock[1] * 2  # the reel's quarter note
+    last_off = heard[-1].offset
+    for wait in (0.2, 0.25):  # the rest that ended it (the shortest is 0.25 s)
+        now = last_off + wait
+        plan = plan_answer(slow, now=now, read_at=now, last_off=last_off)
+        halves = (plan.start - slow.time_of(slow.phase)) / half
+        assert abs(halves - round(halves)) < 1e-9
+        assert now + SEND_SECONDS <= plan.start <= last_off + LATEST_BEATS * half
+        assert plan.start == pytest.approx(slow.time_of(4 * plan.call_beats))
+        assert _beats_of(plan.prime) == plan.call_beats
+    usual = plan_answer(slow, now=now, read_at=now)  # not told the note-off: its whole beats
+    beats = (usual.start - slow.time_of(slow.phase)) / (2 * half)
+    assert abs(beats - round(beats)) < 1e-9 and usual.start > plan.start
 
 
 def test_a_reading_faster_than_its_dance_answers_on_a_beat_of_half_its_tempo_too():

@@ -317,7 +317,7 @@ def answer_timing(performance: Performance, profiles, *, likelihood=None) -> dic
         reading = read_notes(call.notes, profiles, likelihood=likelihood)
         spent = time.perf_counter() - began
     read_at = (call.ended if call.ahead is None else call.ahead) + spent
-    plan = plan_answer(reading, now=call.ended, read_at=read_at)
+    plan = plan_answer(reading, now=call.ended, read_at=read_at, last_off=call.notes[-1].offset)
     beat = BEAT[performance.meter] / 4  # the meter's beat, in quarter notes
     grid = performance.first_bar + beat * np.arange(-4, 400)
     beats = np.array([performance.beat_time(b) for b in grid])

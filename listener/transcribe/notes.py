@@ -352,7 +352,7 @@ def hear(samples, *, block: int = 512, phrases=None, read_ahead=None) -> tuple[l
                 )
                 if offered is not None and read_ahead is not None:
                     began = time.perf_counter()
-                    beat = read_ahead(offered).beat_seconds
+                    beat = read_ahead(offered).rest_beat_seconds
                     phrases.keep_beat(beat, known_at=now + time.perf_counter() - began)
     return found + tracker.flush(), calls
 

@@ -107,6 +107,10 @@ SIXTEENTHS = np.geomspace(60 / (4 * 280), 60 / (4 * 50), 90)
 #: as 2/4's sixteenths (most of the corpus's 2/4 tunes are written so) over 4/4's eighths at
 #: twice the tempo; at twice this spread the prior let a reel be read so in one phrase of ten.
 TEMPO_SPREAD = 0.1
+#: Players take a dance within about this many tempo spreads of its middle; a reading further
+#: out may be the tune at half or twice its tempo, read in halved or doubled note values (a
+#: polka's sixteenths as a reel's eighths: the corpus writes the same rhythm both ways).
+USUAL_SPREADS = 2.0
 #: In a conversation, the phrase before's meter and key are this many times likelier than
 #: each other one, and the tempo stays within this spread (natural log) of its tempo, as well
 #: as near its dance's. The dance's tempo was once left out of a conversation: a reel read as
@@ -263,6 +267,26 @@ class Reading(NamedTuple):
     def beat_seconds(self) -> float:
         """Seconds a beat of the meter lasts (a dotted quarter in 6/8) at the phrase's end."""
         return self.clock[1] * BEAT[self.meter]
+
+    @property
+    def pace(self) -> int:
+        """1 where the tempo is faster than players take the dance, -1 slower, else 0.
+
+        Beyond :data:`USUAL_SPREADS` spreads of the tempo prior: perhaps the tune at half or
+        twice its tempo, in halved or doubled note values.
+        """
+        usual = np.log(self.tempo / TEMPI[self.meter]) / TEMPO_SPREAD
+        return int(usual > USUAL_SPREADS) - int(usual < -USUAL_SPREADS)
+
+    @property
+    def rest_beat_seconds(self) -> float:
+        """Seconds of the beat a rest after the phrase is measured in.
+
+        The meter's beat, or half of it where the reading is slow (:attr:`pace`: its beat may
+        be two of the player's).
+        """
+        halves = self.pace < 0 and BEAT[self.meter] % 2 == 0
+        return self.beat_seconds / 2 if halves else self.beat_seconds
 
     def heard_tune(self) -> Tune:
         """Return the phrase as a tune in the key it was played in (for ABC)."""
