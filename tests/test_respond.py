@@ -12,7 +12,7 @@ from listener.answer import LATEST_BEATS, SEND_SECONDS, WORK_SECONDS, answer_bea
 from listener.config import SAMPLE_RATE
 from listener.transcribe import Note
 from listener.transcribe.evaluate import perform
-from listener.transcribe.phrases import LEAD, MIN_NOTES, PhraseTracker
+from listener.transcribe.phrases import LEAD, MIN_NOTES, READ_AHEAD, PhraseTracker
 from listener.transcribe.profiles import DEFAULT_PROFILES, MelodyProfiles
 from listener.transcribe.tokens import read_notes
 from listener.tunes.corpus import read_data_v2
@@ -43,21 +43,22 @@ def test_a_breath_does_not_end_a_phrase_and_a_rest_does():
     assert tracker.notes == []
 
 
-def test_a_phrase_is_offered_to_be_read_ahead_halfway_through_its_rest():
+def test_a_phrase_is_offered_to_be_read_ahead_part_way_through_its_rest():
     tracker = PhraseTracker()
-    notes = eighths(8)  # a dotted eighth's rest (0.3 s) ends it: offered after 0.15 s
+    notes = eighths(8)  # a dotted eighth's rest (0.3 s) ends it: offered after a share of it
+    offer = READ_AHEAD * 0.3
     tracker.add(notes[:4])
-    early = notes[3].offset + 0.16
+    early = notes[3].offset + offer + 0.01
     assert tracker.ahead(early, sounding=True) is None  # a note sounds
     offered = tracker.ahead(early, sounding=False)
     assert offered is not None and offered.notes == notes[:4]
     assert tracker.ahead(early + 0.01, sounding=False) is None  # once for those notes
     tracker.add(notes[4:])  # the player went on: that reading is of no use
     last = notes[-1].offset
-    assert tracker.ahead(last + 0.14, sounding=False) is None
-    assert tracker.ahead(last + 0.16, sounding=False).notes == notes
+    assert tracker.ahead(last + offer - 0.01, sounding=False) is None
+    assert tracker.ahead(last + offer + 0.01, sounding=False).notes == notes
     call = tracker.check(last + 0.31, sounding=False)
-    assert call.notes == notes and call.ahead == pytest.approx(last + 0.16)
+    assert call.notes == notes and call.ahead == pytest.approx(last + offer + 0.01)
     tracker.add(notes)  # a phrase never offered says so
     assert tracker.check(last + 10.0, sounding=False).ahead is None
 
@@ -67,11 +68,12 @@ def test_once_a_reading_says_the_beat_three_quarters_of_it_ends_the_phrase():
     quarters = eighths(8, eighth=0.4)  # a waltz's quarter notes: its running notes' rest is 0.6 s
     tracker.add(quarters)
     last = quarters[-1].offset
-    assert tracker.ahead(last + 0.31, sounding=False) is not None  # halfway through it
-    tracker.keep_beat(0.4, known_at=last + 0.36)  # the reading: quarter beats, 50 ms later
+    offered = last + READ_AHEAD * 0.6 + 0.01
+    assert tracker.ahead(offered, sounding=False) is not None  # part way through it
+    tracker.keep_beat(0.4, known_at=last + 0.36)  # the reading: quarter beats, later
     assert tracker.check(last + 0.35, sounding=False) is None  # not known yet
     call = tracker.check(last + 0.36, sounding=False)
-    assert call is not None and call.ahead == pytest.approx(last + 0.31)
+    assert call is not None and call.ahead == pytest.approx(offered)
     # a beat never lengthens the rest: eighths at 0.2 s still end after 0.3 s
     tracker.keep_beat(0.8, known_at=0.0)
     running = eighths(8, start=10.0)
