@@ -195,15 +195,20 @@ def _beats_of(tokens) -> Fraction:
     return interpreter.beats
 
 
+def _a_reels_phrase(*, humanised: bool):
+    # a reel's second phrase (the examples' second tune), played by the notes alone
+    tune = read_data_v2(EXAMPLES / "data_v2-first-5-tunes.txt")[1]
+    performance = perform(tune, seed=1, voice="flute", synth="none", humanised=humanised)
+    start, end, _ = performance.phrases[1]
+    return performance, [n for n in performance.notes if start - 0.05 <= n.onset < end - 0.05]
+
+
 def test_a_reading_slower_than_its_dance_answers_within_two_of_its_half_beats():
     # a reel's phrase read as 2/4 in sixteenths, at half the reel's tempo (as the corpus writes
     # some reels): the rest that ends it and the answer's start are of half its beat, so that
     # the answer is never later than two of the player's beats after the last note
     profiles = MelodyProfiles.load(DEFAULT_PROFILES)
-    tune = read_data_v2(EXAMPLES / "data_v2-first-5-tunes.txt")[1]  # a reel
-    performance = perform(tune, seed=1, voice="flute", synth="none", humanised=True)
-    start, end, _ = performance.phrases[1]
-    heard = [n for n in performance.notes if start - 0.05 <= n.onset < end - 0.05]
+    performance, heard = _a_reels_phrase(humanised=True)
     slow = read_notes(heard, profiles, meter="M:2/4")
     assert slow.tempo == pytest.approx(performance.tempo / 2, rel=0.05)
     assert slow.pace == -1 and slow.rest_beat_seconds == pytest.approx(slow.beat_seconds / 2)
@@ -228,10 +233,7 @@ def test_a_reading_faster_than_its_dance_answers_on_a_beat_of_half_its_tempo_too
     # reads at twice its tempo), on every second quarter from the bar line: a beat of the
     # reading at half the tempo too
     profiles = MelodyProfiles.load(DEFAULT_PROFILES)
-    tune = read_data_v2(EXAMPLES / "data_v2-first-5-tunes.txt")[1]  # a reel
-    performance = perform(tune, seed=1, voice="flute", synth="none", humanised=False)
-    start, end, _ = performance.phrases[1]
-    heard = [n for n in performance.notes if start - 0.05 <= n.onset < end - 0.05]
+    performance, heard = _a_reels_phrase(humanised=False)
     usual = read_notes(heard, profiles, meter="M:4/4")
     assert usual.tempo == pytest.approx(performance.tempo, rel=0.02) and answer_beat(usual) == 4
     faster = [n._replace(onset=n.onset / 1.2, offset=n.offset / 1.2) for n in heard]
