@@ -131,10 +131,12 @@ def plan_answer(
 def _start_on(beat_positions: int, reading, earliest: float, downbeat: float | None) -> tuple:
     # the prime, its end (sixteenths) and the start (seconds) on the first beat of the grid
     # every `beat_positions` from the bar line, at or after the written phrase's end and at
-    # or after `earliest` (or at the trading downbeat while it is ahead); the prime rests up
-    # to that beat, so that the answer's bar lines fall on the player's
+    # or after `earliest` (or at the trading downbeat, the bar line after the end, while it
+    # is ahead); the prime rests up to that beat, so that the answer's bar lines fall on the
+    # player's
     end = reading.end
-    at = end + -(end - reading.phase) % beat_positions  # the first beat at or after the end
+    first = beat_positions if downbeat is None else sixteenths(reading.meter)
+    at = end + -(end - reading.phase) % first  # the first beat (or bar line) from the end
     start = reading.time_of(at) if downbeat is None else downbeat
     beat_seconds = reading.clock[1] * beat_positions
     if start < earliest:  # on a later beat of the same grid

@@ -179,6 +179,12 @@ def test_the_answer_starts_on_a_beat_of_the_players_grid():
     assert plan.bars == len(bars) and plan.shift % 12 == performance.shift % 12
     trading = plan_answer(reading, now=heard[-1].offset, downbeat=heard[-1].offset + 0.3)
     assert trading.start == pytest.approx(heard[-1].offset + 0.3)
+    # a call that stops a beat or more before its bar line: the prime rests to the bar line
+    short = read_notes(heard[:-3], profiles, meter="6/8")
+    assert -(short.end - short.phase) % 12 >= 6  # a dotted quarter or more short of it
+    trading = plan_answer(short, now=heard[-1].offset, downbeat=heard[-1].offset + 0.3)
+    assert (4 * trading.call_beats - short.phase) % 12 == 0  # a downbeat of the prime too
+    assert _beats_of(trading.prime) == trading.call_beats
     # read ahead, while the rest went on: the answer needs only to be sent after the end
     now = heard[-1].offset + 0.3
     ahead = plan_answer(reading, now=now, read_at=now - 0.1)
