@@ -113,10 +113,10 @@ def plan_answer(
     else:
         earliest = max(now, read_at) + SEND_SECONDS
     prime, end, start = _start_on(answer_beat(reading), reading, earliest, downbeat)
-    least = round(reading.rest_beat_seconds / reading.clock[1])  # a slow reading's half beat
-    if downbeat is None and last_off is not None and least < BEAT[reading.meter]:
+    half = reading.rest_beat  # a slow reading's half beat, else the meter's beat
+    if downbeat is None and last_off is not None and half < BEAT[reading.meter]:
         if start > last_off + LATEST_BEATS * reading.rest_beat_seconds:
-            prime, end, start = _start_on(least, reading, earliest, None)
+            prime, end, start = _start_on(half, reading, earliest, None)
     return AnswerPlan(
         prime=prime,
         call_beats=end / 4.0,
@@ -155,9 +155,10 @@ def _rests(begin: int, end: int, reading) -> list[str]:
     while begin < end:
         to_beat = -(begin - reading.phase) % beat
         step = min(end - begin, to_beat or -(begin - reading.phase) % bar or bar)
-        whole = _writable(step) and step % beat == 0
-        lengths = [step] if to_beat or whole else [beat] * (step // beat)
-        lengths += [step - sum(lengths)] if sum(lengths) < step else []
+        if to_beat or (_writable(step) and step % beat == 0):
+            lengths = [step]
+        else:  # whole beats, and what is left of a half beat's start
+            lengths = [beat] * (step // beat) + ([step % beat] if step % beat else [])
         for length in lengths:
             tokens += ["z", *length_tokens(length)]
         begin += step

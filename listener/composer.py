@@ -525,16 +525,16 @@ class Composer:
         if self.phrases is not None:
             self.phrases.keep_time(reading.downbeat, reading.bar_seconds)
             self.phrases.keep_beat(reading.rest_beat_seconds, known_at=read_at)
+        last_off = call.notes[-1].offset
         plan = plan_answer(
             reading,
             now=call.ended,
             read_at=read_at,
             answer_bars=settings.answer_bars,
             downbeat=call.downbeat,
-            last_off=call.notes[-1].offset,
+            last_off=last_off,
         )
         work = time.monotonic() - (clock_offset + t)  # from the phrase's end to a plan
-        last_off = call.notes[-1].offset
         tuning = call.notes[-1].tuning  # the player's, as the last note was named
         self.say(
             {

@@ -285,14 +285,19 @@ class Reading(NamedTuple):
         return int(usual > USUAL_SPREADS) - int(usual < -USUAL_SPREADS)
 
     @property
-    def rest_beat_seconds(self) -> float:
-        """Seconds of the beat a rest after the phrase is measured in.
+    def rest_beat(self) -> int:
+        """Sixteenths of the beat a rest after the phrase is measured in.
 
         The meter's beat, or half of it where the reading is slow (:attr:`pace`: its beat may
         be two of the player's).
         """
-        halves = self.pace < 0 and BEAT[self.meter] % 2 == 0
-        return self.beat_seconds / 2 if halves else self.beat_seconds
+        beat = BEAT[self.meter]
+        return beat // 2 if self.pace < 0 and beat % 2 == 0 else beat
+
+    @property
+    def rest_beat_seconds(self) -> float:
+        """Seconds of :attr:`rest_beat` at the phrase's end."""
+        return self.clock[1] * self.rest_beat
 
     def heard_tune(self) -> Tune:
         """Return the phrase as a tune in the key it was played in (for ABC)."""
