@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
 
 #: The dummy JACK server (no real-time scheduling on a shared machine) drops the MIDI of a cycle
 #: whose clients overran it (an xrun, which every client is told of). Monophonic tunes send at
@@ -14,53 +20,64 @@ LOST_PER_XRUN = 2
 
 
 class Receiver:
-    """A JACK MIDI input named harness:sink that records each message with its arrival time.
+    """A JACK MIDI input named harness:sink, in a process of its own, that records each message.
 
-    python-rtmidi without a callback: its JACK thread queues each message with JACK's own time
-    and never waits for Python's lock (a callback that did could make the test's own JACK
-    client late, and a late client loses MIDI). A thread here drains the queue.
+    The port lives in a child process (``python -m tests.harness.midi``): RtMidi unregisters a
+    virtual JACK port while its client is still active, and that races the client's process
+    callback, which now and then crashes the process at close. A crash there must not be the
+    test run's. The child takes messages from python-rtmidi's queue (no callback: its JACK
+    thread then never waits for a Python lock, and a late client loses MIDI) and writes each,
+    with JACK's time and ``time.monotonic()`` as it took it (one clock for all processes on
+    Linux), as a line to this process, where a thread records them.
 
     With ``timing``, MIDI clock and its Start, Stop and Continue are recorded as well.
     """
 
-    def __init__(self, *, timing: bool = False) -> None:
-        import jack
+    def __init__(self, *, timing: bool = False, seconds: float = 10.0) -> None:
         import mido
-        import rtmidi
 
-        self.xruns = 0  # xruns the server reported while this port listened
-        self._watch = jack.Client("harness-xruns", no_start_server=True)
-        self._watch.set_xrun_callback(self._count_xrun)
-        self._watch.activate()
-        self._rt = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name="harness", queue_size_limit=65536)
-        if timing:  # MIDI clock too (rtmidi drops it unless told)
-            self._rt.ignore_types(sysex=True, timing=False, active_sense=True)
-        self._rt.open_virtual_port("sink")
         self._mido = mido
+        self.xruns = 0  # xruns the server reported while this port listened
         self.messages: list[tuple[float, object]] = []  # JACK time from the first, message
-        self.arrivals: list[float] = []  # each message's time.monotonic() as it was drained
-        self._clock = 0.0
-        self._running = True
-        self._thread = threading.Thread(target=self._drain, daemon=True)
+        self.arrivals: list[float] = []  # each message's time.monotonic() as it was taken
+        self._errors = tempfile.TemporaryFile("w+")  # a pipe left unread could fill and stall it
+        self._child = subprocess.Popen(
+            [sys.executable, "-m", "tests.harness.midi", *(["--timing"] if timing else [])],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._errors,
+            text=True,
+        )
+        self._ready = threading.Event()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._record, daemon=True)
         self._thread.start()
+        if not self._ready.wait(seconds):
+            self._child.kill()
+            self._child.wait()
+            self._errors.seek(0)
+            raise RuntimeError(f"the receiver did not open harness:sink: {self._errors.read()}")
 
-    def _count_xrun(self, delay: float) -> None:
-        self.xruns += 1
+    def _record(self) -> None:
+        assert self._child.stdout is not None
+        for line in self._child.stdout:
+            kind, *fields = line.split()
+            if kind == "m":
+                clock, arrival, data = float(fields[0]), float(fields[1]), fields[2]
+                self.messages.append((clock, self._mido.Message.from_hex(data, sep=",")))
+                self.arrivals.append(arrival)
+            elif kind == "x":
+                self.xruns = int(fields[0])
+            elif kind == "ready":
+                self._ready.set()
+            elif kind == "done":
+                break
+        self._done.set()
 
     def forgiven(self) -> int:
         """Note messages the server may have lost: ``LOST_PER_XRUN`` for each xrun it reported."""
         return LOST_PER_XRUN * self.xruns
-
-    def _drain(self) -> None:
-        while self._running:
-            got = self._rt.get_message()
-            if got is None:
-                time.sleep(0.001)
-                continue
-            data, delta = got
-            self._clock += delta
-            self.arrivals.append(time.monotonic())
-            self.messages.append((self._clock, self._mido.Message.from_bytes(data)))
 
     def notes_on(self) -> list[tuple[float, int]]:
         """(arrival, pitch) of every note-on."""
@@ -84,14 +101,62 @@ class Receiver:
                 count[m.note] -= 1
         return +count
 
-    def close(self) -> None:
-        """Stop draining and close the port."""
-        self._running = False
-        self._thread.join()
-        self._rt.close_port()
-        self._rt.delete()
-        self._watch.deactivate()
-        self._watch.close()
+    def close(self, seconds: float = 10.0) -> None:
+        """Take what has arrived, then close the port: its name is free once this returns.
+
+        The child's exit status is not asked: the messages are all here before it closes.
+        """
+        assert self._child.stdin is not None
+        try:
+            self._child.stdin.write("stop\n")
+            self._child.stdin.close()
+        except BrokenPipeError:
+            pass
+        self._done.wait(seconds)
+        try:
+            self._child.wait(seconds)
+        except subprocess.TimeoutExpired:
+            self._child.kill()
+            self._child.wait()
+        self._thread.join(seconds)
+        self._errors.close()
+
+
+def _receive(timing: bool) -> None:
+    """The child of :class:`Receiver`: open harness:sink, write what arrives, stop on stdin."""
+    import jack
+    import rtmidi
+
+    xruns = [0]
+    watch = jack.Client("harness-xruns", no_start_server=True)
+    watch.set_xrun_callback(lambda delay: xruns.__setitem__(0, xruns[0] + 1))
+    watch.activate()
+    port = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name="harness", queue_size_limit=65536)
+    if timing:  # MIDI clock too (rtmidi drops it unless told)
+        port.ignore_types(sysex=True, timing=False, active_sense=True)
+    port.open_virtual_port("sink")
+    stop = threading.Event()
+    threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
+    print("ready", flush=True)
+    clock, told = 0.0, 0
+    while True:
+        got = port.get_message()
+        if xruns[0] != told:
+            told = xruns[0]
+            print("x", told, flush=True)
+        if got is None:
+            if stop.is_set():
+                break
+            time.sleep(0.001)
+            continue
+        data, delta = got
+        clock += delta
+        print("m", clock, time.monotonic(), ",".join(f"{b:02X}" for b in data), flush=True)
+    print("done", flush=True)
+    port.close_port()
+    port.delete()
+    watch.deactivate()
+    watch.close()
 
 
 def assert_every_note_released(receiver: Receiver, sent: int | None = None) -> None:
@@ -132,3 +197,7 @@ def wait_for_delivery(receiver: Receiver, sent: int, seconds: float = 2.0) -> No
     deadline = time.monotonic() + seconds
     while receiver.note_messages() < sent and time.monotonic() < deadline:
         time.sleep(0.01)
+
+
+if __name__ == "__main__":
+    _receive("--timing" in sys.argv[1:])
