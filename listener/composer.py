@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from listener.conversation import Conversation
 from listener.errors import ConfigError
 from listener.features.vector import GENRE_COLUMNS
 from listener.tunes.vocab import END
@@ -165,10 +166,7 @@ class Composer:
         self.sink = sink
         self.settings = settings or ComposeSettings()
         self.tunes: list[dict] = []  # every tune composed: tokens, abc, tempo, meter
-        self.readings: list = []  # every phrase heard, as read
-        self.phrases = None  # a PhraseTracker told where bar lines and beats fall (answers)
-        self._profiles = None
-        self._ahead = None  # a phrase read ahead: what it was read from, the reading, when done
+        self.conversation = Conversation(model.likelihood)  # the phrases heard, as read
         self._answer = None  # the scheduler of the answer playing
         self._playing = None  # the scheduler of the tune or answer playing
         self.clock = None  # a ClockIn followed (settings.clock_in), open while started
@@ -193,7 +191,7 @@ class Composer:
             # here, before the engine's audio starts: compiling the reader (the first time on
             # a machine) holds the interpreter's lock for long stretches, which the analysis
             # would wait on
-            self._warm_up()
+            self.conversation.load()
         self._stopping.clear()
         self._finishing.clear()
         self.tunes = []
@@ -201,6 +199,20 @@ class Composer:
             self._requests.get_nowait()
         self._thread = threading.Thread(target=self._loop, name="composer", daemon=True)
         self._thread.start()
+
+    @property
+    def phrases(self):
+        """The phrase tracker told where beats and bar lines fall (answers), or None."""
+        return self.conversation.phrases
+
+    @phrases.setter
+    def phrases(self, tracker) -> None:
+        self.conversation.phrases = tracker
+
+    @property
+    def readings(self) -> list:
+        """Every phrase answered, as read."""
+        return self.conversation.readings
 
     def request(self, t: float, reason: str, vector: np.ndarray | None) -> None:
         """Ask for a tune; never waits (one asked for while another is pending is dropped)."""
@@ -452,56 +464,14 @@ class Composer:
             return None
         return self.say  # (the engine stamps them with the stream time)
 
-    def _warm_up(self) -> None:
-        # load the reader's profiles and compile its grid (about a second, once) before the
-        # first phrase, not while the musician waits for an answer
-        from listener.transcribe.notes import Note
-        from listener.transcribe.profiles import DEFAULT_PROFILES, MelodyProfiles
-        from listener.transcribe.tokens import read_notes
-
-        self._profiles = MelodyProfiles.load(DEFAULT_PROFILES)
-        read_notes(
-            [Note(0.25 * i, 0.25 * i + 0.2, 62 + i % 3, 1.0) for i in range(6)],
-            self._profiles,
-            likelihood=self.model.likelihood,
-        )
-
-    def _read(self, call):
-        # the phrase as folk-rnn tokens; meter and key as the settings fix them, else likeliest
-        # as the phrase before had them (a conversation keeps its meter, key and tempo)
-        from listener.transcribe.profiles import DEFAULT_PROFILES, MelodyProfiles
-        from listener.transcribe.tokens import read_notes
-
-        if self._profiles is None:
-            self._profiles = MelodyProfiles.load(DEFAULT_PROFILES)
+    def _fixed(self) -> dict:
+        # the meter and key the settings fix for a reading (none where they follow)
         meter = None if self.settings.meter == "follow" else self.settings.meter
-        key = self.settings.key
-        last = self.readings[-1] if self.readings else None
-        if call.downbeat is not None and meter is None and last is not None:
-            # trading, cut at the bar lines the phrase before was read with: in its meter (a
-            # third of the reading's time, which must be done before the downbeat)
-            meter = last.meter
-        return read_notes(
-            call.notes,
-            self._profiles,
-            meter=meter,
-            key=key,
-            carry=last,
-            likelihood=self.model.likelihood,
-            bars=call.bars,
-        )
-
-    def _read_key(self, call) -> tuple:
-        # what a reading depends on: the notes, the phrase before, the settings it takes
-        settings = self.settings
-        return (tuple(call.notes), len(self.readings), settings.meter, settings.key, call.bars)
+        return {"meter": meter, "key": self.settings.key}
 
     def _read_ahead(self, call, clock_offset: float) -> None:
-        reading = self._read(call)
-        read_at = time.monotonic() - clock_offset
-        self._ahead = (self._read_key(call), reading, read_at)
-        if self.phrases is not None:  # the rest that ends the phrase is then of its beat
-            self.phrases.keep_beat(reading.rest_beat_seconds, known_at=read_at)
+        clock = lambda: time.monotonic() - clock_offset  # noqa: E731  (stream time now)
+        self.conversation.read_ahead(call, clock=clock, **self._fixed())
 
     def _answer_one(self, t: float, call, clock_offset: float, seed: int | None) -> None:
         from listener.answer import plan_answer
@@ -512,19 +482,10 @@ class Composer:
         from listener.tunes.tune import Tune
 
         settings = self.settings
-        ahead, self._ahead = self._ahead, None
-        read_ahead = ahead is not None and ahead[0] == self._read_key(call)
-        if read_ahead:
-            reading, read_at = ahead[1], ahead[2]  # read while the rest went on
-        else:
-            reading = self._read(call)
-            read_at = time.monotonic() - clock_offset
-        self.readings.append(reading)
+        clock = lambda: time.monotonic() - clock_offset  # noqa: E731  (stream time now)
+        reading, read_at, read_ahead = self.conversation.hear(call, clock=clock, **self._fixed())
         t = round(t, 4)
         self.say(phrase_event(t, call, reading))
-        if self.phrases is not None:
-            self.phrases.keep_time(reading.downbeat, reading.bar_seconds)
-            self.phrases.keep_beat(reading.rest_beat_seconds, known_at=read_at)
         last_off = call.notes[-1].offset
         plan = plan_answer(
             reading,

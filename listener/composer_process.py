@@ -60,6 +60,9 @@ class _Phrases:
     def keep_beat(self, beat_seconds: float, *, known_at: float) -> None:
         self._send(("keep_beat", beat_seconds, known_at))
 
+    def foresee(self, bar_line: float, bar_seconds: float, *, bars_heard: int) -> None:
+        self._send(("foresee", bar_line, bar_seconds, bars_heard))
+
 
 def _child(connection, model_path, settings, spec: SinkSpec | None, environment: dict) -> None:
     """Compose in this process until told to finish or stop (the child's side)."""
@@ -238,6 +241,8 @@ class ComposerProcess:
                 self.phrases.keep_time(message[1], message[2])
             elif kind == "keep_beat" and self.phrases is not None:
                 self.phrases.keep_beat(message[1], known_at=message[2])
+            elif kind == "foresee" and self.phrases is not None:
+                self.phrases.foresee(message[1], message[2], bars_heard=message[3])
             elif kind == "done":
                 self.tunes.extend(message[1])
                 self._ended.set()

@@ -87,6 +87,7 @@ def test_a_waltz_in_quarter_notes_is_answered_within_two_beats():
     # a folk-rnn waltz's first phrase, mostly quarter notes: its running notes' rest is a beat
     # and a half; read ahead, the tracker knows the beat and ends the phrase three quarters of
     # a beat after the last note, so that the answer starts on the beat after it
+    from listener.conversation import Conversation
     from listener.transcribe.notes import hear
     from listener.transcribe.phrases import REST_BEATS
     from listener.transcribe.tokens import warm_up
@@ -104,18 +105,21 @@ def test_a_waltz_in_quarter_notes_is_answered_within_two_beats():
     )
     quarter = 60.0 / performance.tempo
 
-    def answer(read_ahead) -> tuple[float, float]:
+    def answer(told: bool) -> tuple[float, float]:
         # quarter notes from the last note-off to the phrase's end and to the answer
-        (call,) = hear(audio, phrases=PhraseTracker(), read_ahead=read_ahead)[1]
+        tracker = PhraseTracker()
+        conversation = Conversation(profiles=profiles, phrases=tracker if told else None)
+        read_ahead = lambda call, now: conversation.read_ahead(call, clock=lambda: now + 0.05)  # noqa: E731
+        (call,) = hear(audio, phrases=tracker, read_ahead=read_ahead)[1]
         reading = read_notes(call.notes, profiles)
         assert reading.meter == "M:3/4"
         plan = plan_answer(reading, now=call.ended, read_at=call.ahead + 0.05)
         last = call.notes[-1].offset
         return (call.ended - last) / quarter, (plan.start - last) / quarter
 
-    ended, start = answer(lambda call: read_notes(call.notes, profiles))
+    ended, start = answer(told=True)
     assert ended < REST_BEATS + 0.15 and start <= 2.0
-    ended, start = answer(None)  # the tracker never told: a beat and a half's rest
+    ended, start = answer(told=False)  # the tracker never told: a beat and a half's rest
     assert ended > 1.0 and start > 2.0
 
 
@@ -129,7 +133,7 @@ def test_the_reader_is_compiled_before_the_audio_starts():
     composer = Composer(FolkLSTM(), [].append, settings=ComposeSettings(when="respond"))
     composer.start()
     try:
-        assert composer._profiles is not None
+        assert composer.conversation.profiles is not None
     finally:
         composer.stop()
 
@@ -156,6 +160,37 @@ def test_trading_hands_the_phrase_over_before_its_last_bar_line():
     assert call.notes == [*notes[:15], sounding]
     tracker.add(notes[15:])  # the 16th ends: it went with the phrase, the rest are the next's
     assert tracker.notes == notes[16:]
+
+
+def test_trading_reads_the_bar_lines_while_the_first_phrase_is_played():
+    # trading fours, the first phrase: offered every OFFER_NOTES notes as it is played (no
+    # rest, no bars told); its bar lines kept once a reading has heard three of its four
+    # bars; the phrase, a pickup leading into its first bar, handed over before its last
+    tracker = PhraseTracker(bars=4)
+    notes = eighths(34, start=1.4)  # an eighth's pickup into the bar line at 1.6; bars of 1.6 s
+    offered = []
+    for note in notes[:28]:
+        tracker.add([note])
+        offered += [tracker.ahead(note.offset, sounding=True)]
+    taken = [call for call in offered if call is not None]
+    assert [len(call.notes) for call in taken] == [8, 12, 16, 20, 24, 28]
+    assert all(call.playing and call.bars is None and call.downbeat is None for call in taken)
+    tracker.foresee(3.2, 1.6, bars_heard=2)  # two bars heard: the meter not sure enough
+    assert tracker.check(7.85, sounding=True) is None  # the bar lines not yet known
+    tracker.foresee(4.8, 1.6, bars_heard=3)
+    tracker.add(notes[28:32])
+    sounding = notes[32]._replace(offset=7.85)
+    assert tracker.check(8.0 - LEAD - 0.01, sounding=True, current=sounding) is None
+    call = tracker.check(8.0 - LEAD, sounding=True, current=sounding)
+    assert call is not None and not call.playing
+    assert call.downbeat == pytest.approx(1.6 + 4 * 1.6)  # four bars after the pickup
+    assert call.notes == [*notes[:32], sounding] and call.bars == 4
+    # the next phrase: a reading of any bars moves the bar lines to the player's tempo now
+    tracker.add(eighths(8, start=14.4, eighth=0.19))
+    tracker.foresee(14.4 + 8 * 0.19, 8 * 0.19, bars_heard=1)
+    assert tracker.check(14.4 + 4 * 8 * 0.19 - LEAD, sounding=True).downbeat == pytest.approx(
+        14.4 + 4 * 8 * 0.19
+    )
 
 
 def test_the_answer_starts_on_a_beat_of_the_players_grid():
@@ -477,7 +512,8 @@ def test_a_call_played_on_midi_keys_is_answered(jack_server):
 
 def test_trading_answers_on_the_downbeat_after_the_players_bars(jack_server):
     # trading fours: the player plays four bars, rests four while the machine answers, plays
-    # four more in time and stops: the second answer starts on the downbeat after them
+    # four more in time and stops: each answer starts on the downbeat after the player's
+    # bars, the first too (its bar lines read while it was played, not after a rest)
     need_module("mido")
     tune = read_data_v2(EXAMPLES / "data_v2-first-5-tunes.txt")[4]  # a jig, no pickup
     performance = perform(tune, seed=4, voice="flute", synth="builtin", humanised=False)
@@ -492,7 +528,8 @@ def test_trading_answers_on_the_downbeat_after_the_players_bars(jack_server):
     starts = [e for e in events if e["type"] == "tune" and e["event"] == "start"]
     assert len(starts) == 2, [e for e in events if e["type"] not in ("note", "stats")]
     assert [s["bars"] for s in starts] == [4, 4]
-    bar_13 = 0.5 + 12 * bar  # where the player's thirteenth bar would begin
+    bar_5, bar_13 = 0.5 + 4 * bar, 0.5 + 12 * bar  # where the player's fifth and 13th begin
+    assert abs(starts[0]["at"] - bar_5) < 0.03, starts
     assert abs(starts[1]["at"] - bar_13) < 0.03, starts
     # the answer is there on time: its first note within 30 ms (and a JACK period)
     answer_on = [

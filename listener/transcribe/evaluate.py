@@ -278,17 +278,15 @@ def answer_timing(performance: Performance, profiles, *, likelihood=None) -> dic
     """Answer the performance's first phrase as a call, timed as the engine would.
 
     The phrase's audio and a rest go through :func:`~listener.transcribe.notes.hear` with a
-    phrase tracker; the phrase is read (timed on this machine's clock) from when the tracker
-    offered it ahead, as the engine does (the tracker knowing its beat once read), or from its
-    end, and its answer planned. Returns the answer's start against the nearest true beat of
-    the meter (ms), after the last note-off (in quarter notes, and in the meter's beats), the
-    reading's time and the work left after the phrase's end (ms), and whether the meter was
-    read right; None when no phrase was heard.
+    phrase tracker and a :class:`~listener.conversation.Conversation`, as live: the phrase is
+    read (timed on this machine's clock) from when the tracker offered it ahead, the tracker
+    told its beat once read, or from its end; its answer is planned. Returns the answer's start
+    against the nearest true beat of the meter (ms), after the last note-off (in quarter notes,
+    and in the meter's beats), the reading's time and the work left after the phrase's end
+    (ms), and whether the meter was read right; None when no phrase was heard.
     """
     from listener.answer import plan_answer
-    from listener.transcribe.phrases import PhraseTracker
     from listener.transcribe.profiles import BEAT
-    from listener.transcribe.tokens import read_notes
 
     start, end, _ = performance.phrases[0]
     cut = int(max(start - 0.05, 0.0) * SAMPLE_RATE)
@@ -298,25 +296,14 @@ def answer_timing(performance: Performance, profiles, *, likelihood=None) -> dic
             np.zeros(3 * SAMPLE_RATE, dtype=np.float32),
         ]
     )
-    readings = {}  # the phrases offered ahead: their readings, and the time each took
-
-    def read_ahead(offered):
-        began = time.perf_counter()
-        reading = read_notes(offered.notes, profiles, likelihood=likelihood)
-        readings[tuple(offered.notes)] = reading, time.perf_counter() - began
-        return reading
-
-    _, calls = hear(audio, phrases=PhraseTracker(), read_ahead=read_ahead)
+    talk = _Talk(profiles, likelihood=likelihood)
+    calls = talk.hear(audio, answer=False)
     if not calls:
         return None
     call = calls[0]
-    if call.ahead is not None:
-        reading, spent = readings[tuple(call.notes)]
-    else:
-        began = time.perf_counter()
-        reading = read_notes(call.notes, profiles, likelihood=likelihood)
-        spent = time.perf_counter() - began
-    read_at = (call.ended if call.ahead is None else call.ahead) + spent
+    began = time.perf_counter()
+    reading, read_at, _ = talk.conversation.hear(call, clock=_timer(call.ended))
+    spent = talk.spent.get(tuple(call.notes), time.perf_counter() - began)
     plan = plan_answer(reading, now=call.ended, read_at=read_at, last_off=call.notes[-1].offset)
     beat = BEAT[performance.meter] / 4  # the meter's beat, in quarter notes
     grid = performance.first_bar + beat * np.arange(-4, 400)
@@ -333,6 +320,107 @@ def answer_timing(performance: Performance, profiles, *, likelihood=None) -> dic
         "read_ahead": call.ahead is not None,
         "meter_right": reading.meter == performance.meter,
     }
+
+
+def trading_timing(performance: Performance, profiles, *, likelihood=None) -> dict | None:
+    """Trade fours with the performance's first two phrases; time the answers' downbeats.
+
+    The player plays the first phrase (four bars) and stops; the machine answers from the
+    downbeat after it, finishing the bar it starts in and playing four more; the player comes
+    in on the bar line after the answer with the second phrase, at their own tempo, and stops.
+    Both go through :func:`~listener.transcribe.notes.hear` with a tracker told ``bars=4`` and
+    a :class:`~listener.conversation.Conversation`, as live (the phrases read while played for
+    their bar lines, and each answered as it is handed over). Returns each answer's start
+    against the player's downbeat after the phrase (ms) and whether the phrase was handed over
+    by its bar lines (else it ended by rest); None without two phrases, or when the first
+    brought no answer.
+    """
+    import math
+
+    from listener.tunes.interpret import bar_lengths
+
+    if len(performance.phrases) < 2:
+        return None
+    (start, first_end, _), (_, second_end, second_bars) = performance.phrases[:2]
+    cut = int(max(start - 0.05, 0.0) * SAMPLE_RATE)
+    first = performance.samples[cut : int(first_end * SAMPLE_RATE)]
+    second = performance.samples[int(first_end * SAMPLE_RATE) : int(second_end * SAMPLE_RATE)]
+    rest = np.zeros(8 * SAMPLE_RATE, dtype=np.float32)
+    answers = _Talk(profiles, likelihood=likelihood, bars=PHRASE_BARS).hear(
+        np.concatenate([first, rest])
+    )
+    if not answers:
+        return None
+    (answer, by_bars, reading) = answers[0]
+    bar_line, bar_seconds, _ = reading.foreseen_bars()
+    # the player comes in on the bar line after the answer: the bar it started in, then four
+    back = bar_line + bar_seconds * (math.ceil((answer - bar_line) / bar_seconds - 0.05) + 4)
+    gap = np.zeros(max(int(round(back * SAMPLE_RATE)) - first.shape[0], 0), dtype=np.float32)
+    answers = _Talk(profiles, likelihood=likelihood, bars=PHRASE_BARS).hear(
+        np.concatenate([first, gap, second, rest])
+    )
+    # the player's bars in the second phrase: its written length at its own tempo, four bars
+    written = sum(
+        float(b.length)
+        for b in bar_lengths([t for bar in second_bars for t in [*bar, "|"]], performance.meter)
+    )
+    four = PHRASE_BARS * float(bar_length(performance.meter)) / written * second.shape[0]
+    downbeats = (
+        first_end - cut / SAMPLE_RATE,
+        (first.shape[0] + gap.shape[0] + four) / SAMPLE_RATE,
+    )
+    return {
+        "downbeat_error_ms": [
+            (answer - downbeat) * 1e3
+            for (answer, _, _), downbeat in zip(answers, downbeats, strict=False)
+        ],
+        "by_bars": [by_bars for _, by_bars, _ in answers[:2]],
+    }
+
+
+def _timer(now: float):
+    # a clock for a reading begun at stream time `now`: the stream time it is done
+    began = time.perf_counter()
+    return lambda: now + time.perf_counter() - began
+
+
+class _Talk:
+    # a stream heard as the engine hears it, its phrases read and answered as the composer
+    # reads and plans them (on this machine's clock): the answers' starts, whether each phrase
+    # was handed over by bar lines, and their readings
+    def __init__(self, profiles, *, likelihood, bars: int | None = None) -> None:
+        from listener.conversation import Conversation
+        from listener.transcribe.phrases import PhraseTracker
+
+        self.tracker = PhraseTracker(bars=bars)
+        self.conversation = Conversation(likelihood, profiles=profiles, phrases=self.tracker)
+        self.spent: dict[tuple, float] = {}  # the phrases read ahead: each reading's seconds
+
+    def hear(self, audio: np.ndarray, *, answer: bool = True) -> list:
+        answers = []
+
+        def read_ahead(call, now: float) -> None:
+            began = time.perf_counter()
+            self.conversation.read_ahead(call, clock=_timer(now))
+            self.spent[tuple(call.notes)] = time.perf_counter() - began
+
+        def answered(call, now: float) -> None:
+            from listener.answer import plan_answer
+
+            reading, read_at, _ = self.conversation.hear(call, clock=_timer(now))
+            plan = plan_answer(
+                reading,
+                now=call.ended,
+                read_at=read_at,
+                downbeat=call.downbeat,
+                last_off=call.notes[-1].offset,
+            )
+            answers.append((plan.start, call.downbeat is not None, reading))
+
+        _, calls = hear(
+            audio, phrases=self.tracker, read_ahead=read_ahead, answer=answered if answer else None
+        )
+        return answers if answer else calls
 
 
 def score_notes(truth: list[Note], heard: list[Note]) -> tuple[float, float]:
@@ -506,8 +594,7 @@ def evaluate(
         Figures for the clean and the humanised performances, each overall and by voice and
         synthesiser: COnP, COnPOff, phrases, meter, key, bars.
     """
-    from listener.transcribe.phrases import PhraseTracker
-    from listener.transcribe.tokens import read_notes, warm_up
+    from listener.transcribe.tokens import warm_up
 
     warm_up(profiles)  # the reader compiled before anything is timed
     voices = list(PROGRAMS)
@@ -522,10 +609,13 @@ def evaluate(
             # the whole performance is one phrase (breaths and all): every end before the
             # last is a false one, but where the tune itself rests; each phrase offered ahead
             # is read, and the tracker told its beat, as live
+            talk = _Talk(profiles, likelihood=likelihood)
             heard, ends = hear(
                 performance.samples,
-                phrases=PhraseTracker(),
-                read_ahead=lambda call: read_notes(call.notes, profiles, likelihood=likelihood),
+                phrases=talk.tracker,
+                read_ahead=lambda call, now, talk=talk: talk.conversation.read_ahead(
+                    call, clock=_timer(now)
+                ),
             )
             false_ends = [c for c in ends[:-1] if not _at_a_rest(c, performance.rests)]
             conp, conpoff = score_notes(performance.notes, heard)
@@ -552,6 +642,11 @@ def evaluate(
                         if humanised
                         else None
                     ),
+                    "trading": (
+                        trading_timing(performance, profiles, likelihood=likelihood)
+                        if humanised
+                        else None
+                    ),
                 }
             )
             if progress is not None:
@@ -567,6 +662,7 @@ def evaluate(
     for way in AGAIN:
         figures[way] = _phrase_figures([p for r in humanised_rows for p in r[way]])
     figures["answers"] = _answer_summary(humanised_rows)
+    figures["trading_answers"] = _trading_summary(humanised_rows)
     figures["tunes"] = len(tunes)
     figures["synths"] = synths
     return figures
@@ -615,6 +711,27 @@ def _answer_summary(rows: list[dict]) -> dict:
         "minutes_played": round(minutes, 2),
         "false_ends_per_5_minutes": round(5 * false_ends / max(minutes, 1e-9), 3),
     }
+
+
+def _trading_summary(rows: list[dict]) -> dict:
+    # the humanised tunes' trading: each answer's start against the player's downbeat
+    traded = [r["trading"] for r in rows if r["trading"] is not None]
+    figures = {"tunes": len(traded)}
+    for k, name in enumerate(("first", "second")):
+        errors = np.abs([t["downbeat_error_ms"][k] for t in traded if len(t["by_bars"]) > k])
+        by_bars = [t["by_bars"][k] for t in traded if len(t["by_bars"]) > k]
+        if not errors.size:
+            continue
+        figures[name] = {
+            "answers": int(errors.size),
+            "by_bars": round(float(np.mean(by_bars)), 3),
+            "error_ms": {
+                q: round(float(np.percentile(errors, p)), 1) for q, p in (("p50", 50), ("p95", 95))
+            },
+            "within_30_ms": round(float(np.mean(errors <= 30)), 3),
+            "within_100_ms": round(float(np.mean(errors <= 100)), 3),
+        }
+    return figures
 
 
 def evaluate_reading(tunes, profiles, *, seed: int = 0, likelihood=None) -> dict:

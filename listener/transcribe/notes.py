@@ -20,7 +20,6 @@ about 35 ms after its last sound.
 from __future__ import annotations
 
 import collections
-import time
 from typing import NamedTuple
 
 import numpy as np
@@ -322,14 +321,18 @@ def as_json(notes) -> list[dict]:
     ]
 
 
-def hear(samples, *, block: int = 512, phrases=None, read_ahead=None) -> tuple[list[Note], list]:
+def hear(
+    samples, *, block: int = 512, phrases=None, read_ahead=None, answer=None
+) -> tuple[list[Note], list]:
     """Hear a whole signal (22050 Hz, mono) block by block, as the engine's analysis does.
 
     Returns its notes and, with ``phrases`` (a
     :class:`~listener.transcribe.phrases.PhraseTracker`, asked after each block as the engine
-    asks it), the phrases it ended. ``read_ahead``: called with each phrase offered ahead, it
-    returns the phrase's reading; the tracker knows its beat once the reading is done (timed
-    on this machine's clock), as the composer tells it live.
+    asks it), the phrases it ended. ``read_ahead(call, now)`` is called with each phrase
+    offered ahead and ``answer(call, now)`` with each phrase as it ends, ``now`` the stream
+    time (seconds): what they tell the tracker (a
+    :class:`~listener.conversation.Conversation` tells it the beat and bar lines its readings
+    find) it knows from the next block on, as live it knows it once the reading is done.
     """
     from listener.transcribe.pitch import PitchTracker
 
@@ -340,20 +343,20 @@ def hear(samples, *, block: int = 512, phrases=None, read_ahead=None) -> tuple[l
     for start in range(0, samples.shape[0], block):
         ended = tracker.process(pitch.process(samples[start : start + block]))
         found += ended
-        if phrases is not None:
-            phrases.add(ended)
-            now = min(start + block, samples.shape[0]) / SAMPLE_RATE
-            call = phrases.check(now, sounding=tracker.sounding, last_sound=tracker.last_sound)
-            if call is not None:
-                calls.append(call)
-            else:  # as the engine asks, so that a call says when it was offered ahead
-                offered = phrases.ahead(
-                    now, sounding=tracker.sounding, last_sound=tracker.last_sound
-                )
-                if offered is not None and read_ahead is not None:
-                    began = time.perf_counter()
-                    beat = read_ahead(offered).rest_beat_seconds
-                    phrases.keep_beat(beat, known_at=now + time.perf_counter() - began)
+        if phrases is None:
+            continue
+        phrases.add(ended)
+        now = min(start + block, samples.shape[0]) / SAMPLE_RATE
+        heard = {"sounding": tracker.sounding, "last_sound": tracker.last_sound}
+        call = phrases.check(now, current=tracker.current(), **heard)
+        if call is not None:
+            calls.append(call)
+            if answer is not None:
+                answer(call, now)
+        else:  # as the engine asks, so that a call says when it was offered ahead
+            offered = phrases.ahead(now, **heard)
+            if offered is not None and read_ahead is not None:
+                read_ahead(offered, now)
     return found + tracker.flush(), calls
 
 

@@ -294,6 +294,17 @@ class Reading(NamedTuple):
         beat = BEAT[self.meter]
         return beat // 2 if self.pace < 0 and beat % 2 == 0 else beat
 
+    def foreseen_bars(self) -> tuple[float, float, int]:
+        """Where bar lines fall after the phrase, as its end foresees them (trading).
+
+        Returns the time (seconds) of the last bar line at or before the written end and a
+        bar's seconds, both on :attr:`clock` (the tempo as the phrase ends, not its mean),
+        and the whole bars heard from the first bar line to that one.
+        """
+        bar = sixteenths(self.meter)
+        whole = (self.end - self.phase) // bar
+        return self.time_of(self.phase + bar * whole), self.clock[1] * bar, int(whole)
+
     @property
     def rest_beat_seconds(self) -> float:
         """Seconds of :attr:`rest_beat` at the phrase's end."""
