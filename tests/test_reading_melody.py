@@ -519,6 +519,11 @@ def test_evaluation_plays_validation_tunes_through_both_synthesisers(tmp_path):
         for key in ("meter", "key", "bars"):
             assert 0.0 <= part[key] <= 1.0
     assert figures["clean"]["synth:builtin"]["conp"] >= 0.9
+    assert figures["answers"]["answered"] == 8
+    trading = figures["trading_answers"]  # each humanised tune's first two phrases traded
+    assert trading["tunes"] == 8 and trading["first"]["answers"] == 8
+    for answer in ("first", "second"):
+        assert 0.0 <= trading[answer]["by_bars"] <= 1.0 and trading[answer]["error_ms"]["p50"] >= 0
 
 
 @pytest.mark.parametrize("humanised", [False, True])

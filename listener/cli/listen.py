@@ -90,9 +90,11 @@ def register(commands) -> None:
         "call and response",
         "With --respond the machine answers each phrase the musician plays (a microphone: one "
         "instrument or voice), in the player's key and tempo, starting on a beat; genre "
-        "decisions go on but start no tunes. A phrase ends after a beat's rest (a breath does "
-        "not end it), or --gap seconds; with --bars N it is N bars and the answer starts on "
-        "the next downbeat. Playing again stops the answer. --meter and --key fix how phrases "
+        "decisions go on but start no tunes. A phrase ends after three quarters of a beat's "
+        "rest (a breath does not end it), or --gap seconds; with --bars N it is N bars, its "
+        "bar lines read as it is played, and the answer starts on the downbeat after them (a "
+        "first phrase whose meter is in doubt ends by rest: --meter settles it). Playing "
+        "again stops the answer. --meter and --key fix how phrases "
         "are read when the player knows them. Keep the answer out of the microphone "
         "(headphones, or a monitor away from it): the machine would hear itself.",
     )

@@ -642,7 +642,7 @@ def evaluate(
                         if humanised
                         else None
                     ),
-                    "trading": (
+                    "traded": (
                         trading_timing(performance, profiles, likelihood=likelihood)
                         if humanised
                         else None
@@ -715,7 +715,7 @@ def _answer_summary(rows: list[dict]) -> dict:
 
 def _trading_summary(rows: list[dict]) -> dict:
     # the humanised tunes' trading: each answer's start against the player's downbeat
-    traded = [r["trading"] for r in rows if r["trading"] is not None]
+    traded = [r["traded"] for r in rows if r["traded"] is not None]
     figures = {"tunes": len(traded)}
     for k, name in enumerate(("first", "second")):
         errors = np.abs([t["downbeat_error_ms"][k] for t in traded if len(t["by_bars"]) > k])

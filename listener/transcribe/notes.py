@@ -330,9 +330,9 @@ def hear(
     :class:`~listener.transcribe.phrases.PhraseTracker`, asked after each block as the engine
     asks it), the phrases it ended. ``read_ahead(call, now)`` is called with each phrase
     offered ahead and ``answer(call, now)`` with each phrase as it ends, ``now`` the stream
-    time (seconds): what they tell the tracker (a
-    :class:`~listener.conversation.Conversation` tells it the beat and bar lines its readings
-    find) it knows from the next block on, as live it knows it once the reading is done.
+    time (seconds); what they tell the tracker counts from the next block (a
+    :class:`~listener.conversation.Conversation` tells it the beat from when its reading is
+    done, on a clock that adds the reading's own time, and the bar lines at once).
     """
     from listener.transcribe.pitch import PitchTracker
 

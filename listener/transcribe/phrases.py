@@ -77,8 +77,8 @@ class Call(NamedTuple):
 
     ``ended`` is the time the tracker saw it end: a beat after the last note-off when by
     rest, the bar line when by bars. ``downbeat`` is that bar line (by bars), else None.
-    ``bars``: in trading, the bars the player said a phrase is (the first phrase too, which
-    ends by rest), for the reading to weigh; else None. ``ahead``: when (stream seconds) the
+    ``bars``: in trading, the bars the player said a phrase is (a phrase that ended by rest
+    too), for the reading to weigh; else None. ``ahead``: when (stream seconds) the
     same notes were offered to be read ahead (:meth:`PhraseTracker.ahead`); else None.
     ``playing``: offered while the phrase is still being played (trading), to be read for
     its bar lines (:meth:`PhraseTracker.foresee`); not a phrase to answer.
