@@ -717,20 +717,26 @@ def _trading_summary(rows: list[dict]) -> dict:
     # the humanised tunes' trading: each answer's start against the player's downbeat
     traded = [r["traded"] for r in rows if r["traded"] is not None]
     figures = {"tunes": len(traded)}
-    for k, name in enumerate(("first", "second")):
-        errors = np.abs([t["downbeat_error_ms"][k] for t in traded if len(t["by_bars"]) > k])
-        by_bars = [t["by_bars"][k] for t in traded if len(t["by_bars"]) > k]
-        if not errors.size:
-            continue
-        figures[name] = {
+
+    def spread(errors: np.ndarray) -> dict:
+        return {
             "answers": int(errors.size),
-            "by_bars": round(float(np.mean(by_bars)), 3),
             "error_ms": {
                 q: round(float(np.percentile(errors, p)), 1) for q, p in (("p50", 50), ("p95", 95))
             },
             "within_30_ms": round(float(np.mean(errors <= 30)), 3),
             "within_100_ms": round(float(np.mean(errors <= 100)), 3),
         }
+
+    for k, name in enumerate(("first", "second")):
+        answered = [t for t in traded if len(t["by_bars"]) > k]
+        errors = np.abs([t["downbeat_error_ms"][k] for t in answered])
+        by_bars = np.array([t["by_bars"][k] for t in answered], dtype=bool)
+        if not errors.size:
+            continue
+        figures[name] = {**spread(errors), "by_bars": round(float(np.mean(by_bars)), 3)}
+        if by_bars.any():  # those handed over by their bar lines, not ended by rest
+            figures[name]["handed_by_bars"] = spread(errors[by_bars])
     return figures
 
 
