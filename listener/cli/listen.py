@@ -261,13 +261,13 @@ def run(args: argparse.Namespace) -> int:
         if sink is not None:
             if hasattr(sink, "close"):  # (the composer's process closes its own)
                 sink.close()  # after the audio stream has stopped
-        if keys is not None:
-            keys.close()
         if outlets is not writer:
             outlets.close()
         if clock_out is not None:
             clock_out.close()
         writer.close()
+        if keys is not None:  # last: RtMidi's JACK input may race its own callback as it
+            keys.close()  # unregisters the port (docs/design.md); all is written by then
     if status is not None:
         sys.stderr.write("\n")
     print(
