@@ -470,8 +470,7 @@ class Composer:
         return {"meter": meter, "key": self.settings.key}
 
     def _read_ahead(self, call, clock_offset: float) -> None:
-        clock = lambda: time.monotonic() - clock_offset  # noqa: E731  (stream time now)
-        self.conversation.read_ahead(call, clock=clock, **self._fixed())
+        self.conversation.read_ahead(call, clock=_stream_clock(clock_offset), **self._fixed())
 
     def _answer_one(self, t: float, call, clock_offset: float, seed: int | None) -> None:
         from listener.answer import plan_answer
@@ -482,8 +481,9 @@ class Composer:
         from listener.tunes.tune import Tune
 
         settings = self.settings
-        clock = lambda: time.monotonic() - clock_offset  # noqa: E731  (stream time now)
-        reading, read_at, read_ahead = self.conversation.hear(call, clock=clock, **self._fixed())
+        reading, read_at, read_ahead = self.conversation.hear(
+            call, clock=_stream_clock(clock_offset), **self._fixed()
+        )
         t = round(t, 4)
         self.say(phrase_event(t, call, reading))
         last_off = call.notes[-1].offset
@@ -581,6 +581,11 @@ class Composer:
             self._answer = self._playing = None
             if scheduler.error is not None:
                 raise scheduler.error
+
+
+def _stream_clock(clock_offset: float) -> Callable[[], float]:
+    # the stream time now, from monotonic time less `clock_offset`
+    return lambda: time.monotonic() - clock_offset
 
 
 def phrase_event(t: float, call, reading) -> dict:

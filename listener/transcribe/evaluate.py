@@ -297,7 +297,7 @@ def answer_timing(performance: Performance, profiles, *, likelihood=None) -> dic
         ]
     )
     talk = _Talk(profiles, likelihood=likelihood)
-    calls = talk.hear(audio, answer=False)
+    _, calls, _ = talk.hear(audio, answer=False)
     if not calls:
         return None
     call = calls[0]
@@ -346,7 +346,7 @@ def trading_timing(performance: Performance, profiles, *, likelihood=None) -> di
     first = performance.samples[cut : int(first_end * SAMPLE_RATE)]
     second = performance.samples[int(first_end * SAMPLE_RATE) : int(second_end * SAMPLE_RATE)]
     rest = np.zeros(8 * SAMPLE_RATE, dtype=np.float32)
-    answers = _Talk(profiles, likelihood=likelihood, bars=PHRASE_BARS).hear(
+    _, _, answers = _Talk(profiles, likelihood=likelihood, bars=PHRASE_BARS).hear(
         np.concatenate([first, rest])
     )
     if not answers:
@@ -356,7 +356,7 @@ def trading_timing(performance: Performance, profiles, *, likelihood=None) -> di
     # the player comes in on the bar line after the answer: the bar it started in, then four
     back = bar_line + bar_seconds * (math.ceil((answer - bar_line) / bar_seconds - 0.05) + 4)
     gap = np.zeros(max(int(round(back * SAMPLE_RATE)) - first.shape[0], 0), dtype=np.float32)
-    answers = _Talk(profiles, likelihood=likelihood, bars=PHRASE_BARS).hear(
+    _, _, answers = _Talk(profiles, likelihood=likelihood, bars=PHRASE_BARS).hear(
         np.concatenate([first, gap, second, rest])
     )
     # the player's bars in the second phrase: its written length at its own tempo, four bars
@@ -385,9 +385,8 @@ def _timer(now: float):
 
 
 class _Talk:
-    # a stream heard as the engine hears it, its phrases read and answered as the composer
-    # reads and plans them (on this machine's clock): the answers' starts, whether each phrase
-    # was handed over by bar lines, and their readings
+    # a stream heard as the engine hears it, its phrases read (ahead, as offered) and answered
+    # as the composer reads and plans them, on this machine's clock
     def __init__(self, profiles, *, likelihood, bars: int | None = None) -> None:
         from listener.conversation import Conversation
         from listener.transcribe.phrases import PhraseTracker
@@ -396,7 +395,9 @@ class _Talk:
         self.conversation = Conversation(likelihood, profiles=profiles, phrases=self.tracker)
         self.spent: dict[tuple, float] = {}  # the phrases read ahead: each reading's seconds
 
-    def hear(self, audio: np.ndarray, *, answer: bool = True) -> list:
+    def hear(self, audio: np.ndarray, *, answer: bool = True) -> tuple[list, list, list]:
+        # the notes, the phrases, and with `answer` each answer's start, whether its phrase
+        # was handed over by bar lines, and its reading
         answers = []
 
         def read_ahead(call, now: float) -> None:
@@ -417,10 +418,10 @@ class _Talk:
             )
             answers.append((plan.start, call.downbeat is not None, reading))
 
-        _, calls = hear(
+        notes, calls = hear(
             audio, phrases=self.tracker, read_ahead=read_ahead, answer=answered if answer else None
         )
-        return answers if answer else calls
+        return notes, calls, answers
 
 
 def score_notes(truth: list[Note], heard: list[Note]) -> tuple[float, float]:
@@ -610,13 +611,7 @@ def evaluate(
             # last is a false one, but where the tune itself rests; each phrase offered ahead
             # is read, and the tracker told its beat, as live
             talk = _Talk(profiles, likelihood=likelihood)
-            heard, ends = hear(
-                performance.samples,
-                phrases=talk.tracker,
-                read_ahead=lambda call, now, talk=talk: talk.conversation.read_ahead(
-                    call, clock=_timer(now)
-                ),
-            )
+            heard, ends, _ = talk.hear(performance.samples, answer=False)
             false_ends = [c for c in ends[:-1] if not _at_a_rest(c, performance.rests)]
             conp, conpoff = score_notes(performance.notes, heard)
             rows.append(

@@ -50,7 +50,6 @@ class Receiver:
             text=True,
         )
         self._ready = threading.Event()
-        self._done = threading.Event()
         self._thread = threading.Thread(target=self._record, daemon=True)
         self._thread.start()
         if not self._ready.wait(seconds):
@@ -73,7 +72,6 @@ class Receiver:
                 self._ready.set()
             elif kind == "done":
                 break
-        self._done.set()
 
     def forgiven(self) -> int:
         """Note messages the server may have lost: ``LOST_PER_XRUN`` for each xrun it reported."""
@@ -112,13 +110,12 @@ class Receiver:
             self._child.stdin.close()
         except BrokenPipeError:
             pass
-        self._done.wait(seconds)
+        self._thread.join(seconds)  # it ends at "done", or where the child's output does
         try:
             self._child.wait(seconds)
         except subprocess.TimeoutExpired:
             self._child.kill()
             self._child.wait()
-        self._thread.join(seconds)
         self._errors.close()
 
 
