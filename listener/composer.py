@@ -247,17 +247,33 @@ class Composer:
         except queue.Full:
             pass
 
-    def read_ahead(self, call, clock_offset: float) -> None:
-        """Read a phrase that may be over before it is; never waits.
+    def read_ahead(self, call, clock_offset: float, *, wait: bool = False) -> None:
+        """Read a phrase that may be over before it is.
 
         ``call``: the phrase so far (:meth:`PhraseTracker.ahead
         <listener.transcribe.phrases.PhraseTracker.ahead>`). It never takes a request's place;
         the answer to the phrase, when it ends with these notes, starts from this reading.
+        Live, it never waits (a reading the queue has no room for is not made). With ``wait``
+        (a file read as fast as it goes) it returns once the reading is done and the phrase
+        tracker told what it says, so that the file's phrases end as they would live.
         """
-        try:
-            self._requests.put_nowait((call.ended, "ahead", (call, clock_offset)))
-        except queue.Full:
-            pass
+        done = threading.Event() if wait else None
+        request = (call.ended, "ahead", (call, clock_offset, done))
+        if done is None:
+            try:
+                self._requests.put_nowait(request)
+            except queue.Full:
+                pass
+            return
+        while not self._stopping.is_set():
+            try:
+                self._requests.put(request, timeout=0.1)
+                break
+            except queue.Full:
+                continue
+        while not done.wait(0.1):
+            if self._stopping.is_set() or self._thread is None or not self._thread.is_alive():
+                return
 
     @property
     def answering(self) -> bool:
@@ -469,8 +485,12 @@ class Composer:
         meter = None if self.settings.meter == "follow" else self.settings.meter
         return {"meter": meter, "key": self.settings.key}
 
-    def _read_ahead(self, call, clock_offset: float) -> None:
-        self.conversation.read_ahead(call, clock=_stream_clock(clock_offset), **self._fixed())
+    def _read_ahead(self, call, clock_offset: float, done: threading.Event | None) -> None:
+        try:
+            self.conversation.read_ahead(call, clock=_stream_clock(clock_offset), **self._fixed())
+        finally:
+            if done is not None:
+                done.set()
 
     def _answer_one(self, t: float, call, clock_offset: float, seed: int | None) -> None:
         from listener.answer import plan_answer

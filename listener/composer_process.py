@@ -294,8 +294,8 @@ class ComposerProcess:
         """Answer a phrase; never waits (a run at full speed keeps the composer in-process)."""
         self._post(("answer", call, clock_offset))
 
-    def read_ahead(self, call, clock_offset: float) -> None:
-        """Read a phrase that may be over before it is; never waits."""
+    def read_ahead(self, call, clock_offset: float, *, wait: bool = False) -> None:
+        """Read a phrase that may be over before it is; never waits (see ``answer``)."""
         self._post(("ahead", call, clock_offset))
 
     def barge_in(self) -> None:

@@ -432,10 +432,10 @@ class Engine:
         )
         if call is not None and composer is not None:
             composer.answer(call, time.monotonic() - t, wait=not self._live)
-        elif composer is not None and self._live:  # read while the rest goes on
+        elif composer is not None:  # read while the rest goes on, or the phrase is played
             early = self.phrases.ahead(t, sounding=sounding, last_sound=last_sound)
-            if early is not None:
-                composer.read_ahead(early, time.monotonic() - t)
+            if early is not None:  # (a file read fast waits for it, to end phrases as live)
+                composer.read_ahead(early, time.monotonic() - t, wait=not self._live)
         return sounding
 
     def control(self, name: str, value=None) -> None:

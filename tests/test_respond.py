@@ -510,19 +510,26 @@ def test_a_call_played_on_midi_keys_is_answered(jack_server):
     assert_every_note_released(run["receiver"], run["sent"])
 
 
-def test_trading_answers_on_the_downbeat_after_the_players_bars(jack_server):
-    # trading fours: the player plays four bars, rests four while the machine answers, plays
-    # four more in time and stops: each answer starts on the downbeat after the player's
-    # bars, the first too (its bar lines read while it was played, not after a rest)
-    need_module("mido")
-    tune = read_data_v2(EXAMPLES / "data_v2-first-5-tunes.txt")[4]  # a jig, no pickup
+def _trading_fours():
+    # a jig (no pickup) played as a player trades fours: half a second's silence, four bars,
+    # four bars' rest while the machine answers, the same four again in time, and a rest;
+    # returns the samples and the seconds of a bar
+    tune = read_data_v2(EXAMPLES / "data_v2-first-5-tunes.txt")[4]
     performance = perform(tune, seed=4, voice="flute", synth="builtin", humanised=False)
     start, end, _ = performance.phrases[0]
     bar = (end - start) / 4
     four = performance.samples[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
     rest = np.zeros(int(4 * bar * SAMPLE_RATE), dtype=np.float32)
     lead_in = np.zeros(int(0.5 * SAMPLE_RATE), dtype=np.float32)
-    samples = np.concatenate([lead_in, four, rest, four, rest])
+    return np.concatenate([lead_in, four, rest, four, rest]), bar
+
+
+def test_trading_answers_on_the_downbeat_after_the_players_bars(jack_server):
+    # trading fours: the player plays four bars, rests four while the machine answers, plays
+    # four more in time and stops: each answer starts on the downbeat after the player's
+    # bars, the first too (its bar lines read while it was played, not after a rest)
+    need_module("mido")
+    samples, bar = _trading_fours()
     run = _respond(samples, bars=4)
     events = run["events"]
     starts = [e for e in events if e["type"] == "tune" and e["event"] == "start"]
@@ -539,3 +546,30 @@ def test_trading_answers_on_the_downbeat_after_the_players_bars(jack_server):
     ]
     assert answer_on and answer_on[0] >= run["started"] + starts[1]["at"] - 0.03
     assert_every_note_released(run["receiver"], run["sent"])
+
+
+def test_a_file_read_fast_trades_as_live():
+    # read as fast as it goes (nothing live: each reading ahead is waited for), the first
+    # phrase's bar lines are read while it is played, as live: both answers on the downbeat
+    from listener.audio.sources import ArraySource
+    from listener.composer import ComposeSettings
+    from listener.config import FRAME
+    from listener.engine import Engine
+    from listener.genres.model import GenreModel
+    from listener.tunes.lstm import FolkLSTM
+
+    samples, bar = _trading_fours()
+    events: list[dict] = []
+    engine = Engine(
+        GenreModel.load(),
+        events.append,
+        composer=FolkLSTM(),
+        compose=ComposeSettings(when="respond", seed=1),
+        phrases=PhraseTracker(bars=4),
+        ring_size=2 * FRAME,  # as `listen --fast`: the stream read a frame or two at a time
+    )
+    engine.run(ArraySource(samples, SAMPLE_RATE, block_size=(256, 1024)), live=False)
+    starts = [e for e in events if e["type"] == "tune" and e["event"] == "start"]
+    assert len(starts) == 2, [e for e in events if e["type"] not in ("note", "stats")]
+    assert abs(starts[0]["at"] - (0.5 + 4 * bar)) < 0.03, starts
+    assert abs(starts[1]["at"] - (0.5 + 12 * bar)) < 0.03, starts
