@@ -231,12 +231,7 @@ class Composer:
         """
         request = (call.ended, "phrase", (call, clock_offset))
         if wait:
-            while not self._stopping.is_set():
-                try:
-                    self._requests.put(request, timeout=0.1)
-                    return
-                except queue.Full:
-                    continue
+            self._put_when_taken(request)
             return
         try:
             self._requests.get_nowait()
@@ -265,15 +260,19 @@ class Composer:
             except queue.Full:
                 pass
             return
-        while not self._stopping.is_set():
-            try:
-                self._requests.put(request, timeout=0.1)
-                break
-            except queue.Full:
-                continue
+        self._put_when_taken(request)
         while not done.wait(0.1):
             if self._stopping.is_set() or self._thread is None or not self._thread.is_alive():
                 return
+
+    def _put_when_taken(self, request) -> None:
+        # queue a request once the one pending is taken (nothing live waits on this)
+        while not self._stopping.is_set():
+            try:
+                self._requests.put(request, timeout=0.1)
+                return
+            except queue.Full:
+                continue
 
     @property
     def answering(self) -> bool:
