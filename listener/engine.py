@@ -262,6 +262,7 @@ class Engine:
             self.phrases.reset()
             self._last_sound = -1.0
         self._live = live
+        self._waited_ns = 0  # read fast: when the engine last waited on the composer
         started = last_audio = self._last_frame = time.monotonic()
         quiet_stats = started + self.stats_every  # stats by the wall clock, while no audio
         silent = False  # a live source has sent nothing for NO_AUDIO_SECONDS
@@ -341,8 +342,9 @@ class Engine:
                     needed = math.ceil((frame + 1) * FRAME * rate / SAMPLE_RATE)
                     while cursor < blocks and arrivals[cursor % ARRIVAL_SLOTS, 0] < needed:
                         cursor += 1
-                    if cursor < blocks:
-                        latency.add((done - arrivals[cursor % ARRIVAL_SLOTS, 1]) * 1e-6)
+                    if cursor < blocks:  # (not the time a file read fast waited on readings)
+                        arrived = max(arrivals[cursor % ARRIVAL_SLOTS, 1], self._waited_ns)
+                        latency.add((done - arrived) * 1e-6)
                 t = analysis.seconds
                 for note in heard.notes:
                     self._say(_note_event(t, note))
@@ -430,12 +432,15 @@ class Engine:
         call = self.phrases.check(
             t, sounding=sounding, last_sound=last_sound, current=tracker.current()
         )
+        early = None
         if call is not None and composer is not None:
             composer.answer(call, time.monotonic() - t, wait=not self._live)
         elif composer is not None:  # read while the rest goes on, or the phrase is played
             early = self.phrases.ahead(t, sounding=sounding, last_sound=last_sound)
             if early is not None:  # (a file read fast waits for it, to end phrases as live)
                 composer.read_ahead(early, time.monotonic() - t, wait=not self._live)
+        if not self._live and (call is not None or early is not None) and composer is not None:
+            self._waited_ns = monotonic_ns()  # what came meanwhile waited on the composer
         return sounding
 
     def control(self, name: str, value=None) -> None:
