@@ -432,14 +432,17 @@ class Engine:
         call = self.phrases.check(
             t, sounding=sounding, last_sound=last_sound, current=tracker.current()
         )
-        early = None
-        if call is not None and composer is not None:
+        if composer is None:
+            return sounding
+        if call is not None:
             composer.answer(call, time.monotonic() - t, wait=not self._live)
-        elif composer is not None:  # read while the rest goes on, or the phrase is played
+        else:  # read while the rest goes on, or the phrase is played
             early = self.phrases.ahead(t, sounding=sounding, last_sound=last_sound)
-            if early is not None:  # (a file read fast waits for it, to end phrases as live)
-                composer.read_ahead(early, time.monotonic() - t, wait=not self._live)
-        if not self._live and (call is not None or early is not None) and composer is not None:
+            if early is None:
+                return sounding
+            # (a file read fast waits for it, to end phrases as live)
+            composer.read_ahead(early, time.monotonic() - t, wait=not self._live)
+        if not self._live:
             self._waited_ns = monotonic_ns()  # what came meanwhile waited on the composer
         return sounding
 

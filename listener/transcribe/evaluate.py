@@ -682,10 +682,7 @@ def _answer_summary(rows: list[dict]) -> dict:
         return round(float(np.mean([a[key] <= 2 for a in answers])), 3)
 
     def spread(key: str, of=None) -> dict:
-        v = np.array([a[key] for a in (answers if of is None else of)])
-        if not v.size:
-            return {}
-        return {q: round(float(np.percentile(v, p)), 3) for q, p in (("p50", 50), ("p95", 95))}
+        return _p50_p95([a[key] for a in (answers if of is None else of)], digits=3)
 
     return {
         "calls": len(rows),
@@ -708,6 +705,15 @@ def _answer_summary(rows: list[dict]) -> dict:
     }
 
 
+def _p50_p95(values, *, digits: int) -> dict:
+    # the median and 95th percentile, rounded; nothing for no values
+    values = np.asarray(values, dtype=float)
+    if not values.size:
+        return {}
+    quantiles = (("p50", 50), ("p95", 95))
+    return {q: round(float(np.percentile(values, p)), digits) for q, p in quantiles}
+
+
 def _trading_summary(rows: list[dict]) -> dict:
     # the humanised tunes' trading: each answer's start against the player's downbeat
     traded = [r["traded"] for r in rows if r["traded"] is not None]
@@ -716,9 +722,7 @@ def _trading_summary(rows: list[dict]) -> dict:
     def spread(errors: np.ndarray) -> dict:
         return {
             "answers": int(errors.size),
-            "error_ms": {
-                q: round(float(np.percentile(errors, p)), 1) for q, p in (("p50", 50), ("p95", 95))
-            },
+            "error_ms": _p50_p95(errors, digits=1),
             "within_30_ms": round(float(np.mean(errors <= 30)), 3),
             "within_100_ms": round(float(np.mean(errors <= 100)), 3),
         }
